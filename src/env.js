@@ -1,0 +1,60 @@
+import { createEnv } from "@t3-oss/env-nextjs";
+import { z } from "zod";
+
+const bool = z
+  .enum(["true", "false", "1", "0"])
+  .transform((v) => v === "true" || v === "1");
+/** @param {number} fallback */
+const ms = (fallback) => z.coerce.number().int().positive().default(fallback);
+
+export const env = createEnv({
+  server: {
+    NODE_ENV: z.enum(["development", "test", "production"]).default("development"),
+    // Without DATABASE_URL the app runs on embedded PGlite under PGLITE_DATA_DIR.
+    DATABASE_URL: z.string().url().optional(),
+    PGLITE_DATA_DIR: z.string().default(".data/pglite"),
+    AUTH_SECRET:
+      process.env.NODE_ENV === "production" ? z.string().min(32) : z.string().min(1).optional(),
+    // Credentials "demo login" (alice/bob/carol). On in development and test,
+    // off in production unless explicitly enabled.
+    AUTH_DEMO_LOGIN: bool.optional(),
+    AUTH_GITHUB_ID: z.string().optional(),
+    AUTH_GITHUB_SECRET: z.string().optional(),
+    AUTH_DISCORD_ID: z.string().optional(),
+    AUTH_DISCORD_SECRET: z.string().optional(),
+    PAYMENTS_WEBHOOK_SECRET: z.string().min(16).optional(),
+    EVENTS_PING_INTERVAL_MS: ms(15_000),
+    EVENTS_RECONNECT_AFTER_INACTIVITY_MS: ms(45_000),
+    EVENTS_RETENTION_COUNT: ms(1_000),
+    EVENTS_RETENTION_MS: ms(15 * 60_000),
+    EVENTS_MAX_CONNECTIONS: ms(10_000),
+    EVENTS_MAX_CONNECTIONS_PER_USER: ms(10),
+    EVENTS_MAX_PAYLOAD_BYTES: ms(16 * 1024),
+    ESCROW_JOB_INTERVAL_MS: z.coerce.number().int().nonnegative().default(30_000),
+    LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  },
+  client: {},
+  runtimeEnv: {
+    NODE_ENV: process.env.NODE_ENV,
+    DATABASE_URL: process.env.DATABASE_URL,
+    PGLITE_DATA_DIR: process.env.PGLITE_DATA_DIR,
+    AUTH_SECRET: process.env.AUTH_SECRET,
+    AUTH_DEMO_LOGIN: process.env.AUTH_DEMO_LOGIN,
+    AUTH_GITHUB_ID: process.env.AUTH_GITHUB_ID,
+    AUTH_GITHUB_SECRET: process.env.AUTH_GITHUB_SECRET,
+    AUTH_DISCORD_ID: process.env.AUTH_DISCORD_ID,
+    AUTH_DISCORD_SECRET: process.env.AUTH_DISCORD_SECRET,
+    PAYMENTS_WEBHOOK_SECRET: process.env.PAYMENTS_WEBHOOK_SECRET,
+    EVENTS_PING_INTERVAL_MS: process.env.EVENTS_PING_INTERVAL_MS,
+    EVENTS_RECONNECT_AFTER_INACTIVITY_MS: process.env.EVENTS_RECONNECT_AFTER_INACTIVITY_MS,
+    EVENTS_RETENTION_COUNT: process.env.EVENTS_RETENTION_COUNT,
+    EVENTS_RETENTION_MS: process.env.EVENTS_RETENTION_MS,
+    EVENTS_MAX_CONNECTIONS: process.env.EVENTS_MAX_CONNECTIONS,
+    EVENTS_MAX_CONNECTIONS_PER_USER: process.env.EVENTS_MAX_CONNECTIONS_PER_USER,
+    EVENTS_MAX_PAYLOAD_BYTES: process.env.EVENTS_MAX_PAYLOAD_BYTES,
+    ESCROW_JOB_INTERVAL_MS: process.env.ESCROW_JOB_INTERVAL_MS,
+    LOG_LEVEL: process.env.LOG_LEVEL,
+  },
+  skipValidation: !!process.env.SKIP_ENV_VALIDATION,
+  emptyStringAsUndefined: true,
+});

@@ -1,0 +1,17 @@
+import { createCallerFactory, createTRPCRouter } from "~/server/api/trpc";
+import { eventsRouter } from "~/server/api/routers/events";
+import { notificationRouter } from "~/server/api/routers/notification";
+import { orderRouter } from "~/server/api/routers/order";
+
+export const appRouter = createTRPCRouter({
+  events: eventsRouter,
+  notification: notificationRouter,
+  order: orderRouter,
+});
+
+export type AppRouter = typeof appRouter;
+
+/**
+ * Server-side caller: `const api = createCaller(createInnerTRPCContext({ session }))`.
+ */
+export const createCaller = createCallerFactory(appRouter);

@@ -1,0 +1,94 @@
+import { randomUUID } from "node:crypto";
+import { TRPCError } from "@trpc/server";
+import { z } from "zod";
+
+import { createTRPCRouter, protectedProcedure } from "~/server/api/trpc";
+import { getEventLayer } from "~/server/events";
+import type { EventTarget } from "~/server/events/targets";
+
+const notificationTarget = z.discriminatedUnion("kind", [
+  z.object({ kind: z.literal("user"), userId: z.string().min(1).max(64) }),
+  z.object({ kind: z.literal("self") }),
+  z.object({ kind: z.literal("organization"), organizationId: z.string().min(1).max(64).optional() }),
+  z.object({ kind: z.literal("broadcast") }),
+]);
+
+export const notificationRouter = createTRPCRouter({
+  /**
+   * The demo mutation: emits `notification.created` to a user of one of my
+   * organisations, to myself, to my organisation, or (admins) to everyone.
+   */
+  send: protectedProcedure
+    .input(z.object({ target: notificationTarget, message: z.string().trim().min(1).max(1000) }))
+    .mutation(async ({ ctx, input }) => {
+      const me = ctx.session.user;
+      const myMemberships = await ctx.db.membership.findMany({
+        where: { userId: me.id },
+        select: { organizationId: true },
+      });
+      const myOrgIds = myMemberships.map((m) => m.organizationId);
+
+      let target: EventTarget;
+      let scope: "user" | "organization" | "broadcast";
+      switch (input.target.kind) {
+        case "self":
+          target = { kind: "user", userId: me.id };
+          scope = "user";
+          break;
+        case "user": {
+          const shared = await ctx.db.membership.count({
+            where: { userId: input.target.userId, organizationId: { in: myOrgIds } },
+          });
+          if (input.target.userId !== me.id && shared === 0) {
+            // Same answer for "no such user" and "not in your organisation": no probing.
+            throw new TRPCError({ code: "FORBIDDEN", message: "you can only notify members of your organisation" });
+          }
+          target = { kind: "user", userId: input.target.userId };
+          scope = "user";
+          break;
+        }
+        case "organization": {
+          const organizationId = input.target.organizationId ?? myOrgIds[0];
+          if (!organizationId || !myOrgIds.includes(organizationId)) {
+            throw new TRPCError({ code: "FORBIDDEN", message: "you can only notify your own organisation" });
+          }
+          target = { kind: "organization", organizationId };
+          scope = "organization";
+          break;
+        }
+        case "broadcast":
+          if (me.role !== "ADMIN") {
+            throw new TRPCError({ code: "FORBIDDEN", message: "only administrators can broadcast" });
+          }
+          target = { kind: "broadcast" };
+          scope = "broadcast";
+          break;
+      }
+
+      const envelope = await getEventLayer().bus.emit(
+        "notification.created",
+        {
+          notificationId: randomUUID(),
+          message: input.message,
+          scope,
+          from: { userId: me.id, name: me.name ?? me.email ?? null },
+        },
+        target,
+      );
+      return { id: envelope.id, emittedAt: envelope.emittedAt };
+    }),
+
+  /** Members of my organisations, for the "send to a user" picker. */
+  recipients: protectedProcedure.query(async ({ ctx }) => {
+    const memberships = await ctx.db.membership.findMany({
+      where: { userId: ctx.session.user.id },
+      select: { organizationId: true },
+    });
+    const members = await ctx.db.membership.findMany({
+      where: { organizationId: { in: memberships.map((m) => m.organizationId) } },
+      select: { user: { select: { id: true, name: true, email: true } }, organization: { select: { id: true, name: true } } },
+      orderBy: { createdAt: "asc" },
+    });
+    return members.map((m) => ({ ...m.user, organization: m.organization }));
+  }),
+});

@@ -1,0 +1,88 @@
+/**
+ * tRPC setup: context, transformer, SSE options and the procedure builders.
+ */
+import { initTRPC, TRPCError } from "@trpc/server";
+import type { Session } from "next-auth";
+import superjson from "superjson";
+import { ZodError } from "zod";
+
+import { auth } from "~/server/auth";
+import { db } from "~/server/db";
+import { EventLayerError } from "~/server/events/errors";
+import { getEventLayer } from "~/server/events";
+import { logger } from "~/server/logger";
+
+export interface TRPCContext {
+  session: Session | null;
+  db: typeof db;
+  headers: Headers;
+}
+
+/** For the route handler: the session comes from the request's cookie via Auth.js. */
+export async function createTRPCContext(opts: { headers: Headers }): Promise<TRPCContext> {
+  const session = await auth();
+  return { session, db, headers: opts.headers };
+}
+
+/** For server code and tests that already hold a session. */
+export function createInnerTRPCContext(opts: { session: Session | null; headers?: Headers }): TRPCContext {
+  return { session: opts.session, db, headers: opts.headers ?? new Headers() };
+}
+
+const sseConfig = getEventLayer().config;
+
+const t = initTRPC.context<TRPCContext>().create({
+  transformer: superjson,
+  sse: {
+    // Heartbeats keep proxies (60 s idle timeouts are common) from cutting the
+    // stream, and let the client notice a dead one: it reconnects, resuming
+    // from its last event id, after `reconnectAfterInactivityMs` of silence.
+    ping: { enabled: true, intervalMs: sseConfig.pingIntervalMs },
+    client: { reconnectAfterInactivityMs: sseConfig.reconnectAfterInactivityMs },
+  },
+  errorFormatter({ shape, error }) {
+    return {
+      ...shape,
+      data: {
+        ...shape.data,
+        zodError: error.cause instanceof ZodError ? error.cause.flatten() : null,
+      },
+    };
+  },
+});
+
+export const createCallerFactory = t.createCallerFactory;
+export const createTRPCRouter = t.router;
+
+/** Event-layer errors become the TRPCError code they declare; everything is logged as JSON. */
+const errorMapping = t.middleware(async ({ next, path, type }) => {
+  const result = await next();
+  if (!result.ok) {
+    const cause = result.error.cause;
+    if (cause instanceof EventLayerError) {
+      result.error = new TRPCError({ code: cause.code, message: cause.message, cause });
+    }
+    const level = result.error.code === "INTERNAL_SERVER_ERROR" ? "error" : "info";
+    logger[level](
+      { event: "trpc.error", path, type, code: result.error.code, message: result.error.message },
+      "procedure failed",
+    );
+  }
+  return result;
+});
+
+export const publicProcedure = t.procedure.use(errorMapping);
+
+export const protectedProcedure = publicProcedure.use(({ ctx, next }) => {
+  if (!ctx.session?.user?.id) {
+    throw new TRPCError({ code: "UNAUTHORIZED", message: "sign in to use this procedure" });
+  }
+  return next({ ctx: { ...ctx, session: ctx.session } });
+});
+
+export const adminProcedure = protectedProcedure.use(({ ctx, next }) => {
+  if (ctx.session.user.role !== "ADMIN") {
+    throw new TRPCError({ code: "FORBIDDEN", message: "administrators only" });
+  }
+  return next();
+});

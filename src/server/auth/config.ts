@@ -1,0 +1,110 @@
+import { randomUUID } from "node:crypto";
+import { PrismaAdapter } from "@auth/prisma-adapter";
+import type { DefaultSession, NextAuthConfig } from "next-auth";
+import Credentials from "next-auth/providers/credentials";
+import Discord from "next-auth/providers/discord";
+import GitHub from "next-auth/providers/github";
+import { z } from "zod";
+
+import { env } from "~/env";
+import { db } from "~/server/db";
+import { logger } from "~/server/logger";
+import { verifyPassword } from "./password";
+
+declare module "next-auth" {
+  interface Session extends DefaultSession {
+    /** Stable id of this sign-in; a delivery target (`{ kind: "session" }`). */
+    sessionId: string;
+    user: { id: string; role: "ADMIN" | "MEMBER" } & DefaultSession["user"];
+  }
+  interface User {
+    role?: "ADMIN" | "MEMBER";
+  }
+}
+
+/** The demo login is on in development and test, off in production unless AUTH_DEMO_LOGIN=true. */
+export const demoLoginEnabled = env.AUTH_DEMO_LOGIN ?? env.NODE_ENV !== "production";
+
+// Development needs no set-up: without AUTH_SECRET a fixed, public secret is
+// used (env.js requires a real one in production).
+const DEVELOPMENT_SECRET = "development-only-secret-do-not-use-in-production";
+
+const credentialsInput = z.object({
+  email: z.string().trim().toLowerCase().email(),
+  password: z.string().min(1).max(200),
+});
+
+const providers: NextAuthConfig["providers"] = [];
+if (demoLoginEnabled) {
+  providers.push(
+    Credentials({
+      id: "demo",
+      name: "Demo login",
+      credentials: { email: { label: "Email", type: "email" }, password: { label: "Password", type: "password" } },
+      async authorize(raw) {
+        const parsed = credentialsInput.safeParse(raw);
+        if (!parsed.success) return null;
+        const user = await db.user.findUnique({ where: { email: parsed.data.email } });
+        if (!user?.passwordHash || !(await verifyPassword(parsed.data.password, user.passwordHash))) {
+          logger.info({ event: "auth.failed", email: parsed.data.email }, "demo login rejected");
+          return null;
+        }
+        return { id: user.id, email: user.email, name: user.name, image: user.image, role: user.role };
+      },
+    }),
+  );
+}
+if (env.AUTH_GITHUB_ID && env.AUTH_GITHUB_SECRET) {
+  providers.push(GitHub({ clientId: env.AUTH_GITHUB_ID, clientSecret: env.AUTH_GITHUB_SECRET }));
+}
+if (env.AUTH_DISCORD_ID && env.AUTH_DISCORD_SECRET) {
+  providers.push(Discord({ clientId: env.AUTH_DISCORD_ID, clientSecret: env.AUTH_DISCORD_SECRET }));
+}
+
+export const authConfig = {
+  adapter: PrismaAdapter(db),
+  // JWT sessions: the subscription authenticates from the cookie alone, with
+  // no database read per reconnect.
+  session: { strategy: "jwt" },
+  secret: env.AUTH_SECRET ?? (env.NODE_ENV === "production" ? undefined : DEVELOPMENT_SECRET),
+  trustHost: true,
+  providers,
+  pages: { signIn: "/signin" },
+  callbacks: {
+    jwt({ token, user }) {
+      if (user) {
+        // A new sign-in: a fresh session id, so two sign-ins of one user are two sessions.
+        token.sid = randomUUID();
+        token.sub = user.id;
+        token.role = user.role ?? "MEMBER";
+      }
+      return token;
+    },
+    session({ session, token }) {
+      return {
+        ...session,
+        sessionId: typeof token.sid === "string" ? token.sid : `sub:${token.sub}`,
+        user: {
+          ...session.user,
+          id: token.sub!,
+          role: token.role === "ADMIN" ? "ADMIN" : "MEMBER",
+        },
+      };
+    },
+  },
+  events: {
+    // OAuth sign-ups get a personal organisation, so every user has a tenant.
+    async createUser({ user }) {
+      if (!user.id) return;
+      const organization = await db.organization.create({
+        data: { name: `${user.name ?? user.email ?? "My"} workspace`, slug: `user-${user.id}` },
+      });
+      await db.membership.create({ data: { userId: user.id, organizationId: organization.id, role: "OWNER" } });
+    },
+  },
+  logger: {
+    error: (error) => logger.error({ event: "auth.error", err: error }, "auth error"),
+    warn: (code) => logger.warn({ event: "auth.warn", code }, "auth warning"),
+    debug: () => {},
+  },
+} satisfies NextAuthConfig;

@@ -1,0 +1,46 @@
+/**
+ * Typed errors of the event layer. Each carries the tRPC error code it maps
+ * to, so routers turn them into a TRPCError without guessing.
+ */
+import { TRPCError } from "@trpc/server";
+
+type TRPCErrorCode = TRPCError["code"];
+
+export abstract class EventLayerError extends Error {
+  abstract readonly code: TRPCErrorCode;
+  constructor(message: string, readonly details?: Record<string, unknown>) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** Unknown event name, or a payload that does not match the catalog. */
+export class EventValidationError extends EventLayerError {
+  readonly code = "BAD_REQUEST" as const;
+}
+
+/** The target does not fit the event's audience, or is malformed. */
+export class EventTargetError extends EventLayerError {
+  readonly code = "BAD_REQUEST" as const;
+}
+
+export class EventPayloadTooLargeError extends EventLayerError {
+  readonly code = "PAYLOAD_TOO_LARGE" as const;
+}
+
+/** A lastEventId that is malformed or was never issued by this stream. */
+export class InvalidEventIdError extends EventLayerError {
+  readonly code = "BAD_REQUEST" as const;
+}
+
+/** The global or per-user limit of open subscriptions was reached. */
+export class ConnectionLimitError extends EventLayerError {
+  readonly code = "TOO_MANY_REQUESTS" as const;
+}
+
+export function toTRPCError(error: unknown): unknown {
+  if (error instanceof EventLayerError) {
+    return new TRPCError({ code: error.code, message: error.message, cause: error });
+  }
+  return error;
+}

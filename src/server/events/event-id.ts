@@ -1,0 +1,74 @@
+/**
+ * Event ids: `<unix ms>-<sequence>`, the shape of Redis stream ids, so that a
+ * Redis-backed log can issue them natively. They are totally ordered, so a
+ * client's Last-Event-ID is a resumable cursor; a restarted server issues ids
+ * greater than any it issued before (the clock moves on), so old cursors read
+ * as "older than the log" and produce a gap, never a silent loss.
+ */
+import { InvalidEventIdError } from "./errors";
+
+export type EventId = string;
+
+const EVENT_ID = /^(\d{1,16})-(\d{1,16})$/;
+
+export interface ParsedEventId {
+  ms: number;
+  seq: number;
+}
+
+export function parseEventId(id: string): ParsedEventId {
+  const match = EVENT_ID.exec(id);
+  if (!match) {
+    throw new InvalidEventIdError(
+      `lastEventId ${JSON.stringify(id.slice(0, 80))} is malformed; expected "<ms>-<sequence>" as sent in the stream`,
+    );
+  }
+  const ms = Number(match[1]);
+  const seq = Number(match[2]);
+  if (!Number.isSafeInteger(ms) || !Number.isSafeInteger(seq)) {
+    throw new InvalidEventIdError(`lastEventId ${JSON.stringify(id)} is out of range`);
+  }
+  return { ms, seq };
+}
+
+export function isEventId(id: string): boolean {
+  try {
+    parseEventId(id);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function compareEventIds(a: EventId, b: EventId): number {
+  const pa = parseEventId(a);
+  const pb = parseEventId(b);
+  return pa.ms - pb.ms || pa.seq - pb.seq;
+}
+
+export function formatEventId(id: ParsedEventId): EventId {
+  return `${id.ms}-${id.seq}`;
+}
+
+/** Monotonic id source; survives a clock that steps backwards. */
+export class EventIdGenerator {
+  /** Below every id this generator issues: the start of this stream. */
+  readonly origin: EventId;
+  private last: ParsedEventId;
+
+  constructor(private readonly now: () => number = Date.now) {
+    this.last = { ms: now(), seq: 0 };
+    this.origin = formatEventId(this.last);
+  }
+
+  next(): EventId {
+    const ms = this.now();
+    this.last = ms > this.last.ms ? { ms, seq: 0 } : { ms: this.last.ms, seq: this.last.seq + 1 };
+    return formatEventId(this.last);
+  }
+
+  /** The most recently issued id, or the origin when none was issued. */
+  current(): EventId {
+    return formatEventId(this.last);
+  }
+}

@@ -1,0 +1,188 @@
+/**
+ * One subscription's life: register, listen, replay, go live, clean up.
+ *
+ * The order is what makes resume exact. The subscriber is added to the bus
+ * before the log is read, so an event emitted while replaying is both in the
+ * replay and in the live queue; live events at or below the replay cursor are
+ * dropped. Nothing is lost at the seam and nothing arrives twice.
+ *
+ * tRPC writes the SSE `connected` frame before this generator runs, so
+ * `system.ready` is the client's signal that it is live; its id is a cursor.
+ */
+import { tracked, type TrackedEnvelope } from "@trpc/server";
+
+import type { EventBus, EventBusLogger } from "./bus";
+import type { EventName } from "./catalog";
+import type { EventEnvelope, LiveEvent } from "./envelope";
+import { toLiveEvent } from "./envelope";
+import { InvalidEventIdError } from "./errors";
+import { compareEventIds, parseEventId, type EventId } from "./event-id";
+import type { ConnectionPrincipal, ConnectionRegistry } from "./registry";
+import type { SubscriberIdentity } from "./targets";
+
+export interface StreamEventsOptions {
+  bus: EventBus;
+  registry: ConnectionRegistry;
+  logger: EventBusLogger;
+  identity: SubscriberIdentity & ConnectionPrincipal;
+  names: readonly EventName[] | null;
+  lastEventId: EventId | null;
+  signal: AbortSignal | undefined;
+  maxQueuedEvents: number;
+}
+
+/** A bounded FIFO whose reader can be woken by an abort. */
+class EnvelopeQueue {
+  private items: EventEnvelope[] = [];
+  private waiter: (() => void) | null = null;
+  overflowed = false;
+
+  constructor(private readonly limit: number) {}
+
+  push(envelope: EventEnvelope) {
+    if (this.items.length >= this.limit) {
+      this.overflowed = true;
+    } else {
+      this.items.push(envelope);
+    }
+    this.wake();
+  }
+
+  /** Drops everything queued; the reader catches up from the replay log instead. */
+  reset() {
+    this.items = [];
+    this.overflowed = false;
+  }
+
+  wake() {
+    const waiter = this.waiter;
+    this.waiter = null;
+    waiter?.();
+  }
+
+  /** Resolves with the queued items (possibly none, when woken by an abort). */
+  async take(): Promise<EventEnvelope[]> {
+    if (this.items.length === 0 && !this.overflowed) {
+      await new Promise<void>((resolve) => (this.waiter = resolve));
+    }
+    const batch = this.items;
+    this.items = [];
+    return batch;
+  }
+}
+
+/**
+ * Throws InvalidEventIdError for a malformed cursor or one this stream never
+ * issued (ahead of its newest id). Older cursors are fine: they get a gap.
+ */
+export function assertResumableCursor(bus: EventBus, lastEventId: EventId): void {
+  parseEventId(lastEventId);
+  if (compareEventIds(lastEventId, bus.head()) > 0) {
+    throw new InvalidEventIdError(
+      `lastEventId ${lastEventId} is ahead of this stream (newest is ${bus.head()}); it was not issued here`,
+    );
+  }
+}
+
+export async function* streamEvents(
+  options: StreamEventsOptions,
+): AsyncGenerator<TrackedEnvelope<LiveEvent>, void, unknown> {
+  const { bus, registry, logger, identity, signal } = options;
+  if (options.lastEventId !== null) assertResumableCursor(bus, options.lastEventId);
+  const names = options.names && options.names.length > 0 ? new Set(options.names) : null;
+
+  // Throws ConnectionLimitError before anything is held.
+  const connection = registry.open(identity);
+  const log = { connectionId: connection.connectionId, userId: identity.userId, sessionId: identity.sessionId };
+  const queue = new EnvelopeQueue(options.maxQueuedEvents);
+  const unsubscribe = bus.subscribe({
+    id: connection.connectionId,
+    userId: identity.userId,
+    sessionId: identity.sessionId,
+    organizationIds: identity.organizationIds,
+    metadata: identity.metadata,
+    names,
+    deliver: (envelope) => queue.push(envelope),
+  });
+  const onAbort = () => queue.wake();
+  signal?.addEventListener("abort", onAbort);
+  logger.info(
+    { event: "connection.opened", ...log, organizationIds: identity.organizationIds, resumeFrom: options.lastEventId },
+    "subscription opened",
+  );
+
+  let reason = "client_closed";
+  let cursor: EventId = bus.head();
+  let replayed = 0;
+
+  // Reads the log after `from` and yields it (or a gap); used to resume and to
+  // catch up a subscriber whose queue overflowed, so memory stays bounded.
+  async function* catchUp(from: EventId) {
+    const replay = bus.readAfter(from, identity, names);
+    if (replay.kind === "gap") {
+      cursor = replay.head;
+      logger.warn({ event: "connection.gap", ...log, lastEventId: from, reason: replay.reason }, "resume gap");
+      yield tracked(cursor, {
+        id: cursor,
+        name: "system.gap",
+        version: 1,
+        emittedAt: new Date().toISOString(),
+        data: { lastEventId: from, oldestAvailableId: replay.oldestAvailableId, reason: replay.reason },
+      } satisfies LiveEvent);
+      return;
+    }
+    cursor = from;
+    for (const envelope of replay.events) {
+      cursor = envelope.id;
+      yield tracked(envelope.id, toLiveEvent(envelope));
+      registry.recordSent(connection.connectionId);
+      replayed++;
+    }
+    if (compareEventIds(replay.head, cursor) > 0) cursor = replay.head;
+  }
+
+  try {
+    if (options.lastEventId !== null) yield* catchUp(options.lastEventId);
+    yield tracked(cursor, {
+      id: cursor,
+      name: "system.ready",
+      version: 1,
+      emittedAt: new Date().toISOString(),
+      data: { connectionId: connection.connectionId, resumedFrom: options.lastEventId, replayed },
+    } satisfies LiveEvent);
+
+    while (!signal?.aborted) {
+      const batch = await queue.take();
+      if (queue.overflowed) {
+        queue.reset();
+        logger.warn({ event: "connection.catch_up", ...log, cursor }, "subscriber fell behind; catching up from the log");
+        yield* catchUp(cursor);
+        continue;
+      }
+      for (const envelope of batch) {
+        if (compareEventIds(envelope.id, cursor) <= 0) continue;
+        cursor = envelope.id;
+        yield tracked(envelope.id, toLiveEvent(envelope));
+        registry.recordSent(connection.connectionId);
+      }
+    }
+  } catch (error) {
+    reason = "error";
+    logger.error({ event: "connection.error", ...log, err: error }, "subscription failed");
+    throw error;
+  } finally {
+    signal?.removeEventListener("abort", onAbort);
+    unsubscribe();
+    const record = registry.close(connection.connectionId);
+    logger.info(
+      {
+        event: "connection.closed",
+        ...log,
+        reason,
+        eventsSent: record?.eventsSent ?? 0,
+        durationMs: record ? Date.now() - record.connectedAt : 0,
+      },
+      "subscription closed",
+    );
+  }
+}
