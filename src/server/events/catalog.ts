@@ -192,11 +192,7 @@ export type SystemEventName = {
 /** Names that backend code may publish with `bus.emit`. */
 export type EmittableEventName = Exclude<EventName, SystemEventName>;
 
-type DerivedOf<N extends EventName> = EventCatalog[N] extends { derived: { schema: infer D } }
-  ? D extends z.ZodObject
-    ? z.output<D>
-    : {}
-  : {};
+type DerivedOf<N extends EventName> = z.output<NonNullable<EventCatalog[N]["derived"]>["schema"]>;
 
 /** What `bus.emit(name, payload)` accepts. */
 export type EventPayload<N extends EventName> = z.input<EventCatalog[N]["payload"]>;

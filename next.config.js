@@ -1,0 +1,20 @@
+/**
+ * Importing env.js validates the environment at build and start.
+ */
+import "./src/env.js";
+
+/** @type {import("next").NextConfig} */
+const config = {
+  // Loaded from node_modules at run time instead of bundled: PGlite and the
+  // Prisma schema engine read their own .wasm/.data files next to their code.
+  serverExternalPackages: [
+    "@electric-sql/pglite",
+    "pglite-prisma-adapter",
+    "@prisma/adapter-pg",
+    "pg",
+    "pino",
+  ],
+  poweredByHeader: false,
+};
+
+export default config;

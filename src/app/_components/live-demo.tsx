@@ -1,0 +1,208 @@
+"use client";
+
+import { useState } from "react";
+
+import type { LiveEvent } from "~/server/events";
+import { api } from "~/trpc/react";
+import { useLiveEvents } from "~/trpc/use-live-events";
+
+function describe(event: LiveEvent): string {
+  switch (event.name) {
+    case "notification.created":
+      return `${event.data.from.name ?? "someone"} → ${event.data.scope}: ${event.data.message}`;
+    case "order.created":
+      return `order "${event.data.title}" created (${event.data.displayAmount})`;
+    case "order.status.changed":
+      return `order ${event.data.orderId}: ${event.data.from} → ${event.data.to}`;
+    case "payment.succeeded":
+      return `payment of ${event.data.displayAmount} for ${event.data.orderId}`;
+    case "payment.failed":
+      return `payment failed for ${event.data.orderId}: ${event.data.errorCode}`;
+    case "escrow.released":
+      return `escrow released for ${event.data.orderId}${event.data.displayAmount ? ` (${event.data.displayAmount})` : ""}`;
+    case "presence.changed":
+      return `${event.data.name ?? event.data.userId} is ${event.data.online ? "online" : "offline"}`;
+    default:
+      return JSON.stringify(event.data);
+  }
+}
+
+type Me = { id: string; role: "ADMIN" | "MEMBER"; name: string | null };
+
+export function LiveDemo({ me }: { me: Me }) {
+  const live = useLiveEvents();
+  const ping = api.notification.send.useMutation();
+
+  return (
+    <>
+      <div className="grid">
+        <section>
+          <h2>Connection</h2>
+          <p>
+            <span className="status" data-status={live.status} data-testid="connection-status">
+              {live.status}
+            </span>
+            {live.gaps > 0 && <span className="muted"> · {live.gaps} gap(s): state refetched</span>}
+          </p>
+          <div className="row">
+            <button
+              data-testid="demo-button"
+              disabled={ping.isPending}
+              onClick={() =>
+                ping.mutate({ target: { kind: "self" }, message: `Ping at ${new Date().toLocaleTimeString()}` })
+              }
+            >
+              Send me a live event
+            </button>
+            <button onClick={live.reconnect}>Reconnect</button>
+          </div>
+          {ping.error && <p className="error">{ping.error.message}</p>}
+          <h2 style={{ marginTop: 12 }}>Latest event</h2>
+          <div className="latest" data-testid="latest-event">
+            {live.latest ? `${live.latest.name}: ${describe(live.latest)}` : "No events yet"}
+          </div>
+        </section>
+        <SendNotification me={me} />
+        <section>
+          <h2>Live feed</h2>
+          <ul className="feed" data-testid="live-feed">
+            {live.feed.length === 0 && <li className="muted">Waiting for events…</li>}
+            {live.feed.map((event) => (
+              <li key={event.id}>
+                <code>{event.name}</code> {describe(event)}{" "}
+                <span className="muted">{new Date(event.emittedAt).toLocaleTimeString()}</span>
+              </li>
+            ))}
+          </ul>
+        </section>
+        <Orders />
+        <Presence />
+        {me.role === "ADMIN" && <Stats />}
+      </div>
+    </>
+  );
+}
+
+function SendNotification({ me }: { me: Me }) {
+  const recipients = api.notification.recipients.useQuery();
+  const send = api.notification.send.useMutation();
+  const [target, setTarget] = useState("organization");
+  const [message, setMessage] = useState("Hello team!");
+
+  return (
+    <section>
+      <h2>Send a notification</h2>
+      <form
+        className="row"
+        onSubmit={(e) => {
+          e.preventDefault();
+          const t =
+            target === "organization"
+              ? ({ kind: "organization" } as const)
+              : target === "broadcast"
+                ? ({ kind: "broadcast" } as const)
+                : ({ kind: "user", userId: target.slice("user:".length) } as const);
+          send.mutate({ target: t, message });
+        }}
+      >
+        <select value={target} onChange={(e) => setTarget(e.target.value)} data-testid="notify-target">
+          <option value="organization">My organisation</option>
+          {me.role === "ADMIN" && <option value="broadcast">Everyone</option>}
+          {recipients.data?.map((r) => (
+            <option key={`${r.id}:${r.organization.id}`} value={`user:${r.id}`}>
+              {r.name ?? r.email} ({r.organization.name})
+            </option>
+          ))}
+        </select>
+        <input value={message} onChange={(e) => setMessage(e.target.value)} maxLength={1000} data-testid="notify-message" />
+        <button type="submit" disabled={send.isPending} data-testid="notify-send">
+          Send
+        </button>
+      </form>
+      {send.error && <p className="error">{send.error.message}</p>}
+      {send.data && <p className="muted">Sent as event {send.data.id}</p>}
+    </section>
+  );
+}
+
+function Orders() {
+  const orders = api.order.list.useQuery();
+  const create = api.order.create.useMutation();
+  const update = api.order.updateStatus.useMutation();
+  const next: Record<string, "IN_PROGRESS" | "DELIVERED" | undefined> = { CREATED: "IN_PROGRESS", IN_PROGRESS: "DELIVERED" };
+
+  return (
+    <section>
+      <h2>Orders (live)</h2>
+      <button
+        data-testid="create-order"
+        disabled={create.isPending}
+        onClick={() => create.mutate({ title: `Order ${new Date().toLocaleTimeString()}`, totalCents: 12_500, currency: "USD" })}
+      >
+        Create order
+      </button>
+      {(create.error ?? update.error) && <p className="error">{(create.error ?? update.error)?.message}</p>}
+      <table style={{ marginTop: 8 }}>
+        <tbody>
+          {orders.data?.map((o) => (
+            <tr key={o.id}>
+              <td>{o.title}</td>
+              <td>{o.status}</td>
+              <td>
+                {next[o.status] && (
+                  <button onClick={() => update.mutate({ orderId: o.id, to: next[o.status]! })}>→ {next[o.status]}</button>
+                )}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <p className="muted">Delivered orders release escrow after 10 s (background job).</p>
+    </section>
+  );
+}
+
+function Presence() {
+  const presence = api.events.presence.useQuery(undefined, { refetchInterval: 15_000 });
+  return (
+    <section>
+      <h2>Online now</h2>
+      {presence.data?.map((org) => (
+        <div key={org.organizationId} data-testid="presence">
+          <strong>{org.organizationName}</strong>
+          <ul className="feed">
+            {org.online.map((m) => (
+              <li key={m.userId}>
+                {m.name ?? m.userId} <span className="muted">· {m.connections} tab(s)</span>
+              </li>
+            ))}
+          </ul>
+        </div>
+      ))}
+    </section>
+  );
+}
+
+function Stats() {
+  const stats = api.events.stats.useQuery(undefined, { refetchInterval: 3_000 });
+  const s = stats.data;
+  return (
+    <section data-testid="stats">
+      <h2>Connections (admin)</h2>
+      {s && (
+        <table>
+          <tbody>
+            <tr><td>Open connections</td><td data-testid="stats-total">{s.totalConnections}</td></tr>
+            <tr><td>Average duration</td><td>{Math.round(s.averageConnectionDurationMs / 1000)} s</td></tr>
+            <tr><td>Events sent</td><td>{s.eventsSent}</td></tr>
+            <tr><td>Last event</td><td>{s.lastEventAt ? new Date(s.lastEventAt).toLocaleTimeString() : "—"}</td></tr>
+            <tr><td>Events emitted / in replay log</td><td>{s.bus.emitted} / {s.bus.logSize}</td></tr>
+            {Object.entries(s.clientsByUser).map(([user, n]) => (
+              <tr key={user}><td className="muted">user {user}</td><td>{n}</td></tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,129 @@
+"use client";
+
+import { useCallback, useMemo, useRef, useState } from "react";
+
+import type { EventName, LiveEvent } from "~/server/events";
+import { api } from "./react";
+
+export type LiveConnectionStatus = "idle" | "connecting" | "live" | "reconnecting" | "error";
+
+export interface UseLiveEventsOptions {
+  /** Only these names (system events always arrive). Omit for every name. */
+  names?: EventName[];
+  /** Called once per event, never twice for the same id. */
+  onEvent?: (event: LiveEvent) => void;
+  enabled?: boolean;
+  /** How many events `feed` keeps (newest first). */
+  feedSize?: number;
+}
+
+function compareIds(a: string, b: string): number {
+  const [am = 0, as = 0] = a.split("-").map(Number);
+  const [bm = 0, bs = 0] = b.split("-").map(Number);
+  return am - bm || as - bs;
+}
+
+// The cursor outlives the component: a remount (navigation, Fast Refresh)
+// resumes where the last subscription stopped instead of starting blind.
+const cursors = new Map<string, string>();
+
+/**
+ * Typed live events for the signed-in user, over tRPC's SSE subscription.
+ * Narrow on `event.name`; ids are de-duplicated and the cursor is kept across
+ * re-subscriptions; events invalidate the React Query caches they make stale.
+ */
+export function useLiveEvents(options: UseLiveEventsOptions = {}) {
+  const { names, enabled = true, feedSize = 50 } = options;
+  const namesKey = names ? [...names].sort().join(",") : "*";
+  const utils = api.useUtils();
+  const [latest, setLatest] = useState<LiveEvent | null>(null);
+  const [feed, setFeed] = useState<LiveEvent[]>([]);
+  const [ready, setReady] = useState(false);
+  const [gaps, setGaps] = useState(0);
+  const [epoch, setEpoch] = useState(0);
+  const everLive = useRef(false);
+  const onEventRef = useRef(options.onEvent);
+  onEventRef.current = options.onEvent;
+
+  // Captured when (re)subscribing only; tRPC's link itself sends the newest
+  // id on every automatic reconnect.
+  const input = useMemo(
+    () => ({ names, lastEventId: cursors.get(namesKey) ?? null }),
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+    [namesKey, epoch],
+  );
+
+  const invalidateFor = useCallback(
+    (event: LiveEvent) => {
+      if (event.name.startsWith("order.") || event.name.startsWith("payment.") || event.name.startsWith("escrow.")) {
+        void utils.order.list.invalidate();
+      }
+      if (event.name === "presence.changed") void utils.events.presence.invalidate();
+    },
+    [utils],
+  );
+
+  const subscription = api.events.onEvent.useSubscription(input, {
+    enabled,
+    onStarted: () => setReady(false),
+    onData: ({ id, data: event }) => {
+      if (event.name === "system.ready") {
+        cursors.set(namesKey, id);
+        everLive.current = true;
+        setReady(true);
+        return;
+      }
+      if (event.name === "system.gap") {
+        // Events may have been missed: refetch whatever state is on screen.
+        cursors.set(namesKey, id);
+        setGaps((n) => n + 1);
+        void utils.invalidate();
+        return;
+      }
+      const cursor = cursors.get(namesKey);
+      if (cursor && compareIds(id, cursor) <= 0) return; // already seen
+      cursors.set(namesKey, id);
+      setLatest(event);
+      setFeed((previous) => [event, ...previous].slice(0, feedSize));
+      invalidateFor(event);
+      onEventRef.current?.(event);
+    },
+    onError: (error) => {
+      // A cursor this server never issued (e.g. its clock moved back across a
+      // restart): drop it and start fresh, treating it as a gap.
+      if (error.data?.code === "BAD_REQUEST" && /lastEventId/.test(error.message)) {
+        cursors.delete(namesKey);
+        setGaps((n) => n + 1);
+        void utils.invalidate();
+        setEpoch((n) => n + 1);
+      }
+    },
+  });
+
+  let status: LiveConnectionStatus;
+  switch (subscription.status) {
+    case "idle":
+      status = "idle";
+      break;
+    case "error":
+      status = "error";
+      break;
+    case "connecting":
+      status = everLive.current ? "reconnecting" : "connecting";
+      break;
+    case "pending":
+      status = ready ? "live" : everLive.current ? "reconnecting" : "connecting";
+      break;
+  }
+
+  return {
+    status,
+    latest,
+    feed,
+    /** How many times the server said events may have been missed. */
+    gaps,
+    error: subscription.error,
+    /** Drops the subscription and opens a new one from the current cursor. */
+    reconnect: () => setEpoch((n) => n + 1),
+  };
+}
