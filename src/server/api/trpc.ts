@@ -4,7 +4,7 @@
 import { initTRPC, TRPCError } from "@trpc/server";
 import type { Session } from "next-auth";
 import superjson from "superjson";
-import { ZodError } from "zod";
+import { ZodError, z } from "zod";
 
 import { auth } from "~/server/auth";
 import { db } from "~/server/db";
@@ -61,6 +61,9 @@ const errorMapping = t.middleware(async ({ next, path, type }) => {
     const cause = result.error.cause;
     if (cause instanceof EventLayerError) {
       result.error = new TRPCError({ code: cause.code, message: cause.message, cause });
+    } else if (cause instanceof ZodError && result.error.code === "BAD_REQUEST") {
+      // tRPC's default message is the issues as JSON; say it in words instead.
+      result.error = new TRPCError({ code: "BAD_REQUEST", message: `invalid input: ${z.prettifyError(cause)}`, cause });
     }
     const level = result.error.code === "INTERNAL_SERVER_ERROR" ? "error" : "info";
     logger[level](

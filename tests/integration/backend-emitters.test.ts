@@ -1,0 +1,95 @@
+import { beforeAll, beforeEach, describe, expect, it } from "vitest";
+
+import { db } from "~/server/db";
+import { releaseDueEscrows, ESCROW_HOLD_MS } from "~/server/services/orders";
+import { handlePaymentWebhook, signPayload } from "~/server/webhooks/payments";
+import { getEventLayer } from "~/server/events";
+import { callerFor, freshEventLayer, sessionFor, setupDatabase, subscribe } from "./harness";
+
+const secret = process.env.PAYMENTS_WEBHOOK_SECRET!;
+
+beforeAll(setupDatabase);
+beforeEach(() => {
+  freshEventLayer();
+});
+
+describe("payments webhook", () => {
+  it("verifies the signature and emits payment.succeeded to the order's organisation only", async () => {
+    const [alice, carol] = await Promise.all([sessionFor("alice@acme.test"), sessionFor("carol@globex.test")]);
+    const order = await callerFor(alice).order.create({ title: "Paid order", totalCents: 4_200, currency: "USD" });
+    const acme = await subscribe(alice, { names: ["payment.succeeded", "payment.failed"] });
+    const globex = await subscribe(carol, { names: ["payment.succeeded", "payment.failed"] });
+    await Promise.all([acme.ready(), globex.ready()]);
+
+    const body = JSON.stringify({ type: "payment.succeeded", orderId: order.id, amount: 4_200, currency: "USD", providerRef: "pi_123" });
+    const result = await handlePaymentWebhook(db, secret, body, signPayload(secret, body));
+    expect(result).toMatchObject({ status: 202, body: { accepted: true } });
+    await acme.waitForName("payment.succeeded");
+    expect(acme.events()[0]!.event.data).toEqual({
+      orderId: order.id,
+      amount: 4_200,
+      currency: "USD",
+      providerRef: "pi_123",
+      displayAmount: "$42.00",
+    });
+
+    const failed = JSON.stringify({ type: "payment.failed", orderId: order.id, errorCode: "card_declined" });
+    expect((await handlePaymentWebhook(db, secret, failed, signPayload(secret, failed))).status).toBe(202);
+    await acme.waitForName("payment.failed");
+    expect(globex.events()).toEqual([]);
+    await Promise.all([acme.close(), globex.close()]);
+  });
+
+  it("rejects missing or bad signatures with 401 and invalid bodies with 400, emitting nothing", async () => {
+    const alice = await sessionFor("alice@acme.test");
+    const order = await callerFor(alice).order.create({ title: "Unpaid", totalCents: 100 });
+    const emittedBefore = getEventLayer().bus.stats().emitted;
+    const body = JSON.stringify({ type: "payment.failed", orderId: order.id, errorCode: "x" });
+    expect((await handlePaymentWebhook(db, secret, body, null)).status).toBe(401);
+    expect((await handlePaymentWebhook(db, secret, body, signPayload("wrong-secret-wrong", body))).status).toBe(401);
+    expect((await handlePaymentWebhook(db, secret, `${body}\n`, signPayload(secret, body))).status).toBe(401);
+    const notJson = "{oops";
+    expect((await handlePaymentWebhook(db, secret, notJson, signPayload(secret, notJson))).status).toBe(400);
+    const badType = JSON.stringify({ type: "payment.refunded", orderId: order.id });
+    expect((await handlePaymentWebhook(db, secret, badType, signPayload(secret, badType))).status).toBe(400);
+    const unknownOrder = JSON.stringify({ type: "payment.failed", orderId: "nope", errorCode: "x" });
+    expect((await handlePaymentWebhook(db, secret, unknownOrder, signPayload(secret, unknownOrder))).status).toBe(404);
+    expect((await handlePaymentWebhook(db, undefined, body, signPayload(secret, body))).status).toBe(503);
+    expect(getEventLayer().bus.stats().emitted).toBe(emittedBefore);
+  });
+});
+
+describe("background job", () => {
+  it("releases escrow outside any request and emits escrow.released and the status change", async () => {
+    const alice = await sessionFor("alice@acme.test");
+    const api = callerFor(alice);
+    const order = await api.order.create({ title: "Escrowed", totalCents: 10_000, currency: "USD" });
+    await api.order.updateStatus({ orderId: order.id, to: "IN_PROGRESS" });
+    await api.order.updateStatus({ orderId: order.id, to: "DELIVERED" });
+    const sub = await subscribe(alice, { names: ["escrow.released", "order.status.changed"] });
+    await sub.ready();
+
+    expect(await releaseDueEscrows(db)).toBe(0); // hold not over yet
+    const later = new Date(Date.now() + ESCROW_HOLD_MS + 1_000);
+    expect(await releaseDueEscrows(db, later)).toBeGreaterThanOrEqual(1);
+    expect(await releaseDueEscrows(db, later)).toBe(0); // exactly once
+    await sub.waitForName("order.status.changed");
+    const mine = sub.events().filter((r) => "orderId" in r.event.data && r.event.data.orderId === order.id);
+    expect(mine.map((r) => r.event)).toEqual([
+      expect.objectContaining({ name: "escrow.released", data: expect.objectContaining({ amount: 10_000, displayAmount: "$100.00" }) }),
+      expect.objectContaining({ name: "order.status.changed", data: { orderId: order.id, from: "DELIVERED", to: "COMPLETED" } }),
+    ]);
+    expect((await db.order.findUniqueOrThrow({ where: { id: order.id } })).status).toBe("COMPLETED");
+    await sub.close();
+  });
+
+  it("refuses an invalid status transition with CONFLICT and emits nothing", async () => {
+    const alice = await sessionFor("alice@acme.test");
+    const order = await callerFor(alice).order.create({ title: "Fresh", totalCents: 1 });
+    const emitted = getEventLayer().bus.stats().emitted;
+    await expect(callerFor(alice).order.updateStatus({ orderId: order.id, to: "COMPLETED" })).rejects.toMatchObject({
+      code: "CONFLICT",
+    });
+    expect(getEventLayer().bus.stats().emitted).toBe(emitted);
+  });
+});

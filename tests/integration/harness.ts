@@ -1,0 +1,111 @@
+/**
+ * In-process harness: the real router, Auth.js session shape, Prisma on an
+ * in-memory PGlite with the real migrations, and a fresh event layer per test.
+ */
+import { randomUUID } from "node:crypto";
+import type { Session } from "next-auth";
+
+import { createCaller } from "~/server/api/root";
+import { createInnerTRPCContext } from "~/server/api/trpc";
+import { database, db } from "~/server/db";
+import { applyMigrations } from "~/server/db-migrations";
+import { seedDemoData } from "~/server/db-seed";
+import { createEventLayer, eventLayerConfigFromEnv, setEventLayer, type EventLayerConfig } from "~/server/events";
+import type { LiveEvent } from "~/server/events/envelope";
+
+let migrated: Promise<void> | undefined;
+export function setupDatabase() {
+  migrated ??= (async () => {
+    await applyMigrations(database.factory);
+    await seedDemoData(db);
+  })();
+  return migrated;
+}
+
+export function freshEventLayer(overrides: Partial<EventLayerConfig> = {}) {
+  const layer = createEventLayer({ ...eventLayerConfigFromEnv(), ...overrides });
+  setEventLayer(layer);
+  return layer;
+}
+
+export async function sessionFor(email: string): Promise<Session> {
+  const user = await db.user.findUniqueOrThrow({ where: { email } });
+  return {
+    user: { id: user.id, email: user.email, name: user.name, role: user.role },
+    sessionId: randomUUID(),
+    expires: new Date(Date.now() + 3_600_000).toISOString(),
+  };
+}
+
+export function callerFor(session: Session | null, signal?: AbortSignal) {
+  return createCaller(createInnerTRPCContext({ session }), { signal });
+}
+
+export async function orgIdOf(slug: string) {
+  return (await db.organization.findUniqueOrThrow({ where: { slug } })).id;
+}
+
+export interface Received {
+  id: string;
+  event: LiveEvent;
+}
+
+/** Reads a subscription in the background, like a client would. */
+export async function subscribe(
+  session: Session,
+  input: { names?: LiveEvent["name"][]; lastEventId?: string | null } = {},
+) {
+  const controller = new AbortController();
+  const iterable = await callerFor(session, controller.signal).events.onEvent(input);
+  const received: Received[] = [];
+  const waiters = new Set<() => void>();
+  let failure: unknown;
+  const done = (async () => {
+    try {
+      for await (const value of iterable as AsyncIterable<unknown>) {
+        const [id, event] = value as [string, LiveEvent];
+        received.push({ id, event });
+        for (const wake of waiters) wake();
+      }
+    } catch (error) {
+      failure = error;
+    } finally {
+      for (const wake of waiters) wake();
+    }
+  })();
+
+  async function waitFor(predicate: (all: Received[]) => boolean, what: string, timeoutMs = 5_000) {
+    const deadline = Date.now() + timeoutMs;
+    while (!predicate(received)) {
+      if (failure) throw failure;
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        throw new Error(`timed out waiting for ${what}; received ${JSON.stringify(received.map((r) => r.event.name))}`);
+      }
+      await new Promise<void>((resolve) => {
+        const wake = () => {
+          waiters.delete(wake);
+          resolve();
+        };
+        waiters.add(wake);
+        setTimeout(wake, Math.min(left, 50));
+      });
+    }
+  }
+
+  return {
+    received,
+    /** Non-system events, in arrival order. */
+    events: () => received.filter((r) => !r.event.name.startsWith("system.")),
+    names: () => received.map((r) => r.event.name),
+    waitFor,
+    waitForName: (name: LiveEvent["name"], count = 1) =>
+      waitFor((all) => all.filter((r) => r.event.name === name).length >= count, `${count}× ${name}`),
+    /** Resolves once the server said the subscription is live. */
+    ready: () => waitFor((all) => all.some((r) => r.event.name === "system.ready"), "system.ready"),
+    close: async () => {
+      controller.abort();
+      await done;
+    },
+  };
+}
