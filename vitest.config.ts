@@ -4,7 +4,7 @@ import { defineConfig } from "vitest/config";
 const src = fileURLToPath(new URL("./src", import.meta.url));
 
 // Every test process gets its own in-memory database and a fixed secret.
-const testEnv = {
+const testEnv: Record<string, string> = {
   NODE_ENV: "test",
   PGLITE_DATA_DIR: "memory://",
   DATABASE_URL: "",
@@ -49,7 +49,7 @@ export default defineConfig({
           name: "e2e",
           include: ["tests/e2e/**/*.test.ts"],
           environment: "node",
-          env: { ...testEnv, NODE_ENV: "production" },
+          env: testEnv,
           globalSetup: ["tests/e2e/global-setup.ts"],
           testTimeout: 60_000,
           hookTimeout: 300_000,

@@ -7,7 +7,7 @@ import type { Session } from "next-auth";
 
 import { createCaller } from "~/server/api/root";
 import { createInnerTRPCContext } from "~/server/api/trpc";
-import { database, db } from "~/server/db";
+import { db, getDatabase } from "~/server/db";
 import { applyMigrations } from "~/server/db-migrations";
 import { seedDemoData } from "~/server/db-seed";
 import { createEventLayer, eventLayerConfigFromEnv, setEventLayer, type EventLayerConfig } from "~/server/events";
@@ -16,7 +16,7 @@ import type { LiveEvent } from "~/server/events/envelope";
 let migrated: Promise<void> | undefined;
 export function setupDatabase() {
   migrated ??= (async () => {
-    await applyMigrations(database.factory);
+    await applyMigrations(getDatabase().factory);
     await seedDemoData(db);
   })();
   return migrated;
@@ -34,6 +34,15 @@ export async function sessionFor(email: string): Promise<Session> {
     user: { id: user.id, email: user.email, name: user.name, role: user.role },
     sessionId: randomUUID(),
     expires: new Date(Date.now() + 3_600_000).toISOString(),
+  };
+}
+
+/** A fresh sign-in (new session id) for each demo user. */
+export async function demoSessions() {
+  return {
+    alice: await sessionFor("alice@acme.test"),
+    bob: await sessionFor("bob@acme.test"),
+    carol: await sessionFor("carol@globex.test"),
   };
 }
 

@@ -3,7 +3,7 @@ import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 
 import { getEventLayer, type LiveEvent } from "~/server/events";
 import { compareEventIds } from "~/server/events/event-id";
-import { callerFor, freshEventLayer, orgIdOf, sessionFor, setupDatabase, subscribe } from "./harness";
+import { callerFor, demoSessions, freshEventLayer, orgIdOf, sessionFor, setupDatabase, subscribe } from "./harness";
 
 const codeOf = (error: unknown) => (error instanceof TRPCError ? error.code : `not a TRPCError: ${String(error)}`);
 async function rejection(promise: Promise<unknown>) {
@@ -47,9 +47,7 @@ describe("events.onEvent through the tRPC caller", () => {
   });
 
   it("isolates organisations: Acme's order events never reach Globex", async () => {
-    const [alice, bob, carol] = await Promise.all(
-      ["alice@acme.test", "bob@acme.test", "carol@globex.test"].map(sessionFor),
-    );
+    const { alice, bob, carol } = await demoSessions();
     const subs = { alice: await subscribe(alice), bob: await subscribe(bob), carol: await subscribe(carol) };
     await Promise.all(Object.values(subs).map((s) => s.ready()));
 
@@ -181,7 +179,7 @@ describe("events.onEvent through the tRPC caller", () => {
 
   it("enforces the per-user and global subscription limits with TOO_MANY_REQUESTS", async () => {
     freshEventLayer({ maxConnectionsPerUser: 2, maxConnections: 3 });
-    const [alice, bob, carol] = await Promise.all(["alice@acme.test", "bob@acme.test", "carol@globex.test"].map(sessionFor));
+    const { alice, bob, carol } = await demoSessions();
     const a1 = await subscribe(alice);
     const a2 = await subscribe(alice);
     await Promise.all([a1.ready(), a2.ready()]);
@@ -244,7 +242,7 @@ describe("bad input gets a clear error and loses nothing", () => {
   });
 
   it("refuses targets outside the caller's organisation and non-admin broadcasts, delivering nothing", async () => {
-    const [alice, bob, carol] = await Promise.all(["alice@acme.test", "bob@acme.test", "carol@globex.test"].map(sessionFor));
+    const { alice, bob, carol } = await demoSessions();
     const carolSub = await subscribe(carol);
     await carolSub.ready();
     const globex = await orgIdOf("globex");
@@ -266,7 +264,7 @@ describe("bad input gets a clear error and loses nothing", () => {
 
 describe("observability", () => {
   it("stats are admin-only and count connections and events; presence lists online members", async () => {
-    const [alice, bob, carol] = await Promise.all(["alice@acme.test", "bob@acme.test", "carol@globex.test"].map(sessionFor));
+    const { alice, bob, carol } = await demoSessions();
     const subs = [await subscribe(alice), await subscribe(alice), await subscribe(carol)];
     await Promise.all(subs.map((s) => s.ready()));
     await callerFor(alice).notification.send({ target: { kind: "self" }, message: "count me" });
@@ -290,7 +288,7 @@ describe("observability", () => {
   });
 
   it("announces presence changes to the organisation", async () => {
-    const [alice, bob] = await Promise.all(["alice@acme.test", "bob@acme.test"].map(sessionFor));
+    const { alice, bob } = await demoSessions();
     const aliceSub = await subscribe(alice, { names: ["presence.changed"] });
     await aliceSub.ready();
     const bobSub = await subscribe(bob);

@@ -46,7 +46,7 @@ describe("event catalog", () => {
   it("adds displayAmount server-side for money events", () => {
     const def = eventCatalog["payment.succeeded"];
     const payload = def.payload.parse({ orderId: "o1", amount: 123456, currency: "USD", providerRef: "pi_1" });
-    expect(def.derived.compute(payload)).toEqual({ displayAmount: "$1,234.56" });
+    expect(def.derived?.compute(payload)).toEqual({ displayAmount: "$1,234.56" });
     expect(formatMoney(500, "EUR")).toBe("€5.00");
     expect(Object.keys(deliveredDataSchema("order.created").shape)).toContain("displayAmount");
     expect(Object.keys(deliveredDataSchema("payment.failed").shape)).not.toContain("displayAmount");
