@@ -26,7 +26,7 @@ export function createAdapterFactory(options: {
     pglite = new PGlite(dataDir);
   } else {
     // PGlite does not create missing parent folders.
-    const absolute = resolve(dataDir);
+    const absolute = resolve(/*turbopackIgnore: true*/ dataDir);
     mkdirSync(absolute, { recursive: true });
     pglite = new PGlite(absolute);
   }

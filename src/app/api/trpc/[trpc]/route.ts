@@ -14,13 +14,8 @@ const handler = (req: NextRequest) =>
     req,
     router: appRouter,
     createContext: () => createTRPCContext({ headers: req.headers }),
-    responseMeta({ type }) {
-      // Proxies such as nginx buffer responses unless told not to; a buffered
-      // event stream arrives in bursts or not at all.
-      return type === "subscription"
-        ? { headers: { "X-Accel-Buffering": "no", "Cache-Control": "no-cache, no-transform" } }
-        : {};
-    },
+    // tRPC's SSE responses already carry `Cache-Control: no-cache, no-transform`
+    // and `X-Accel-Buffering: no`, which keeps nginx from buffering the stream.
   });
 
 export { handler as GET, handler as POST };

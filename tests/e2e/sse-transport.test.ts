@@ -1,0 +1,224 @@
+/**
+ * The transport through real HTTP: the production build served by `next
+ * start`, tRPC's own client (httpSubscriptionLink over the `eventsource`
+ * package), a real TCP drop between them.
+ */
+import { createServer, connect, type Server, type Socket } from "node:net";
+import type { TRPCClientError } from "@trpc/client";
+import { EventSource } from "eventsource";
+import superjson from "superjson";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+
+import type { AppRouter } from "~/server/api/root";
+import type { LiveEvent } from "~/server/events";
+import { signPayload, SIGNATURE_HEADER } from "~/server/webhooks/payments";
+import { baseUrl, cookieEventSource, signIn, trpcClient } from "./http-client";
+
+type Client = ReturnType<typeof trpcClient>["client"];
+
+async function until(predicate: () => boolean, what: string, timeoutMs = 10_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+function live(client: Client, input: { names?: LiveEvent["name"][]; lastEventId?: string | null } = {}) {
+  const received: { id: string; event: LiveEvent }[] = [];
+  const errors: TRPCClientError<AppRouter>[] = [];
+  const subscription = client.events.onEvent.subscribe(input, {
+    onData: ({ id, data }) => received.push({ id, event: data }),
+    onError: (error) => errors.push(error),
+  });
+  const count = (name: LiveEvent["name"]) => received.filter((r) => r.event.name === name).length;
+  return {
+    received,
+    errors,
+    events: () => received.filter((r) => !r.event.name.startsWith("system.")),
+    count,
+    ready: (n = 1) => until(() => count("system.ready") >= n, `system.ready ×${n}`),
+    waitFor: (name: LiveEvent["name"], n = 1) => until(() => count(name) >= n, `${name} ×${n}`),
+    unsubscribe: () => subscription.unsubscribe(),
+  };
+}
+
+/** A loopback TCP proxy whose connections can be cut, like a flaky network or a proxy restart. */
+async function tcpProxy(targetPort: number) {
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((downstream) => {
+    const upstream = connect(targetPort, "127.0.0.1");
+    for (const s of [downstream, upstream]) {
+      sockets.add(s);
+      s.on("close", () => sockets.delete(s));
+      s.on("error", () => s.destroy());
+    }
+    downstream.pipe(upstream).pipe(downstream);
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const address = server.address();
+  const port = typeof address === "object" && address ? address.port : 0;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    cut: () => {
+      for (const s of sockets) s.destroy();
+    },
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
+
+const messages = (received: { event: LiveEvent }[]) =>
+  received.flatMap((r) => (r.event.name === "notification.created" ? [r.event.data.message] : []));
+
+let aliceCookie: string;
+let carolCookie: string;
+
+beforeAll(async () => {
+  aliceCookie = await signIn("alice@acme.test");
+  carolCookie = await signIn("carol@globex.test");
+});
+
+describe("SSE transport with tRPC's client", () => {
+  it("streams text/event-stream with anti-buffering headers", async () => {
+    const controller = new AbortController();
+    const input = encodeURIComponent(JSON.stringify(superjson.serialize({})));
+    const res = await fetch(`${baseUrl()}/api/trpc/events.onEvent?input=${input}`, {
+      headers: { cookie: aliceCookie },
+      signal: controller.signal,
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toMatch(/^text\/event-stream/);
+    expect(res.headers.get("x-accel-buffering")).toBe("no");
+    expect(res.headers.get("cache-control")).toMatch(/no-cache/);
+    controller.abort();
+  });
+
+  it("connects, says when it is live, and receives an event emitted by a mutation", async () => {
+    const { client } = trpcClient(aliceCookie);
+    const sub = live(client);
+    await sub.ready();
+    const sent = await client.notification.send.mutate({ target: { kind: "self" }, message: "over http" });
+    await sub.waitFor("notification.created");
+    expect(sub.events()[0]).toMatchObject({ id: sent.id, event: { name: "notification.created", data: { message: "over http" } } });
+    sub.unsubscribe();
+  });
+
+  it("refuses a subscription without a session: UNAUTHORIZED", async () => {
+    const { client } = trpcClient(null);
+    const sub = live(client);
+    await until(() => sub.errors.length > 0, "an error");
+    expect(sub.errors[0]!.data?.code).toBe("UNAUTHORIZED");
+    expect(sub.received).toEqual([]);
+    sub.unsubscribe();
+  });
+
+  it("rejects bad input over the wire with BAD_REQUEST", async () => {
+    const { client } = trpcClient(aliceCookie);
+    const sub = live(client, { lastEventId: "not-an-id" });
+    await until(() => sub.errors.length > 0, "an error");
+    expect(sub.errors[0]!.data?.code).toBe("BAD_REQUEST");
+    expect(sub.errors[0]!.message).toMatch(/malformed/);
+    sub.unsubscribe();
+  });
+
+  it("sends heartbeats while idle", async () => {
+    const { client, counters } = trpcClient(aliceCookie);
+    const sub = live(client);
+    await sub.ready();
+    const before = counters.pings;
+    await new Promise((r) => setTimeout(r, inject("pingIntervalMs") * 3));
+    expect(counters.pings - before).toBeGreaterThanOrEqual(2);
+    sub.unsubscribe();
+  });
+
+  it("reconnects after a dropped connection and resumes exactly (tRPC link, lastEventId)", async () => {
+    const proxy = await tcpProxy(Number(new URL(baseUrl()).port));
+    const { client: direct } = trpcClient(aliceCookie);
+    const { client, counters } = trpcClient(aliceCookie, { subscriptionUrl: proxy.url });
+    const sub = live(client, { names: ["notification.created"] });
+    await sub.ready();
+    for (const m of ["a1", "a2"]) await direct.notification.send.mutate({ target: { kind: "self" }, message: m });
+    await sub.waitFor("notification.created", 2);
+
+    proxy.cut();
+    // Emitted while the client is disconnected: must arrive after the reconnect.
+    for (const m of ["b1", "b2", "b3"]) await direct.notification.send.mutate({ target: { kind: "self" }, message: m });
+    await sub.ready(2);
+    await direct.notification.send.mutate({ target: { kind: "self" }, message: "c1" });
+    await sub.waitFor("notification.created", 6);
+
+    expect(counters.opens).toBeGreaterThanOrEqual(2);
+    expect(messages(sub.received)).toEqual(["a1", "a2", "b1", "b2", "b3", "c1"]);
+    const secondReady = sub.received.filter((r) => r.event.name === "system.ready")[1]!;
+    expect(secondReady.event.data).toMatchObject({ replayed: 3 });
+    sub.unsubscribe();
+    await proxy.close();
+  });
+
+  it("a plain EventSource resumes from the Last-Event-ID header after a drop", async () => {
+    const proxy = await tcpProxy(Number(new URL(baseUrl()).port));
+    const { client: direct } = trpcClient(aliceCookie);
+    const { EventSource: CookieEventSource } = cookieEventSource(aliceCookie);
+    const input = encodeURIComponent(JSON.stringify(superjson.serialize({ names: ["notification.created"] })));
+    const es: EventSource = new CookieEventSource(`${proxy.url}/api/trpc/events.onEvent?input=${input}`);
+    const frames: { id: string; name: string; message?: string }[] = [];
+    es.addEventListener("message", (e) => {
+      const event = superjson.deserialize<LiveEvent>(JSON.parse(e.data as string));
+      frames.push({ id: e.lastEventId, name: event.name, message: event.name === "notification.created" ? event.data.message : undefined });
+    });
+    const readies = () => frames.filter((f) => f.name === "system.ready").length;
+    await until(() => readies() === 1, "first ready");
+    await direct.notification.send.mutate({ target: { kind: "self" }, message: "h1" });
+    await until(() => frames.some((f) => f.message === "h1"), "h1");
+    proxy.cut();
+    await direct.notification.send.mutate({ target: { kind: "self" }, message: "h2" });
+    await until(() => readies() === 2, "ready after reconnect");
+    await until(() => frames.some((f) => f.message === "h2"), "h2");
+    es.close();
+    expect(frames.filter((f) => f.message).map((f) => f.message)).toEqual(["h1", "h2"]);
+    await proxy.close();
+  });
+
+  it("a disconnect frees the registry entry", async () => {
+    const { client: admin } = trpcClient(aliceCookie);
+    const { client } = trpcClient(carolCookie);
+    const baseline = (await admin.events.stats.query()).totalConnections;
+    const sub = live(client);
+    await sub.ready();
+    expect((await admin.events.stats.query()).totalConnections).toBe(baseline + 1);
+    const carolId = (await client.notification.recipients.query())[0]!.id;
+    expect((await admin.events.stats.query()).clientsByUser[carolId]).toBeGreaterThanOrEqual(1);
+    sub.unsubscribe();
+    const deadline = Date.now() + 10_000;
+    let stats = await admin.events.stats.query();
+    while (stats.totalConnections !== baseline && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+      stats = await admin.events.stats.query();
+    }
+    expect(stats.totalConnections).toBe(baseline);
+    expect(stats.clientsByUser[carolId]).toBeUndefined();
+  });
+
+  it("the payments webhook verifies its signature over HTTP and emits to the order's organisation", async () => {
+    const { client } = trpcClient(aliceCookie);
+    const order = await client.order.create.mutate({ title: "Webhook order", totalCents: 1_999, currency: "USD" });
+    const sub = live(client, { names: ["payment.succeeded"] });
+    await sub.ready();
+    const body = JSON.stringify({ type: "payment.succeeded", orderId: order.id, amount: 1_999, currency: "USD", providerRef: "ch_1" });
+    const post = (headers: Record<string, string>) =>
+      fetch(`${baseUrl()}/api/webhooks/payments`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body });
+    expect((await post({})).status).toBe(401);
+    expect((await post({ [SIGNATURE_HEADER]: signPayload("not-the-secret-at-all", body) })).status).toBe(401);
+    const ok = await post({ [SIGNATURE_HEADER]: signPayload(inject("webhookSecret"), body) });
+    expect(ok.status).toBe(202);
+    await sub.waitFor("payment.succeeded");
+    expect(sub.events()).toHaveLength(1);
+    expect(sub.events()[0]!.event.data).toMatchObject({ orderId: order.id, displayAmount: "$19.99" });
+    sub.unsubscribe();
+  });
+});
+
+afterAll(() => {
+  // Give closed EventSources a moment so the server logs no stray errors.
+  return new Promise((r) => setTimeout(r, 100));
+});
