@@ -71,6 +71,8 @@ export function useLiveEvents(options: UseLiveEventsOptions = {}) {
         cursors.set(namesKey, id);
         everLive.current = true;
         setReady(true);
+        // Being live changes presence (we are online now) and may follow a gap in state.
+        void utils.events.presence.invalidate();
         return;
       }
       if (event.name === "system.gap") {

@@ -47,7 +47,7 @@ export default async function SignInPage(props: {
     <main style={{ maxWidth: 420 }}>
       <h1>Sign in</h1>
       {error && (
-        <p className="error" role="alert">
+        <p className="error" role="alert" data-testid="signin-error">
           {error === "CredentialsSignin" ? "Wrong email or password." : `Sign-in failed (${error}).`}
         </p>
       )}

@@ -1,0 +1,103 @@
+/**
+ * The demo page in a real browser (Debian's chromium driven by playwright-core)
+ * against the production build: sign in, click, see the live event; a user of
+ * the other organisation sees nothing of it.
+ */
+import { existsSync, mkdirSync } from "node:fs";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+import { baseUrl } from "./http-client";
+
+const chromiumPath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const hasChromium = existsSync(chromiumPath);
+if (!hasChromium) {
+  console.warn(`[browser-demo] SKIPPED: no Chromium at ${chromiumPath} (apt-get install -y chromium, or set CHROMIUM_PATH)`);
+}
+
+let browser: Browser;
+
+async function signedInPage(email: string): Promise<Page> {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(`${baseUrl()}/`);
+  await page.waitForURL(/\/signin/);
+  await page.fill('input[name="email"]', email);
+  await page.fill('input[name="password"]', "demo");
+  await page.click('[data-testid="signin-submit"]');
+  await page.waitForURL((url) => url.pathname === "/");
+  await expect.poll(() => page.textContent('[data-testid="connection-status"]'), { timeout: 15_000 }).toBe("live");
+  return page;
+}
+
+const latest = (page: Page) => page.textContent('[data-testid="latest-event"]');
+const feed = (page: Page) => page.textContent('[data-testid="live-feed"]');
+
+describe.skipIf(!hasChromium)(`demo page in Chromium${hasChromium ? "" : ` (skipped: no Chromium at ${chromiumPath})`}`, () => {
+  beforeAll(async () => {
+    browser = await chromium.launch({
+      executablePath: chromiumPath,
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--disable-quic",
+      ],
+    });
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
+
+  it("sends a signed-out visitor to sign-in", async () => {
+    const page = await (await browser.newContext()).newPage();
+    await page.goto(`${baseUrl()}/`);
+    await page.waitForURL(/\/signin\?callbackUrl=/);
+    expect(await page.textContent("h1")).toBe("Sign in");
+    await page.context().close();
+  });
+
+  it("rejects a wrong password with a clear message", async () => {
+    const page = await (await browser.newContext()).newPage();
+    await page.goto(`${baseUrl()}/signin`);
+    await page.fill('input[name="email"]', "alice@acme.test");
+    await page.fill('input[name="password"]', "wrong");
+    await page.click('[data-testid="signin-submit"]');
+    await page.waitForSelector('[data-testid="signin-error"]');
+    expect(await page.textContent('[data-testid="signin-error"]')).toMatch(/Wrong email or password/);
+    await page.context().close();
+  });
+
+  it("the button's event shows up live; Globex sees nothing from Acme", async () => {
+    const alice = await signedInPage("alice@acme.test");
+    const carol = await signedInPage("carol@globex.test");
+    expect(await latest(alice)).toBe("No events yet");
+
+    await alice.click('[data-testid="demo-button"]');
+    await expect.poll(() => latest(alice), { timeout: 10_000 }).toMatch(/^notification\.created: Alice → user: Ping at/);
+
+    await alice.click('[data-testid="create-order"]');
+    await expect.poll(() => latest(alice), { timeout: 10_000 }).toMatch(/^order\.created: order "Order .*" created \(\$125\.00\)/);
+
+    // Carol's own event proves her stream is live and ordered after Acme's.
+    await carol.selectOption('[data-testid="notify-target"]', "organization");
+    await carol.fill('[data-testid="notify-message"]', "hello globex");
+    await carol.click('[data-testid="notify-send"]');
+    await expect.poll(() => latest(carol), { timeout: 10_000 }).toMatch(/hello globex/);
+    const carolFeed = (await feed(carol)) ?? "";
+    expect(carolFeed).not.toMatch(/order\.created|Ping at|Alice/);
+    expect(await feed(alice)).not.toMatch(/hello globex/);
+
+    if (process.env.E2E_SCREENSHOTS) {
+      mkdirSync("tmp", { recursive: true });
+      await alice.screenshot({ path: "tmp/demo-alice.png", fullPage: true });
+      await carol.screenshot({ path: "tmp/demo-carol.png", fullPage: true });
+    }
+    await alice.context().close();
+    await carol.context().close();
+  });
+});
