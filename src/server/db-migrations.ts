@@ -12,6 +12,7 @@ import { createRequire } from "node:module";
 import { join, resolve } from "node:path";
 import {
   bindMigrationAwareSqlAdapterFactory,
+  type SqlDriverAdapter,
   type SqlMigrationAwareDriverAdapterFactory,
 } from "@prisma/driver-adapter-utils";
 import type { MigrationList, SchemaEngine } from "@prisma/schema-engine-wasm";
@@ -38,19 +39,41 @@ function loadEngineModule() {
   return wasmReady;
 }
 
-export async function openSchemaEngine(
+/**
+ * Runs `work` with a schema engine on the adapter's database, then frees the
+ * engine and closes the connections it opened: `free()` alone leaves them
+ * open, and an open one keeps holding Prisma's migration advisory lock (the
+ * next engine would wait 10 s for it on PostgreSQL).
+ */
+async function withSchemaEngine<T>(
   adapterFactory: SqlMigrationAwareDriverAdapterFactory,
-): Promise<SchemaEngine> {
+  work: (engine: SchemaEngine) => Promise<T>,
+): Promise<T> {
   const bg = await loadEngineModule();
-  const datamodel = readFileSync(schemaPath, "utf8");
-  const logs: string[] = [];
-  return bg.SchemaEngine.new(
-    { datamodels: [[schemaPath, datamodel]] },
-    (line: string) => {
-      logs.push(line);
-    },
-    bindMigrationAwareSqlAdapterFactory(adapterFactory),
+  const opened: SqlDriverAdapter[] = [];
+  const tracked = async (connect: () => Promise<SqlDriverAdapter>) => {
+    const adapter = await connect();
+    opened.push(adapter);
+    return adapter;
+  };
+  const trackingFactory: SqlMigrationAwareDriverAdapterFactory = {
+    provider: adapterFactory.provider,
+    adapterName: adapterFactory.adapterName,
+    connect: () => tracked(() => adapterFactory.connect()),
+    connectToShadowDb: () => tracked(() => adapterFactory.connectToShadowDb()),
+  };
+  const engine = await bg.SchemaEngine.new(
+    { datamodels: [[schemaPath, readFileSync(schemaPath, "utf8")]] },
+    () => {},
+    bindMigrationAwareSqlAdapterFactory(trackingFactory),
   );
+  try {
+    return await work(engine);
+  } finally {
+    engine.free();
+    // (PGlite's adapter dispose is a no-op: its one client stays with the app.)
+    await Promise.allSettled(opened.map((adapter) => adapter.dispose()));
+  }
 }
 
 /** Reads prisma/migrations in the shape the engine expects (as the CLI does). */
@@ -86,16 +109,13 @@ export function readMigrationList(dir = migrationsDir): MigrationList {
 export async function applyMigrations(
   adapterFactory: SqlMigrationAwareDriverAdapterFactory,
 ): Promise<string[]> {
-  const engine = await openSchemaEngine(adapterFactory);
-  try {
+  return withSchemaEngine(adapterFactory, async (engine) => {
     const out = await engine.applyMigrations({
       migrationsList: readMigrationList(),
       filters: { externalTables: [], externalEnums: [] },
     });
     return out.appliedMigrationNames;
-  } finally {
-    engine.free();
-  }
+  });
 }
 
 /**
@@ -106,8 +126,7 @@ export async function applyMigrations(
 export async function diffMigrationsToSchema(
   adapterFactory: SqlMigrationAwareDriverAdapterFactory,
 ): Promise<string> {
-  const engine = await openSchemaEngine(adapterFactory);
-  try {
+  return withSchemaEngine(adapterFactory, async (engine) => {
     const list = readMigrationList();
     const from =
       list.migrationDirectories.length === 0
@@ -122,9 +141,7 @@ export async function diffMigrationsToSchema(
       script: true,
       exitCode: null,
       filters: { externalTables: [], externalEnums: [] },
-    } as Parameters<SchemaEngine["diff"]>[0]);
+    });
     return result.stdout ?? "";
-  } finally {
-    engine.free();
-  }
+  });
 }
