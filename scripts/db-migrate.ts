@@ -3,10 +3,24 @@
  * the embedded PGlite database (default) or on DATABASE_URL. Works offline;
  * `prisma migrate deploy` is equivalent where the native engine is available.
  */
+import nextEnv from "@next/env";
+
 import { createAdapterFactory } from "~/server/db-adapter";
 import { applyMigrations } from "~/server/db-migrations";
 import { seedDemoData } from "~/server/db-seed";
 import { PrismaClient } from "~/generated/prisma/client";
+
+// Same .env files, same precedence as Next.js.
+nextEnv.loadEnvConfig(process.cwd(), process.env.NODE_ENV !== "production");
+
+/** Demo users exist where the demo login can be used, unless SEED_DEMO_DATA says otherwise. */
+function shouldSeed(): boolean {
+  const explicit = process.env.SEED_DEMO_DATA;
+  if (explicit) return explicit === "true" || explicit === "1";
+  const demoLogin = process.env.AUTH_DEMO_LOGIN;
+  if (demoLogin) return demoLogin === "true" || demoLogin === "1";
+  return process.env.NODE_ENV !== "production";
+}
 
 async function main() {
   const handle = createAdapterFactory({
@@ -18,7 +32,7 @@ async function main() {
   console.log(
     applied.length ? `db:migrate: applied ${applied.join(", ")} on ${where}` : `db:migrate: ${where} is up to date`,
   );
-  if (process.env.SEED_DEMO_DATA !== "false") {
+  if (shouldSeed()) {
     const prisma = new PrismaClient({ adapter: handle.factory });
     await seedDemoData(prisma);
     await prisma.$disconnect();
@@ -31,7 +45,7 @@ async function main() {
 main().then(
   () => process.exit(0),
   (error: unknown) => {
-  console.error("db:migrate failed:", error);
+    console.error("db:migrate failed:", error);
     process.exit(1);
   },
 );
