@@ -33,6 +33,12 @@ export interface EventLayer {
 }
 
 export function eventLayerConfigFromEnv(): EventLayerConfig {
+  if (env.EVENTS_PING_INTERVAL_MS >= env.EVENTS_RECONNECT_AFTER_INACTIVITY_MS) {
+    // tRPC would otherwise fail every subscription at run time with a less clear message.
+    throw new Error(
+      `EVENTS_PING_INTERVAL_MS (${env.EVENTS_PING_INTERVAL_MS}) must be below EVENTS_RECONNECT_AFTER_INACTIVITY_MS (${env.EVENTS_RECONNECT_AFTER_INACTIVITY_MS}), or every client reconnects between heartbeats`,
+    );
+  }
   return {
     pingIntervalMs: env.EVENTS_PING_INTERVAL_MS,
     reconnectAfterInactivityMs: env.EVENTS_RECONNECT_AFTER_INACTIVITY_MS,
