@@ -9,6 +9,7 @@ import SuperJSON from "superjson";
 
 import type { AppRouter } from "~/server/api/root";
 import { createQueryClient } from "./query-client";
+import { getTabId } from "./tab-id";
 
 let clientQueryClientSingleton: QueryClient | undefined = undefined;
 const getQueryClient = () => {
@@ -49,7 +50,8 @@ export function TRPCReactProvider(props: { children: React.ReactNode }) {
           false: httpBatchStreamLink({
             url: `${getBaseUrl()}/api/trpc`,
             transformer: SuperJSON,
-            headers: () => ({ "x-trpc-source": "nextjs-react" }),
+            // The tab id makes "this session" mean this tab (see tab-id.ts).
+            headers: () => ({ "x-trpc-source": "nextjs-react", "x-tab-id": getTabId() }),
           }),
         }),
       ],

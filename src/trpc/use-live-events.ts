@@ -4,6 +4,7 @@ import { useCallback, useMemo, useRef, useState } from "react";
 
 import type { EventName, LiveEvent } from "~/server/events";
 import { api } from "./react";
+import { getTabId } from "./tab-id";
 
 export type LiveConnectionStatus = "idle" | "connecting" | "live" | "reconnecting" | "error";
 
@@ -48,7 +49,7 @@ export function useLiveEvents(options: UseLiveEventsOptions = {}) {
   // Captured when (re)subscribing only; tRPC's link itself sends the newest
   // id on every automatic reconnect.
   const input = useMemo(
-    () => ({ names, lastEventId: cursors.get(namesKey) ?? null }),
+    () => ({ names, lastEventId: cursors.get(namesKey) ?? null, tabId: getTabId() || undefined }),
     // eslint-disable-next-line react-hooks/exhaustive-deps
     [namesKey, epoch],
   );

@@ -17,6 +17,10 @@ if (!hasChromium) {
 
 let browser: Browser;
 
+async function waitLive(page: Page) {
+  await expect.poll(() => page.textContent('[data-testid="connection-status"]'), { timeout: 15_000 }).toBe("live");
+}
+
 async function signedInPage(email: string): Promise<Page> {
   const context = await browser.newContext();
   const page = await context.newPage();
@@ -26,7 +30,7 @@ async function signedInPage(email: string): Promise<Page> {
   await page.fill('input[name="password"]', "demo");
   await page.click('[data-testid="signin-submit"]');
   await page.waitForURL((url) => url.pathname === "/");
-  await expect.poll(() => page.textContent('[data-testid="connection-status"]'), { timeout: 15_000 }).toBe("live");
+  await waitLive(page);
   return page;
 }
 
@@ -99,5 +103,21 @@ describe.skipIf(!hasChromium)(`demo page in Chromium${hasChromium ? "" : ` (skip
     }
     await alice.context().close();
     await carol.context().close();
+  });
+
+  it("two tabs of one sign-in are two sessions", async () => {
+    const tabA = await signedInPage("bob@acme.test");
+    const tabB = await tabA.context().newPage();
+    await tabB.goto(`${baseUrl()}/`);
+    await waitLive(tabB);
+
+    await tabA.click('[data-testid="tab-button"]');
+    await expect.poll(() => latest(tabA), { timeout: 10_000 }).toMatch(/Tab ping at/);
+    // A user-wide event after it: once tab B has it, it would have had the first too.
+    await tabA.click('[data-testid="demo-button"]');
+    await expect.poll(() => latest(tabB), { timeout: 10_000 }).toMatch(/Ping at/);
+    await expect.poll(() => latest(tabA), { timeout: 10_000 }).toMatch(/: Bob → user: Ping at/);
+    expect(await feed(tabB)).not.toMatch(/Tab ping/);
+    await tabA.context().close();
   });
 });

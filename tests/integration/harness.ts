@@ -46,8 +46,8 @@ export async function demoSessions() {
   };
 }
 
-export function callerFor(session: Session | null, signal?: AbortSignal) {
-  return createCaller(createInnerTRPCContext({ session }), { signal });
+export function callerFor(session: Session | null, signal?: AbortSignal, headers?: Record<string, string>) {
+  return createCaller(createInnerTRPCContext({ session, headers: new Headers(headers) }), { signal });
 }
 
 export async function orgIdOf(slug: string) {
@@ -62,7 +62,7 @@ export interface Received {
 /** Reads a subscription in the background, like a client would. */
 export async function subscribe(
   session: Session,
-  input: { names?: LiveEvent["name"][]; lastEventId?: string | null } = {},
+  input: { names?: LiveEvent["name"][]; lastEventId?: string | null; tabId?: string } = {},
 ) {
   const controller = new AbortController();
   const iterable = await callerFor(session, controller.signal).events.onEvent(input);

@@ -73,6 +73,27 @@ describe("events.onEvent through the tRPC caller", () => {
     await Promise.all(Object.values(subs).map((s) => s.close()));
   });
 
+  it("two tabs of one sign-in are two sessions: a session target reaches only its tab", async () => {
+    const alice = await sessionFor("alice@acme.test");
+    const tabA = await subscribe(alice, { tabId: "tab-aaaaaaaa", names: ["notification.created"] });
+    const tabB = await subscribe(alice, { tabId: "tab-bbbbbbbb", names: ["notification.created"] });
+    await Promise.all([tabA.ready(), tabB.ready()]);
+    const fromTabA = callerFor(alice, undefined, { "x-tab-id": "tab-aaaaaaaa" });
+    await fromTabA.notification.send({ target: { kind: "session" }, message: "only tab A" });
+    await fromTabA.notification.send({ target: { kind: "self" }, message: "every tab" });
+    await tabB.waitForName("notification.created");
+    await tabA.waitForName("notification.created", 2);
+    const messages = (s: typeof tabA) => s.events().map((r) => (r.event.name === "notification.created" ? r.event.data.message : ""));
+    expect(messages(tabA)).toEqual(["only tab A", "every tab"]);
+    expect(messages(tabB)).toEqual(["every tab"]);
+    const sessions = getEventLayer().registry.list({ userId: alice.user.id }).map((c) => c.sessionId).sort();
+    expect(sessions).toEqual([`${alice.sessionId}.tab-aaaaaaaa`, `${alice.sessionId}.tab-bbbbbbbb`]);
+    await Promise.all([tabA.close(), tabB.close()]);
+
+    // A tab id that is not well formed is refused, never used as a session.
+    await expect(callerFor(alice).events.onEvent({ tabId: "x" })).rejects.toMatchObject({ code: "BAD_REQUEST" });
+  });
+
   it("filters by names", async () => {
     const alice = await sessionFor("alice@acme.test");
     const onlyOrders = await subscribe(alice, { names: ["order.created"] });

@@ -23,13 +23,14 @@ function makeBus(options: { maxPayloadBytes?: number } = {}) {
 let seq = 0;
 function subscriber(
   bus: EventBus,
-  who: { userId: string; sessionId?: string; orgs?: string[]; metadata?: Record<string, string>; names?: string[] },
+  who: { userId: string; sessionId?: string; signIn?: string; orgs?: string[]; metadata?: Record<string, string>; names?: string[] },
 ) {
   const received: EventEnvelope[] = [];
   const sub: Subscriber = {
     id: `sub-${++seq}`,
     userId: who.userId,
     sessionId: who.sessionId ?? `${who.userId}-session`,
+    signInSessionId: who.signIn ?? who.sessionId ?? `${who.userId}-session`,
     organizationIds: who.orgs ?? [],
     metadata: who.metadata ?? {},
     names: who.names ? new Set(who.names as never[]) : null,
@@ -70,6 +71,23 @@ describe("event bus routing", () => {
     expect(tab1.received.map((e) => e.data)).toMatchObject([{ message: "to-alice" }]);
     expect(tab2.received.map((e) => e.data)).toMatchObject([{ message: "to-alice" }, { message: "to-s2" }]);
     expect(bob.received).toEqual([]);
+  });
+
+  it("a session target names one tab (sign-in + tab id) or every tab of one sign-in", async () => {
+    const { bus } = makeBus();
+    const tab1 = subscriber(bus, { userId: "alice", signIn: "s1", sessionId: "s1.tabA" });
+    const tab2 = subscriber(bus, { userId: "alice", signIn: "s1", sessionId: "s1.tabB" });
+    const otherSignIn = subscriber(bus, { userId: "alice", signIn: "s2", sessionId: "s2.tabA" });
+    const note = (message: string) => ({ notificationId: message, message, scope: "user" as const, from: { userId: "x", name: null } });
+    await bus.emit("notification.created", note("tab A only"), { kind: "session", sessionId: "s1.tabA" });
+    await bus.emit("notification.created", note("sign-in s1"), { kind: "session", sessionId: "s1" });
+    expect(tab1.received.map((e) => (e.data as { message: string }).message)).toEqual(["tab A only", "sign-in s1"]);
+    expect(tab2.received.map((e) => (e.data as { message: string }).message)).toEqual(["sign-in s1"]);
+    expect(otherSignIn.received).toEqual([]);
+    tab1.unsubscribe();
+    tab2.unsubscribe();
+    otherSignIn.unsubscribe();
+    expect(bus.indexKeyCount()).toBe(0);
   });
 
   it("matches metadata (seeds/002 notifyWithMetadata), optionally inside one organisation", async () => {
@@ -151,7 +169,7 @@ describe("bad input is refused before anything is delivered", () => {
   it("a throwing subscriber does not stop delivery to the others", async () => {
     const { bus } = makeBus();
     const before = subscriber(bus, { userId: "a", orgs: ["acme"] });
-    bus.subscribe({ id: "bad", userId: "x", sessionId: "x", organizationIds: ["acme"], metadata: {}, names: null, deliver: () => { throw new Error("boom"); } });
+    bus.subscribe({ id: "bad", userId: "x", sessionId: "x", signInSessionId: "x", organizationIds: ["acme"], metadata: {}, names: null, deliver: () => { throw new Error("boom"); } });
     const after = subscriber(bus, { userId: "b", orgs: ["acme"] });
     await bus.emit("order.created", orderCreated, { kind: "organization", organizationId: "acme" });
     expect(before.received).toHaveLength(1);

@@ -54,6 +54,15 @@ export function LiveDemo({ me }: { me: Me }) {
             >
               Send me a live event
             </button>
+            <button
+              data-testid="tab-button"
+              disabled={ping.isPending}
+              onClick={() =>
+                ping.mutate({ target: { kind: "session" }, message: `Tab ping at ${new Date().toLocaleTimeString()}` })
+              }
+            >
+              … to this tab only
+            </button>
             <button onClick={live.reconnect}>Reconnect</button>
           </div>
           {ping.error && <p className="error">{ping.error.message}</p>}

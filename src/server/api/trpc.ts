@@ -9,24 +9,35 @@ import { ZodError, z } from "zod";
 import { auth } from "~/server/auth";
 import { db } from "~/server/db";
 import { EventLayerError } from "~/server/events/errors";
+import { TAB_ID_PATTERN } from "~/server/events/identity";
 import { getEventLayer } from "~/server/events";
 import { logger } from "~/server/logger";
 
 export interface TRPCContext {
   session: Session | null;
+  /** The browser tab the request comes from (`x-tab-id`), if the client sent a valid one. */
+  tabId: string | null;
   db: typeof db;
   headers: Headers;
+}
+
+export const TAB_ID_HEADER = "x-tab-id";
+
+function tabIdFrom(headers: Headers): string | null {
+  const value = headers.get(TAB_ID_HEADER);
+  return value && TAB_ID_PATTERN.test(value) ? value : null;
 }
 
 /** For the route handler: the session comes from the request's cookie via Auth.js. */
 export async function createTRPCContext(opts: { headers: Headers }): Promise<TRPCContext> {
   const session = await auth();
-  return { session, db, headers: opts.headers };
+  return { session, tabId: tabIdFrom(opts.headers), db, headers: opts.headers };
 }
 
 /** For server code and tests that already hold a session. */
 export function createInnerTRPCContext(opts: { session: Session | null; headers?: Headers }): TRPCContext {
-  return { session: opts.session, db, headers: opts.headers ?? new Headers() };
+  const headers = opts.headers ?? new Headers();
+  return { session: opts.session, tabId: tabIdFrom(headers), db, headers };
 }
 
 const sseConfig = getEventLayer().config;

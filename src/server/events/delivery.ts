@@ -55,6 +55,7 @@ export class SubscriberIndex {
     this.all.add(subscriber);
     addTo(this.byUser, subscriber.userId, subscriber);
     addTo(this.bySession, subscriber.sessionId, subscriber);
+    if (subscriber.signInSessionId !== subscriber.sessionId) addTo(this.bySession, subscriber.signInSessionId, subscriber);
     for (const org of subscriber.organizationIds) addTo(this.byOrganization, org, subscriber);
     for (const [key, value] of Object.entries(subscriber.metadata)) {
       addTo(this.byMetadata, metadataKey(key, value), subscriber);
@@ -71,6 +72,7 @@ export class SubscriberIndex {
     this.all.delete(subscriber);
     removeFrom(this.byUser, subscriber.userId, subscriber);
     removeFrom(this.bySession, subscriber.sessionId, subscriber);
+    removeFrom(this.bySession, subscriber.signInSessionId, subscriber);
     for (const org of subscriber.organizationIds) removeFrom(this.byOrganization, org, subscriber);
     for (const [key, value] of Object.entries(subscriber.metadata)) {
       removeFrom(this.byMetadata, metadataKey(key, value), subscriber);

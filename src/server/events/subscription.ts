@@ -99,6 +99,7 @@ export async function* streamEvents(
     id: connection.connectionId,
     userId: identity.userId,
     sessionId: identity.sessionId,
+    signInSessionId: identity.signInSessionId,
     organizationIds: identity.organizationIds,
     metadata: identity.metadata,
     names,

@@ -32,7 +32,10 @@ export type EventTargetKind = EventTarget["kind"];
 /** What the server knows about a subscriber; never taken from client input. */
 export interface SubscriberIdentity {
   userId: string;
+  /** This tab's session (`<sign-in session>.<tab id>`), or the sign-in session when the client sent no tab id. */
   sessionId: string;
+  /** The Auth.js sign-in session: a session target naming it reaches every tab of that sign-in. */
+  signInSessionId: string;
   organizationIds: readonly string[];
   /** Server-derived attributes a metadata target matches on (role, org roles). */
   metadata: Readonly<Record<string, string>>;
@@ -80,7 +83,7 @@ export function isAddressedTo(target: EventTarget, subscriber: SubscriberIdentit
     case "user":
       return subscriber.userId === target.userId;
     case "session":
-      return subscriber.sessionId === target.sessionId;
+      return subscriber.sessionId === target.sessionId || subscriber.signInSessionId === target.sessionId;
     case "organization":
       return subscriber.organizationIds.includes(target.organizationId);
     case "metadata":

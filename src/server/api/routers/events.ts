@@ -4,7 +4,7 @@ import { z } from "zod";
 import { adminProcedure, createTRPCRouter, protectedProcedure } from "~/server/api/trpc";
 import { eventNameSchema } from "~/server/events/catalog";
 import { EventLayerError } from "~/server/events/errors";
-import { resolveSubscriber } from "~/server/events/identity";
+import { TAB_ID_PATTERN, resolveSubscriber } from "~/server/events/identity";
 import { getEventLayer } from "~/server/events";
 import { assertResumableCursor, streamEvents } from "~/server/events/subscription";
 import { logger } from "~/server/logger";
@@ -14,6 +14,8 @@ export const onEventInput = z.object({
   names: z.array(eventNameSchema).max(64).optional(),
   /** Resume after this id; tRPC's link fills it on reconnect (Last-Event-ID). */
   lastEventId: z.string().max(64).nullish(),
+  /** This browser tab's id, so two tabs of one sign-in are two sessions (EventSource cannot send headers). */
+  tabId: z.string().regex(TAB_ID_PATTERN, "tabId must be 8-64 letters, digits, _ or -").optional(),
 });
 
 /** Errors thrown while streaming still reach the client with their own code. */
@@ -31,7 +33,7 @@ async function* withTypedErrors<T>(source: AsyncGenerator<T>): AsyncGenerator<T>
 export const eventsRouter = createTRPCRouter({
   onEvent: protectedProcedure.input(onEventInput).subscription(async ({ ctx, input, signal }) => {
     const layer = getEventLayer();
-    const identity = await resolveSubscriber(ctx.db, ctx.session);
+    const identity = await resolveSubscriber(ctx.db, ctx.session, input.tabId ?? ctx.tabId);
     if (!identity) {
       throw new TRPCError({ code: "UNAUTHORIZED", message: "the signed-in user no longer exists" });
     }

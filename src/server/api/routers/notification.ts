@@ -4,11 +4,14 @@ import { z } from "zod";
 
 import { createTRPCRouter, protectedProcedure } from "~/server/api/trpc";
 import { getEventLayer } from "~/server/events";
+import { tabSessionId } from "~/server/events/identity";
 import type { EventTarget } from "~/server/events/targets";
 
 const notificationTarget = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("user"), userId: z.string().min(1).max(64) }),
   z.object({ kind: z.literal("self") }),
+  /** Only the session (browser tab) this request comes from. */
+  z.object({ kind: z.literal("session") }),
   z.object({ kind: z.literal("organization"), organizationId: z.string().min(1).max(64).optional() }),
   z.object({ kind: z.literal("broadcast") }),
 ]);
@@ -33,6 +36,10 @@ export const notificationRouter = createTRPCRouter({
       switch (input.target.kind) {
         case "self":
           target = { kind: "user", userId: me.id };
+          scope = "user";
+          break;
+        case "session":
+          target = { kind: "session", sessionId: tabSessionId(ctx.session.sessionId, ctx.tabId) };
           scope = "user";
           break;
         case "user": {
