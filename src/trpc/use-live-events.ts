@@ -64,6 +64,15 @@ export function useLiveEvents(options: UseLiveEventsOptions = {}) {
     [utils],
   );
 
+  // A query answered before the subscription was live can have missed events
+  // emitted in between. Cancelling first matters: React Query folds an
+  // invalidation into a first fetch still in flight, which may predate us.
+  const refetchLiveQueries = useCallback(() => {
+    for (const query of [utils.order.list, utils.events.presence]) {
+      void query.cancel().then(() => query.invalidate());
+    }
+  }, [utils]);
+
   const subscription = api.events.onEvent.useSubscription(input, {
     enabled,
     onStarted: () => setReady(false),
@@ -72,8 +81,10 @@ export function useLiveEvents(options: UseLiveEventsOptions = {}) {
         cursors.set(namesKey, id);
         everLive.current = true;
         setReady(true);
-        // Being live changes presence (we are online now) and may follow a gap in state.
-        void utils.events.presence.invalidate();
+        // Being live changes presence (we are online now); without a replay, state
+        // read before this moment may be behind.
+        if (event.data.resumedFrom === null) refetchLiveQueries();
+        else void utils.events.presence.invalidate();
         return;
       }
       if (event.name === "system.gap") {

@@ -80,6 +80,8 @@ describe.skipIf(!hasChromium)(`demo page in Chromium${hasChromium ? "" : ` (skip
     const alice = await signedInPage("alice@acme.test");
     const carol = await signedInPage("carol@globex.test");
     expect(await latest(alice)).toBe("No events yet");
+    // Presence is refetched once live, so it includes the viewer.
+    await expect.poll(() => alice.textContent('[data-testid="presence"]'), { timeout: 10_000 }).toMatch(/Acme.*Alice/);
 
     await alice.click('[data-testid="demo-button"]');
     await expect.poll(() => latest(alice), { timeout: 10_000 }).toMatch(/^notification\.created: Alice → user: Ping at/);
