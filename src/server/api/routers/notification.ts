@@ -5,6 +5,7 @@ import { z } from "zod";
 import { createTRPCRouter, protectedProcedure } from "~/server/api/trpc";
 import { getEventLayer } from "~/server/events";
 import { tabSessionId } from "~/server/events/identity";
+import { organizationIdsOf } from "~/server/tenancy";
 import type { EventTarget } from "~/server/events/targets";
 
 const notificationTarget = z.discriminatedUnion("kind", [
@@ -25,11 +26,7 @@ export const notificationRouter = createTRPCRouter({
     .input(z.object({ target: notificationTarget, message: z.string().trim().min(1).max(1000) }))
     .mutation(async ({ ctx, input }) => {
       const me = ctx.session.user;
-      const myMemberships = await ctx.db.membership.findMany({
-        where: { userId: me.id },
-        select: { organizationId: true },
-      });
-      const myOrgIds = myMemberships.map((m) => m.organizationId);
+      const myOrgIds = await organizationIdsOf(ctx.db, me.id);
 
       let target: EventTarget;
       let scope: "user" | "organization" | "broadcast";
@@ -87,12 +84,8 @@ export const notificationRouter = createTRPCRouter({
 
   /** Members of my organisations, for the "send to a user" picker. */
   recipients: protectedProcedure.query(async ({ ctx }) => {
-    const memberships = await ctx.db.membership.findMany({
-      where: { userId: ctx.session.user.id },
-      select: { organizationId: true },
-    });
     const members = await ctx.db.membership.findMany({
-      where: { organizationId: { in: memberships.map((m) => m.organizationId) } },
+      where: { organizationId: { in: await organizationIdsOf(ctx.db, ctx.session.user.id) } },
       select: { user: { select: { id: true, name: true, email: true } }, organization: { select: { id: true, name: true } } },
       orderBy: { createdAt: "asc" },
     });

@@ -1,21 +1,14 @@
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
 
-import { createTRPCRouter, protectedProcedure, type TRPCContext } from "~/server/api/trpc";
+import { createTRPCRouter, protectedProcedure } from "~/server/api/trpc";
 import { orderStatuses } from "~/server/events/catalog";
 import { OrderTransitionError, changeOrderStatus, createOrder } from "~/server/services/orders";
-
-async function myOrganizationIds(ctx: TRPCContext & { session: { user: { id: string } } }) {
-  const memberships = await ctx.db.membership.findMany({
-    where: { userId: ctx.session.user.id },
-    select: { organizationId: true },
-  });
-  return memberships.map((m) => m.organizationId);
-}
+import { organizationIdsOf } from "~/server/tenancy";
 
 export const orderRouter = createTRPCRouter({
   list: protectedProcedure.query(async ({ ctx }) => {
-    const orgIds = await myOrganizationIds(ctx);
+    const orgIds = await organizationIdsOf(ctx.db, ctx.session.user.id);
     return ctx.db.order.findMany({
       where: { organizationId: { in: orgIds } },
       orderBy: { createdAt: "desc" },
@@ -33,7 +26,7 @@ export const orderRouter = createTRPCRouter({
       }),
     )
     .mutation(async ({ ctx, input }) => {
-      const orgIds = await myOrganizationIds(ctx);
+      const orgIds = await organizationIdsOf(ctx.db, ctx.session.user.id);
       const organizationId = input.organizationId ?? orgIds[0];
       if (!organizationId || !orgIds.includes(organizationId)) {
         throw new TRPCError({ code: "FORBIDDEN", message: "you can only create orders in your own organisation" });
@@ -50,7 +43,7 @@ export const orderRouter = createTRPCRouter({
   updateStatus: protectedProcedure
     .input(z.object({ orderId: z.string().min(1), to: z.enum(orderStatuses) }))
     .mutation(async ({ ctx, input }) => {
-      const orgIds = await myOrganizationIds(ctx);
+      const orgIds = await organizationIdsOf(ctx.db, ctx.session.user.id);
       const order = await ctx.db.order.findFirst({ where: { id: input.orderId, organizationId: { in: orgIds } } });
       if (!order) throw new TRPCError({ code: "NOT_FOUND", message: "no such order in your organisation" });
       try {
