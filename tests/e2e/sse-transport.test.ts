@@ -46,11 +46,17 @@ function live(client: Client, input: { names?: LiveEvent["name"][]; lastEventId?
 /** A loopback TCP proxy whose connections can be cut, like a flaky network or a proxy restart. */
 async function tcpProxy(targetPort: number) {
   const sockets = new Set<Socket>();
+  const pairs = new Set<[Socket, Socket]>();
   const server: Server = createServer((downstream) => {
     const upstream = connect(targetPort, "127.0.0.1");
-    for (const s of [downstream, upstream]) {
+    const pair: [Socket, Socket] = [downstream, upstream];
+    pairs.add(pair);
+    for (const s of pair) {
       sockets.add(s);
-      s.on("close", () => sockets.delete(s));
+      s.on("close", () => {
+        sockets.delete(s);
+        pairs.delete(pair);
+      });
       s.on("error", () => s.destroy());
     }
     downstream.pipe(upstream).pipe(downstream);
@@ -62,6 +68,15 @@ async function tcpProxy(targetPort: number) {
     url: `http://127.0.0.1:${port}`,
     cut: () => {
       for (const s of sockets) s.destroy();
+    },
+    /** Existing connections go silent without closing (a half-dead network path); new ones work. */
+    freeze: () => {
+      for (const [downstream, upstream] of pairs) {
+        upstream.unpipe(downstream);
+        downstream.unpipe(upstream);
+        upstream.pause();
+      }
+      pairs.clear();
     },
     close: () => new Promise<void>((r) => server.close(() => r())),
   };
@@ -155,6 +170,26 @@ describe("SSE transport with tRPC's client", () => {
     await proxy.close();
   });
 
+  it("notices a silent dead connection by inactivity, reconnects and resumes exactly", async () => {
+    const proxy = await tcpProxy(Number(new URL(baseUrl()).port));
+    const { client: direct } = trpcClient(aliceCookie);
+    const { client } = trpcClient(aliceCookie, { subscriptionUrl: proxy.url });
+    const sub = live(client, { names: ["notification.created"] });
+    await sub.ready();
+    await direct.notification.send.mutate({ target: { kind: "self" }, message: "before" });
+    await sub.waitFor("notification.created", 1);
+
+    proxy.freeze(); // no FIN, no RST: only the missing heartbeats tell
+    await direct.notification.send.mutate({ target: { kind: "self" }, message: "during" });
+    // reconnectAfterInactivityMs is 3 s in this server's configuration.
+    await sub.ready(2);
+    await sub.waitFor("notification.created", 2);
+    expect(messages(sub.received)).toEqual(["before", "during"]);
+    sub.unsubscribe();
+    proxy.cut();
+    await proxy.close();
+  });
+
   it("a plain EventSource resumes from the Last-Event-ID header after a drop", async () => {
     const proxy = await tcpProxy(Number(new URL(baseUrl()).port));
     const { client: direct } = trpcClient(aliceCookie);
@@ -209,6 +244,13 @@ describe("SSE transport with tRPC's client", () => {
       fetch(`${baseUrl()}/api/webhooks/payments`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body });
     expect((await post({})).status).toBe(401);
     expect((await post({ [SIGNATURE_HEADER]: signPayload("not-the-secret-at-all", body) })).status).toBe(401);
+    const huge = JSON.stringify({ type: "payment.failed", orderId: order.id, errorCode: "x".repeat(70_000) });
+    const tooLarge = await fetch(`${baseUrl()}/api/webhooks/payments`, {
+      method: "POST",
+      headers: { "content-type": "application/json", [SIGNATURE_HEADER]: signPayload(inject("webhookSecret"), huge) },
+      body: huge,
+    });
+    expect(tooLarge.status).toBe(413);
     const ok = await post({ [SIGNATURE_HEADER]: signPayload(inject("webhookSecret"), body) });
     expect(ok.status).toBe(202);
     await sub.waitFor("payment.succeeded");
