@@ -10,8 +10,12 @@ import { applyMigrations } from "~/server/db-migrations";
 import { seedDemoData } from "~/server/db-seed";
 import { PrismaClient } from "~/generated/prisma/client";
 
+// `--production` (used by `npm start`): behave as in production even when
+// NODE_ENV is not set in the shell.
+const production = process.argv.includes("--production") || process.env.NODE_ENV === "production";
+
 // Same .env files, same precedence as Next.js.
-nextEnv.loadEnvConfig(process.cwd(), process.env.NODE_ENV !== "production");
+nextEnv.loadEnvConfig(process.cwd(), !production);
 
 /** Demo users exist where the demo login can be used, unless SEED_DEMO_DATA says otherwise. */
 function shouldSeed(): boolean {
@@ -19,7 +23,7 @@ function shouldSeed(): boolean {
   if (explicit) return explicit === "true" || explicit === "1";
   const demoLogin = process.env.AUTH_DEMO_LOGIN;
   if (demoLogin) return demoLogin === "true" || demoLogin === "1";
-  return process.env.NODE_ENV !== "production";
+  return !production;
 }
 
 async function main() {
