@@ -81,7 +81,7 @@ describe.skipIf(!adminUrl)(`PostgreSQL via DATABASE_URL${adminUrl ? "" : " (skip
     const stream = streamEvents({
       bus: layer.bus,
       registry: layer.registry,
-      logger: { info() {}, warn() {}, error() {} },
+      logger: { debug() {}, info() {}, warn() {}, error() {} },
       identity,
       names: ["order.created"],
       lastEventId: null,

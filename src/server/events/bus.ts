@@ -25,6 +25,7 @@ import { assertTargetFitsAudience, isAddressedTo, type EventTarget, type Subscri
 import type { EventTransport } from "./transport";
 
 export interface EventBusLogger {
+  debug(fields: Record<string, unknown>, message: string): void;
   info(fields: Record<string, unknown>, message: string): void;
   warn(fields: Record<string, unknown>, message: string): void;
   error(fields: Record<string, unknown>, message: string): void;
@@ -47,7 +48,7 @@ export interface EventBusStats {
   head: EventId;
 }
 
-const silentLogger: EventBusLogger = { info() {}, warn() {}, error() {} };
+const silentLogger: EventBusLogger = { debug() {}, info() {}, warn() {}, error() {} };
 
 export class EventBus {
   private readonly index: SubscriberIndex;
@@ -93,7 +94,8 @@ export class EventBus {
     this.options.log.append(envelope);
     await this.options.transport.publish(envelope);
     this.emitted++;
-    this.logger.info(
+    // debug, not info: one line per emit is too much at volume; connections log at info.
+    this.logger.debug(
       { event: "event.emitted", id: envelope.id, name, target: target.kind },
       "event emitted",
     );
