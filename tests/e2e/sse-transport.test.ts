@@ -145,7 +145,6 @@ describe("SSE transport with tRPC's client", () => {
     await until(() => counters.pings - before >= 2, "two heartbeats", inject("pingIntervalMs") * 10);
     // Two pings cannot arrive sooner than one interval apart (after the first).
     expect(Date.now() - started).toBeGreaterThanOrEqual(inject("pingIntervalMs"));
-    expect(sub.events()).toEqual([]);
     sub.unsubscribe();
   });
 
