@@ -262,6 +262,21 @@ describe("bad input gets a clear error and loses nothing", () => {
     await bystander.close();
   });
 
+  it("an oversized payload is PAYLOAD_TOO_LARGE through a procedure, and nothing is delivered", async () => {
+    freshEventLayer({ maxPayloadBytes: 300 });
+    const alice = await sessionFor("alice@acme.test");
+    const sub = await subscribe(alice, { names: ["notification.created"] });
+    await sub.ready();
+    const error = await rejection(callerFor(alice).notification.send({ target: { kind: "self" }, message: "y".repeat(400) }));
+    expect(codeOf(error)).toBe("PAYLOAD_TOO_LARGE");
+    expect((error as Error).message).toMatch(/limit is 300/);
+    await callerFor(alice).notification.send({ target: { kind: "self" }, message: "small" });
+    await sub.waitForName("notification.created");
+    expect(sub.events().map((r) => (r.event.name === "notification.created" ? r.event.data.message : ""))).toEqual(["small"]);
+    expect(getEventLayer().bus.stats()).toMatchObject({ rejected: 1 });
+    await sub.close();
+  });
+
   it("refuses targets outside the caller's organisation and non-admin broadcasts, delivering nothing", async () => {
     const { alice, bob, carol } = await demoSessions();
     const carolSub = await subscribe(carol);
