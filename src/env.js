@@ -30,6 +30,8 @@ export const env = createEnv({
     EVENTS_MAX_CONNECTIONS: ms(10_000),
     EVENTS_MAX_CONNECTIONS_PER_USER: ms(10),
     EVENTS_MAX_PAYLOAD_BYTES: ms(16 * 1024),
+    // Open subscriptions re-read their entitlements this often (0 = only at connect).
+    EVENTS_REAUTHORIZE_INTERVAL_MS: z.coerce.number().int().nonnegative().default(60_000),
     ESCROW_JOB_INTERVAL_MS: z.coerce.number().int().nonnegative().default(30_000),
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   },
@@ -52,6 +54,7 @@ export const env = createEnv({
     EVENTS_MAX_CONNECTIONS: process.env.EVENTS_MAX_CONNECTIONS,
     EVENTS_MAX_CONNECTIONS_PER_USER: process.env.EVENTS_MAX_CONNECTIONS_PER_USER,
     EVENTS_MAX_PAYLOAD_BYTES: process.env.EVENTS_MAX_PAYLOAD_BYTES,
+    EVENTS_REAUTHORIZE_INTERVAL_MS: process.env.EVENTS_REAUTHORIZE_INTERVAL_MS,
     ESCROW_JOB_INTERVAL_MS: process.env.ESCROW_JOB_INTERVAL_MS,
     LOG_LEVEL: process.env.LOG_LEVEL,
   },

@@ -110,6 +110,10 @@ export async function subscribe(
     waitFor,
     waitForName: (name: LiveEvent["name"], count = 1) =>
       waitFor((all) => all.filter((r) => r.event.name === name).length >= count, `${count}× ${name}`),
+    /** The error that ended the stream, if one did. */
+    failure: () => failure,
+    /** Resolves once the stream ended (normally or with an error). */
+    ended: () => done,
     /** Resolves once the server said the subscription is live. */
     ready: () => waitFor((all) => all.some((r) => r.event.name === "system.ready"), "system.ready"),
     close: async () => {

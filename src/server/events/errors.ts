@@ -33,6 +33,11 @@ export class InvalidEventIdError extends EventLayerError {
   readonly code = "BAD_REQUEST" as const;
 }
 
+/** An open subscription's session or user is no longer valid (expired, deleted). */
+export class SubscriptionRevokedError extends EventLayerError {
+  readonly code = "UNAUTHORIZED" as const;
+}
+
 /** The global or per-user limit of open subscriptions was reached. */
 export class ConnectionLimitError extends EventLayerError {
   readonly code = "TOO_MANY_REQUESTS" as const;

@@ -24,6 +24,7 @@ export interface EventLayerConfig {
   maxConnectionsPerUser: number;
   maxPayloadBytes: number;
   maxQueuedEventsPerConnection: number;
+  reauthorizeIntervalMs: number;
 }
 
 export interface EventLayer {
@@ -48,6 +49,7 @@ export function eventLayerConfigFromEnv(): EventLayerConfig {
     maxConnectionsPerUser: env.EVENTS_MAX_CONNECTIONS_PER_USER,
     maxPayloadBytes: env.EVENTS_MAX_PAYLOAD_BYTES,
     maxQueuedEventsPerConnection: 1_000,
+    reauthorizeIntervalMs: env.EVENTS_REAUTHORIZE_INTERVAL_MS,
   };
 }
 

@@ -16,6 +16,7 @@ export interface ConnectionPrincipal {
 }
 
 export interface ConnectionRecord extends ConnectionPrincipal {
+  organizationIds: readonly string[];
   readonly connectionId: string;
   readonly connectedAt: number;
   eventsSent: number;
@@ -132,6 +133,25 @@ export class ConnectionRegistry {
       }
     }
     return record;
+  }
+
+  /** A connection's organisations changed (re-authorisation); announces presence transitions. */
+  updateOrganizations(connectionId: string, organizationIds: readonly string[]): void {
+    const record = this.connections.get(connectionId);
+    if (!record) return;
+    const before = new Set(this.organizationsOnline(record.userId));
+    record.organizationIds = [...organizationIds];
+    const after = new Set(this.organizationsOnline(record.userId));
+    for (const organizationId of before) {
+      if (!after.has(organizationId)) {
+        this.onPresenceChange({ organizationId, userId: record.userId, userName: record.userName, online: false });
+      }
+    }
+    for (const organizationId of after) {
+      if (!before.has(organizationId)) {
+        this.onPresenceChange({ organizationId, userId: record.userId, userName: record.userName, online: true });
+      }
+    }
   }
 
   recordSent(connectionId: string): void {

@@ -15,16 +15,25 @@ import type { EventBus, EventBusLogger } from "./bus";
 import type { EventName } from "./catalog";
 import type { EventEnvelope, LiveEvent } from "./envelope";
 import { toLiveEvent } from "./envelope";
-import { InvalidEventIdError } from "./errors";
+import { InvalidEventIdError, SubscriptionRevokedError } from "./errors";
 import { compareEventIds, parseEventId, type EventId } from "./event-id";
 import type { ConnectionPrincipal, ConnectionRegistry } from "./registry";
 import type { SubscriberIdentity } from "./targets";
+
+export type StreamIdentity = SubscriberIdentity & ConnectionPrincipal;
 
 export interface StreamEventsOptions {
   bus: EventBus;
   registry: ConnectionRegistry;
   logger: EventBusLogger;
-  identity: SubscriberIdentity & ConnectionPrincipal;
+  identity: StreamIdentity;
+  /**
+   * Re-reads the subscriber's entitlements every `intervalMs` while the stream
+   * is open, so a membership removed (or a session expired) stops delivery
+   * without waiting for a reconnect. `resolve` returns null when the session
+   * is no longer valid; the stream then ends with UNAUTHORIZED.
+   */
+  reauthorize?: { intervalMs: number; resolve: () => Promise<StreamIdentity | null> };
   names: readonly EventName[] | null;
   lastEventId: EventId | null;
   signal: AbortSignal | undefined;
@@ -84,10 +93,17 @@ export function assertResumableCursor(bus: EventBus, lastEventId: EventId): void
   }
 }
 
+function sameEntitlements(a: StreamIdentity, b: StreamIdentity): boolean {
+  const orgs = (x: StreamIdentity) => [...x.organizationIds].sort().join(",");
+  const meta = (x: StreamIdentity) => JSON.stringify(Object.entries(x.metadata).sort(([k1], [k2]) => k1.localeCompare(k2)));
+  return orgs(a) === orgs(b) && meta(a) === meta(b);
+}
+
 export async function* streamEvents(
   options: StreamEventsOptions,
 ): AsyncGenerator<TrackedEnvelope<LiveEvent>, void, unknown> {
-  const { bus, registry, logger, identity, signal } = options;
+  const { bus, registry, logger, signal } = options;
+  let identity = options.identity;
   if (options.lastEventId !== null) assertResumableCursor(bus, options.lastEventId);
   const names = options.names && options.names.length > 0 ? new Set(options.names) : null;
 
@@ -95,16 +111,54 @@ export async function* streamEvents(
   const connection = registry.open(identity);
   const log = { connectionId: connection.connectionId, userId: identity.userId, sessionId: identity.sessionId };
   const queue = new EnvelopeQueue(options.maxQueuedEvents);
-  const unsubscribe = bus.subscribe({
-    id: connection.connectionId,
-    userId: identity.userId,
-    sessionId: identity.sessionId,
-    signInSessionId: identity.signInSessionId,
-    organizationIds: identity.organizationIds,
-    metadata: identity.metadata,
-    names,
-    deliver: (envelope) => queue.push(envelope),
-  });
+  const subscribeAs = (who: StreamIdentity) =>
+    bus.subscribe({
+      id: connection.connectionId,
+      userId: who.userId,
+      sessionId: who.sessionId,
+      signInSessionId: who.signInSessionId,
+      organizationIds: who.organizationIds,
+      metadata: who.metadata,
+      names,
+      deliver: (envelope) => queue.push(envelope),
+    });
+  let unsubscribe = subscribeAs(identity);
+  let revoked: string | null = null;
+
+  let reauthorizeTimer: NodeJS.Timeout | undefined;
+  if (options.reauthorize && options.reauthorize.intervalMs > 0) {
+    const { resolve, intervalMs } = options.reauthorize;
+    let checking = false;
+    reauthorizeTimer = setInterval(() => {
+      if (checking) return;
+      checking = true;
+      resolve()
+        .then((next) => {
+          if (!next) {
+            revoked = "the session is no longer valid; sign in again";
+            queue.wake();
+            return;
+          }
+          if (sameEntitlements(identity, next)) return;
+          // Subscribe with the new entitlements before dropping the old ones: an
+          // event caught by both is dropped by the cursor check below.
+          const previous = unsubscribe;
+          unsubscribe = subscribeAs(next);
+          previous();
+          registry.updateOrganizations(connection.connectionId, next.organizationIds);
+          logger.info(
+            { event: "connection.reauthorized", ...log, organizationIds: next.organizationIds },
+            "subscription entitlements changed",
+          );
+          identity = next;
+        })
+        .catch((error: unknown) => logger.error({ event: "connection.reauthorize_failed", ...log, err: error }, "re-authorisation failed"))
+        .finally(() => {
+          checking = false;
+        });
+    }, intervalMs);
+    reauthorizeTimer.unref();
+  }
   const onAbort = () => queue.wake();
   signal?.addEventListener("abort", onAbort);
   logger.info(
@@ -154,6 +208,7 @@ export async function* streamEvents(
 
     while (!signal?.aborted) {
       const batch = await queue.take();
+      if (revoked) throw new SubscriptionRevokedError(revoked);
       if (queue.overflowed) {
         queue.reset();
         logger.warn({ event: "connection.catch_up", ...log, cursor }, "subscriber fell behind; catching up from the log");
@@ -168,10 +223,15 @@ export async function* streamEvents(
       }
     }
   } catch (error) {
-    reason = "error";
-    logger.error({ event: "connection.error", ...log, err: error }, "subscription failed");
+    if (error instanceof SubscriptionRevokedError) {
+      reason = "revoked";
+    } else {
+      reason = "error";
+      logger.error({ event: "connection.error", ...log, err: error }, "subscription failed");
+    }
     throw error;
   } finally {
+    clearInterval(reauthorizeTimer);
     signal?.removeEventListener("abort", onAbort);
     unsubscribe();
     const record = registry.close(connection.connectionId);

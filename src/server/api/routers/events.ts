@@ -33,7 +33,8 @@ async function* withTypedErrors<T>(source: AsyncGenerator<T>): AsyncGenerator<T>
 export const eventsRouter = createTRPCRouter({
   onEvent: protectedProcedure.input(onEventInput).subscription(async ({ ctx, input, signal }) => {
     const layer = getEventLayer();
-    const identity = await resolveSubscriber(ctx.db, ctx.session, input.tabId ?? ctx.tabId);
+    const tabId = input.tabId ?? ctx.tabId;
+    const identity = await resolveSubscriber(ctx.db, ctx.session, tabId);
     if (!identity) {
       throw new TRPCError({ code: "UNAUTHORIZED", message: "the signed-in user no longer exists" });
     }
@@ -51,6 +52,13 @@ export const eventsRouter = createTRPCRouter({
         lastEventId,
         signal,
         maxQueuedEvents: layer.config.maxQueuedEventsPerConnection,
+        reauthorize: {
+          intervalMs: layer.config.reauthorizeIntervalMs,
+          resolve: async () =>
+            new Date(ctx.session.expires).getTime() <= Date.now()
+              ? null
+              : resolveSubscriber(ctx.db, ctx.session, tabId),
+        },
       }),
     );
   }),
