@@ -44,6 +44,11 @@ export function LiveDemo({ me }: { me: Me }) {
             </span>
             {live.gaps > 0 && <span className="muted"> · {live.gaps} gap(s): state refetched</span>}
           </p>
+          {live.status === "error" && live.error && (
+            <p className="error" data-testid="connection-error">
+              {live.error.data?.code === "UNAUTHORIZED" ? "Your session ended: sign in again." : live.error.message}
+            </p>
+          )}
           <div className="row">
             <button
               data-testid="demo-button"
