@@ -43,7 +43,7 @@ describe("payments webhook", () => {
   it("rejects missing or bad signatures with 401 and invalid bodies with 400, emitting nothing", async () => {
     const alice = await sessionFor("alice@acme.test");
     const order = await callerFor(alice).order.create({ title: "Unpaid", totalCents: 100 });
-    const emittedBefore = getEventLayer().bus.stats().emitted;
+    const emittedBefore = (await getEventLayer().bus.stats()).emitted;
     const body = JSON.stringify({ type: "payment.failed", orderId: order.id, errorCode: "x" });
     expect((await handlePaymentWebhook(db, secret, body, null)).status).toBe(401);
     expect((await handlePaymentWebhook(db, secret, body, signPayload("wrong-secret-wrong", body))).status).toBe(401);
@@ -55,7 +55,7 @@ describe("payments webhook", () => {
     const unknownOrder = JSON.stringify({ type: "payment.failed", orderId: "nope", errorCode: "x" });
     expect((await handlePaymentWebhook(db, secret, unknownOrder, signPayload(secret, unknownOrder))).status).toBe(404);
     expect((await handlePaymentWebhook(db, undefined, body, signPayload(secret, body))).status).toBe(503);
-    expect(getEventLayer().bus.stats().emitted).toBe(emittedBefore);
+    expect((await getEventLayer().bus.stats()).emitted).toBe(emittedBefore);
   });
 });
 
@@ -86,10 +86,10 @@ describe("background job", () => {
   it("refuses an invalid status transition with CONFLICT and emits nothing", async () => {
     const alice = await sessionFor("alice@acme.test");
     const order = await callerFor(alice).order.create({ title: "Fresh", totalCents: 1 });
-    const emitted = getEventLayer().bus.stats().emitted;
+    const emitted = (await getEventLayer().bus.stats()).emitted;
     await expect(callerFor(alice).order.updateStatus({ orderId: order.id, to: "COMPLETED" })).rejects.toMatchObject({
       code: "CONFLICT",
     });
-    expect(getEventLayer().bus.stats().emitted).toBe(emitted);
+    expect((await getEventLayer().bus.stats()).emitted).toBe(emitted);
   });
 });

@@ -67,6 +67,6 @@ describe("open subscriptions are re-authorised while they stay open", () => {
     expect(sub.failure()).toBeInstanceOf(TRPCError);
     expect((sub.failure() as TRPCError).code).toBe("UNAUTHORIZED");
     expect(getEventLayer().registry.size).toBe(0);
-    expect(getEventLayer().bus.stats().subscribers).toBe(0);
+    expect((await getEventLayer().bus.stats()).subscribers).toBe(0);
   });
 });

@@ -224,10 +224,10 @@ describe("events.onEvent through the tRPC caller", () => {
     const subs = await Promise.all([subscribe(alice), subscribe(alice)]);
     await Promise.all(subs.map((s) => s.ready()));
     expect(layer.registry.size).toBe(2);
-    expect(layer.bus.stats().subscribers).toBe(2);
+    expect((await layer.bus.stats()).subscribers).toBe(2);
     await Promise.all(subs.map((s) => s.close()));
     expect(layer.registry.size).toBe(0);
-    expect(layer.bus.stats().subscribers).toBe(0);
+    expect((await layer.bus.stats()).subscribers).toBe(0);
     expect(layer.bus.indexKeyCount()).toBe(0);
   });
 });
@@ -273,7 +273,7 @@ describe("bad input gets a clear error and loses nothing", () => {
     await callerFor(alice).notification.send({ target: { kind: "self" }, message: "small" });
     await sub.waitForName("notification.created");
     expect(sub.events().map((r) => (r.event.name === "notification.created" ? r.event.data.message : ""))).toEqual(["small"]);
-    expect(getEventLayer().bus.stats()).toMatchObject({ rejected: 1 });
+    expect((await getEventLayer().bus.stats())).toMatchObject({ rejected: 1 });
     await sub.close();
   });
 

@@ -4,16 +4,14 @@ import { EventBus } from "~/server/events/bus";
 import type { Subscriber } from "~/server/events/delivery";
 import type { EventEnvelope } from "~/server/events/envelope";
 import { EventPayloadTooLargeError, EventTargetError, EventValidationError } from "~/server/events/errors";
-import { EventIdGenerator, compareEventIds } from "~/server/events/event-id";
+import { compareEventIds } from "~/server/events/event-id";
 import { InMemoryReplayLog } from "~/server/events/replay-log";
 import { InProcessTransport } from "~/server/events/transport";
 
 function makeBus(options: { maxPayloadBytes?: number } = {}) {
-  const ids = new EventIdGenerator();
   const transport = new InProcessTransport();
   const bus = new EventBus({
-    ids,
-    log: new InMemoryReplayLog({ maxEvents: 100, maxAgeMs: 60_000, origin: ids.origin }),
+    log: new InMemoryReplayLog({ maxEvents: 100, maxAgeMs: 60_000 }),
     transport,
     maxPayloadBytes: options.maxPayloadBytes ?? 16 * 1024,
   });
@@ -139,7 +137,7 @@ describe("bad input is refused before anything is delivered", () => {
     await expect(bus.emit("order.created", { ...orderCreated, currency: "dollars" }, org)).rejects.toThrow(/ISO 4217/);
     await expect(bus.emit("order.created", { ...orderCreated, secret: "x" } as never, org)).rejects.toThrow(/secret/);
     expect(alice.received).toEqual([]);
-    expect(bus.stats()).toMatchObject({ emitted: 0, rejected: 4, logSize: 0 });
+    expect((await bus.stats())).toMatchObject({ emitted: 0, rejected: 4, logSize: 0 });
   });
 
   it("a target that does not fit the audience throws EventTargetError", async () => {
@@ -189,7 +187,7 @@ describe("scale and cleanup", () => {
       subscriber(bus, { userId: `u${i % 2_500}`, orgs: [`org${i % 100}`], metadata: { role: i % 10 ? "MEMBER" : "ADMIN" } }),
     );
     expect(transport.listenerCount()).toBe(1);
-    expect(bus.stats().subscribers).toBe(10_000);
+    expect((await bus.stats()).subscribers).toBe(10_000);
     await bus.emit("order.created", orderCreated, { kind: "organization", organizationId: "org7" });
     expect(subs.filter((s) => s.received.length === 1)).toHaveLength(100);
     await new Promise((r) => setImmediate(r));
@@ -197,7 +195,7 @@ describe("scale and cleanup", () => {
     for (const s of subs) s.unsubscribe(); // idempotent
     process.off("warning", onWarning);
     expect(warnings.filter((w) => w.name === "MaxListenersExceededWarning")).toEqual([]);
-    expect(bus.stats().subscribers).toBe(0);
+    expect((await bus.stats()).subscribers).toBe(0);
     expect(bus.indexKeyCount()).toBe(0);
     expect(transport.listenerCount()).toBe(1);
   });

@@ -12,21 +12,17 @@ function setup(options: { maxEvents?: number; maxAgeMs?: number } = {}) {
   const log = new InMemoryReplayLog({
     maxEvents: options.maxEvents ?? 5,
     maxAgeMs: options.maxAgeMs ?? 60_000,
-    origin: ids.origin,
+    ids,
     now: clock,
   });
-  const append = (orderId: string, organizationId = "acme") => {
-    const envelope: EventEnvelope = {
-      id: ids.next(),
+  const append = (orderId: string, organizationId = "acme"): EventEnvelope =>
+    log.append({
       name: "payment.failed",
       version: 1,
       data: { orderId, errorCode: "x" },
       emittedAt: new Date(now).toISOString(),
       target: { kind: "organization", organizationId },
-    };
-    log.append(envelope);
-    return envelope;
-  };
+    });
   return { log, ids, append, advance: (ms: number) => (now += ms) };
 }
 

@@ -19,7 +19,7 @@ import {
 import { SubscriberIndex, type Subscriber } from "./delivery";
 import type { EventEnvelope } from "./envelope";
 import { EventPayloadTooLargeError, EventValidationError } from "./errors";
-import type { EventId, EventIdGenerator } from "./event-id";
+import type { EventId } from "./event-id";
 import type { ReplayLog, ReplayResult } from "./replay-log";
 import { assertTargetFitsAudience, isAddressedTo, type EventTarget, type SubscriberIdentity } from "./targets";
 import type { EventTransport } from "./transport";
@@ -32,7 +32,6 @@ export interface EventBusLogger {
 }
 
 export interface EventBusOptions {
-  ids: EventIdGenerator;
   log: ReplayLog;
   transport: EventTransport;
   maxPayloadBytes: number;
@@ -80,9 +79,9 @@ export class EventBus {
     payload: EventPayload<N>,
     target: EventTarget,
   ): Promise<EventEnvelope<N>> {
-    let envelope: EventEnvelope<N>;
+    let draft: Omit<EventEnvelope<N>, "id">;
     try {
-      envelope = this.prepare(name, payload, target);
+      draft = this.prepare(name, payload, target);
     } catch (error) {
       this.rejected++;
       this.logger.warn(
@@ -91,7 +90,7 @@ export class EventBus {
       );
       throw error;
     }
-    this.options.log.append(envelope);
+    const envelope = (await this.options.log.append(draft)) as EventEnvelope<N>;
     await this.options.transport.publish(envelope);
     this.emitted++;
     // debug, not info: one line per emit is too much at volume; connections log at info.
@@ -106,7 +105,7 @@ export class EventBus {
     name: N,
     payload: EventPayload<N>,
     target: EventTarget,
-  ): EventEnvelope<N> {
+  ): Omit<EventEnvelope<N>, "id"> {
     if (typeof name !== "string" || !isEventName(name)) {
       throw new EventValidationError(`unknown event name ${JSON.stringify(name)}`);
     }
@@ -129,14 +128,13 @@ export class EventBus {
     const data = definition.derived
       ? { ...parsed.data, ...definition.derived.compute(parsed.data) }
       : parsed.data;
-    return Object.freeze({
-      id: this.options.ids.next(),
+    return {
       name,
       version: definition.version,
       data: Object.freeze(data) as EventEnvelope<N>["data"],
       emittedAt: new Date().toISOString(),
       target: validTarget,
-    });
+    };
   }
 
   /** Adds a subscriber in this process; returns the function that removes it. */
@@ -145,29 +143,29 @@ export class EventBus {
   }
 
   /** Replays what the log holds after `afterId` for this subscriber, or reports a gap. */
-  readAfter(
+  async readAfter(
     afterId: EventId,
     subscriber: SubscriberIdentity,
     names: ReadonlySet<EventName> | null,
-  ): ReplayResult {
+  ): Promise<ReplayResult> {
     return this.options.log.readAfter(
       afterId,
       (envelope) => (!names || names.has(envelope.name)) && isAddressedTo(envelope.target, subscriber),
     );
   }
 
-  head(): EventId {
+  async head(): Promise<EventId> {
     return this.options.log.head();
   }
 
-  stats(): EventBusStats {
+  async stats(): Promise<EventBusStats> {
     return {
       emitted: this.emitted,
       rejected: this.rejected,
       delivered: this.delivered,
       subscribers: this.index.size,
-      logSize: this.options.log.size(),
-      head: this.head(),
+      logSize: await this.options.log.size(),
+      head: await this.head(),
     };
   }
 

@@ -9,7 +9,6 @@ import { logger } from "~/server/logger";
 
 import { EventBus } from "./bus";
 import type { EmittableEventName, EventPayload } from "./catalog";
-import { EventIdGenerator } from "./event-id";
 import type { EventTarget } from "./targets";
 import { ConnectionRegistry } from "./registry";
 import { InMemoryReplayLog } from "./replay-log";
@@ -55,10 +54,8 @@ export function eventLayerConfigFromEnv(): EventLayerConfig {
 
 /** Builds an in-process event layer (embedded default: one Node process). */
 export function createEventLayer(config: EventLayerConfig): EventLayer {
-  const ids = new EventIdGenerator();
   const bus = new EventBus({
-    ids,
-    log: new InMemoryReplayLog({ maxEvents: config.retentionCount, maxAgeMs: config.retentionMs, origin: ids.origin }),
+    log: new InMemoryReplayLog({ maxEvents: config.retentionCount, maxAgeMs: config.retentionMs }),
     transport: new InProcessTransport(),
     maxPayloadBytes: config.maxPayloadBytes,
     logger: logger.child({ component: "events" }),

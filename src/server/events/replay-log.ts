@@ -1,19 +1,25 @@
 /**
- * The bounded replay log behind resume-from-Last-Event-ID. Retention is by
- * count and by age; once an event is evicted, a cursor older than it can no
- * longer be served without loss, and the reader is told so (a gap) instead.
+ * The bounded replay log behind resume-from-Last-Event-ID. It is the stream's
+ * source of order: `append` stamps the next id. Retention is by count and by
+ * age; once an event is evicted, a cursor older than it can no longer be
+ * served without loss, and the reader is told so (a gap) instead.
+ *
+ * The interface allows promises so that a shared log (Redis Streams: XADD
+ * stamps the id, XRANGE replays) can implement it; callers always await.
  */
 import type { EventEnvelope } from "./envelope";
-import { compareEventIds, parseEventId, type EventId } from "./event-id";
+import { EventIdGenerator, compareEventIds, parseEventId, type EventId } from "./event-id";
 import { InvalidEventIdError } from "./errors";
 
 export interface ReplayLogOptions {
   maxEvents: number;
   maxAgeMs: number;
-  /** The id below every id this stream issues (see EventIdGenerator.origin). */
-  origin: EventId;
+  /** Issues the ids; its origin is below every id of this stream. */
+  ids?: EventIdGenerator;
   now?: () => number;
 }
+
+export type EventDraft = Omit<EventEnvelope, "id">;
 
 export type ReplayResult =
   | { kind: "events"; events: EventEnvelope[]; head: EventId }
@@ -24,13 +30,16 @@ export type ReplayResult =
       head: EventId;
     };
 
+type MaybePromise<T> = T | Promise<T>;
+
 export interface ReplayLog {
-  append(envelope: EventEnvelope): void;
+  /** Stamps the draft with the stream's next id, records it, and returns the envelope. */
+  append(draft: EventDraft): MaybePromise<EventEnvelope>;
   /** Events strictly after `afterId` that pass `filter`, or a gap. Throws InvalidEventIdError. */
-  readAfter(afterId: EventId, filter?: (envelope: EventEnvelope) => boolean): ReplayResult;
+  readAfter(afterId: EventId, filter?: (envelope: EventEnvelope) => boolean): MaybePromise<ReplayResult>;
   /** The newest id in the stream, or the origin when nothing was emitted. */
-  head(): EventId;
-  size(): number;
+  head(): MaybePromise<EventId>;
+  size(): MaybePromise<number>;
 }
 
 export class InMemoryReplayLog implements ReplayLog {
@@ -40,19 +49,25 @@ export class InMemoryReplayLog implements ReplayLog {
   /** Newest evicted id (or the origin): cursors below it may have missed events. */
   private floor: EventId;
   private newest: EventId;
+  private readonly origin: EventId;
+  private readonly ids: EventIdGenerator;
   private readonly now: () => number;
 
   constructor(private readonly options: ReplayLogOptions) {
-    this.floor = options.origin;
-    this.newest = options.origin;
     this.now = options.now ?? Date.now;
+    this.ids = options.ids ?? new EventIdGenerator(this.now);
+    this.origin = this.ids.origin;
+    this.floor = this.origin;
+    this.newest = this.origin;
   }
 
-  append(envelope: EventEnvelope): void {
+  append(draft: EventDraft): EventEnvelope {
+    const envelope: EventEnvelope = Object.freeze({ ...draft, id: this.ids.next() });
     this.entries.push(envelope);
     this.emittedAtMs.push(this.now());
     this.newest = envelope.id;
     this.evict();
+    return envelope;
   }
 
   head(): EventId {
@@ -75,7 +90,7 @@ export class InMemoryReplayLog implements ReplayLog {
     if (compareEventIds(afterId, this.floor) < 0) {
       return {
         kind: "gap",
-        reason: compareEventIds(afterId, this.options.origin) < 0 ? "unknown_cursor" : "retention_exceeded",
+        reason: compareEventIds(afterId, this.origin) < 0 ? "unknown_cursor" : "retention_exceeded",
         oldestAvailableId: oldest,
         head: this.newest,
       };

@@ -84,11 +84,12 @@ class EnvelopeQueue {
  * Throws InvalidEventIdError for a malformed cursor or one this stream never
  * issued (ahead of its newest id). Older cursors are fine: they get a gap.
  */
-export function assertResumableCursor(bus: EventBus, lastEventId: EventId): void {
+export async function assertResumableCursor(bus: EventBus, lastEventId: EventId): Promise<void> {
   parseEventId(lastEventId);
-  if (compareEventIds(lastEventId, bus.head()) > 0) {
+  const head = await bus.head();
+  if (compareEventIds(lastEventId, head) > 0) {
     throw new InvalidEventIdError(
-      `lastEventId ${lastEventId} is ahead of this stream (newest is ${bus.head()}); it was not issued here`,
+      `lastEventId ${lastEventId} is ahead of this stream (newest is ${head}); it was not issued here`,
     );
   }
 }
@@ -104,7 +105,7 @@ export async function* streamEvents(
 ): AsyncGenerator<TrackedEnvelope<LiveEvent>, void, unknown> {
   const { bus, registry, logger, signal } = options;
   let identity = options.identity;
-  if (options.lastEventId !== null) assertResumableCursor(bus, options.lastEventId);
+  if (options.lastEventId !== null) await assertResumableCursor(bus, options.lastEventId);
   const names = options.names && options.names.length > 0 ? new Set(options.names) : null;
 
   // Throws ConnectionLimitError before anything is held.
@@ -167,13 +168,13 @@ export async function* streamEvents(
   );
 
   let reason = "client_closed";
-  let cursor: EventId = bus.head();
+  let cursor: EventId;
   let replayed = 0;
 
   // Reads the log after `from` and yields it (or a gap); used to resume and to
   // catch up a subscriber whose queue overflowed, so memory stays bounded.
   async function* catchUp(from: EventId) {
-    const replay = bus.readAfter(from, identity, names);
+    const replay = await bus.readAfter(from, identity, names);
     if (replay.kind === "gap") {
       cursor = replay.head;
       logger.warn({ event: "connection.gap", ...log, lastEventId: from, reason: replay.reason }, "resume gap");
@@ -197,6 +198,8 @@ export async function* streamEvents(
   }
 
   try {
+    // Read after subscribing: anything newer is already queued for us.
+    cursor = await bus.head();
     if (options.lastEventId !== null) yield* catchUp(options.lastEventId);
     yield tracked(cursor, {
       id: cursor,

@@ -40,7 +40,7 @@ export const eventsRouter = createTRPCRouter({
     }
     const lastEventId = input.lastEventId ?? null;
     // Checked before the stream starts so the caller gets a plain typed error.
-    if (lastEventId !== null) assertResumableCursor(layer.bus, lastEventId);
+    if (lastEventId !== null) await assertResumableCursor(layer.bus, lastEventId);
     layer.registry.assertCanOpen(identity.userId);
     return withTypedErrors(
       streamEvents({
@@ -64,10 +64,9 @@ export const eventsRouter = createTRPCRouter({
   }),
 
   /** TrackConnections (seeds/002): registry and bus totals. */
-  stats: adminProcedure.query(() => {
+  stats: adminProcedure.query(async () => {
     const { registry, bus } = getEventLayer();
-    const stats = registry.stats();
-    return { ...stats, bus: bus.stats() };
+    return { ...registry.stats(), bus: await bus.stats() };
   }),
 
   /** Who in my organisations is online right now. */
