@@ -125,6 +125,7 @@ export async function* streamEvents(
     });
   let unsubscribe = subscribeAs(identity);
   let revoked: string | null = null;
+  let closed = false;
 
   let reauthorizeTimer: NodeJS.Timeout | undefined;
   if (options.reauthorize && options.reauthorize.intervalMs > 0) {
@@ -135,6 +136,8 @@ export async function* streamEvents(
       checking = true;
       resolve()
         .then((next) => {
+          // A check still in flight when the stream ended must not subscribe again.
+          if (closed) return;
           if (!next) {
             revoked = "the session is no longer valid; sign in again";
             queue.wake();
@@ -234,6 +237,7 @@ export async function* streamEvents(
     }
     throw error;
   } finally {
+    closed = true;
     clearInterval(reauthorizeTimer);
     signal?.removeEventListener("abort", onAbort);
     unsubscribe();
