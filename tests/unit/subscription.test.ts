@@ -65,10 +65,11 @@ describe("streamEvents lifecycle", () => {
   it("a subscriber that falls behind catches up from the log instead of growing its queue", async () => {
     const { bus, registry } = setup();
     const controller = new AbortController();
+    const warnings: string[] = [];
     const stream = streamEvents({
       bus,
       registry,
-      logger: quiet,
+      logger: { ...quiet, warn: (fields) => warnings.push(String(fields.event)) },
       identity: bob,
       names: ["payment.failed"],
       lastEventId: null,
@@ -87,6 +88,7 @@ describe("streamEvents lifecycle", () => {
       received.push(id);
     }
     expect(received).toEqual(emitted);
+    expect(warnings).toContain("connection.catch_up");
     controller.abort();
     await stream.return(undefined);
   });
