@@ -7,13 +7,7 @@ import "./src/env.js";
 const config = {
   // Loaded from node_modules at run time instead of bundled: PGlite and the
   // Prisma schema engine read their own .wasm/.data files next to their code.
-  serverExternalPackages: [
-    "@electric-sql/pglite",
-    "pglite-prisma-adapter",
-    "@prisma/adapter-pg",
-    "pg",
-    "pino",
-  ],
+  serverExternalPackages: ["@electric-sql/pglite", "pglite-prisma-adapter", "@prisma/adapter-pg", "pg", "pino"],
   poweredByHeader: false,
 };
 

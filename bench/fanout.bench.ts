@@ -1,7 +1,7 @@
 /**
  * Fan-out benchmark: the shipped app (production build, `next start`, tRPC
  * SSE subscriptions, Auth.js sessions) against a bare node:http SSE server (a
- * Set of responses, as in seeds/001) in the same run, on loopback.
+ * Set of responses and one pre-serialised frame) in the same run, on loopback.
  *
  * Both servers get the same clients (raw HTTP, parsing SSE frames) and the
  * same load: C open streams, then E events emitted one after another through
@@ -13,28 +13,19 @@
  *   BENCH_CLIENTS=1000 BENCH_EVENTS=100 npm run bench
  *   BENCH_SKIP_BUILD=1 npm run bench      # reuse .next
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+
+import { root, signIn, startApp } from "../tests/helpers/app-server";
+import { freePort } from "../tests/helpers/ports";
 
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 500);
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 200);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const root = join(import.meta.dirname, "..");
 const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === "object" && a ? a.port : 0));
-    });
-  });
-}
 
 function rssKiB(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
@@ -69,10 +60,14 @@ function openStream(url: string, headers: Record<string, string>, marker: string
 
 async function post(url: string, body: string, headers: Record<string, string> = {}) {
   return new Promise<number>((resolve, reject) => {
-    const req = http.request(url, { method: "POST", agent, headers: { "content-type": "application/json", ...headers } }, (res) => {
-      res.resume();
-      res.on("end", () => resolve(res.statusCode ?? 0));
-    });
+    const req = http.request(
+      url,
+      { method: "POST", agent, headers: { "content-type": "application/json", ...headers } },
+      (res) => {
+        res.resume();
+        res.on("end", () => resolve(res.statusCode ?? 0));
+      },
+    );
     req.on("error", reject);
     req.end(body);
   });
@@ -129,7 +124,7 @@ async function measure(target: Target) {
   };
 }
 
-// --- baseline: bare node:http SSE (seeds/001's reference module) -------------
+// --- baseline: bare node:http SSE, a Set of responses ------------------------
 const BASELINE_SOURCE = `
 const http = require("node:http");
 const clients = new Set();
@@ -160,58 +155,27 @@ async function startBaseline(port: number) {
   const dir = mkdtempSync(join(tmpdir(), "bench-baseline-"));
   const file = join(dir, "baseline.cjs");
   writeFileSync(file, BASELINE_SOURCE);
-  const child = spawn(process.execPath, [file], { env: { ...process.env, PORT: String(port) }, stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const child = spawn(process.execPath, [file], {
+    env: { ...process.env, PORT: String(port) },
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
   await new Promise<void>((r) => child.once("message", () => r()));
   return { child, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
 // --- the app ----------------------------------------------------------------
-async function startApp(port: number) {
-  const dataDir = mkdtempSync(join(tmpdir(), "bench-app-"));
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    NODE_ENV: "production",
-    NEXT_TELEMETRY_DISABLED: "1",
-    DATABASE_URL: "",
-    PGLITE_DATA_DIR: join(dataDir, "pglite"),
-    AUTH_SECRET: "bench-secret-bench-secret-bench-secret-01234",
-    AUTH_URL: `http://127.0.0.1:${port}`,
-    AUTH_DEMO_LOGIN: "true",
-    EVENTS_MAX_CONNECTIONS: String(CLIENTS * 2 + 100),
-    EVENTS_MAX_CONNECTIONS_PER_USER: String(CLIENTS * 2 + 100),
-    EVENTS_RETENTION_COUNT: String(EVENTS * ROUNDS * 2 + 100),
-    ESCROW_JOB_INTERVAL_MS: "0",
-    LOG_LEVEL: "warn",
-  };
-  const next = join(root, "node_modules/next/dist/bin/next");
-  if (process.env.BENCH_SKIP_BUILD !== "1") {
-    const build = spawnSync(process.execPath, [next, "build"], { cwd: root, env, stdio: "inherit" });
-    if (build.status !== 0) throw new Error("next build failed");
-  }
-  const migrate = spawnSync(process.execPath, ["--import", "tsx", join(root, "scripts/db-migrate.ts")], { cwd: root, env, stdio: "inherit" });
-  if (migrate.status !== 0) throw new Error("db:migrate failed");
-  const child: ChildProcess = spawn(process.execPath, [next, "start", "-p", String(port), "-H", "127.0.0.1"], { cwd: root, env, stdio: ["ignore", "ignore", "inherit"] });
-  const base = `http://127.0.0.1:${port}`;
-  for (let i = 0; ; i++) {
-    try {
-      if ((await fetch(`${base}/api/auth/csrf`)).ok) break;
-    } catch {
-      if (i > 240) throw new Error("next start did not come up");
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  // Sign in through Auth.js as a browser would.
-  const csrfRes = await fetch(`${base}/api/auth/csrf`);
-  const { csrfToken } = (await csrfRes.json()) as { csrfToken: string };
-  const jar = csrfRes.headers.getSetCookie().map((c) => c.split(";")[0]);
-  const login = await fetch(`${base}/api/auth/callback/demo`, {
-    method: "POST",
-    redirect: "manual",
-    headers: { "content-type": "application/x-www-form-urlencoded", cookie: jar.join("; ") },
-    body: new URLSearchParams({ csrfToken, email: "alice@acme.test", password: "demo", callbackUrl: "/" }),
+async function startBenchApp() {
+  const app = await startApp({
+    build: process.env.BENCH_SKIP_BUILD !== "1",
+    env: {
+      EVENTS_MAX_CONNECTIONS: String(CLIENTS * 2 + 100),
+      EVENTS_MAX_CONNECTIONS_PER_USER: String(CLIENTS * 2 + 100),
+      EVENTS_RETENTION_COUNT: String(EVENTS * ROUNDS * 2 + 100),
+      ESCROW_JOB_INTERVAL_MS: "0",
+    },
   });
-  const cookie = [...jar, ...login.headers.getSetCookie().map((c) => c.split(";")[0])].join("; ");
-  return { child, base, cookie, cleanup: () => rmSync(dataDir, { recursive: true, force: true }) };
+  const cookie = await signIn(app.baseUrl, "alice@acme.test");
+  return { app, cookie };
 }
 
 function median(values: number[]) {
@@ -221,9 +185,9 @@ function median(values: number[]) {
 
 async function main() {
   console.log(`fan-out: ${CLIENTS} streams × ${EVENTS} events, ${ROUNDS} rounds each, loopback`);
-  const [basePort, appPort] = [await freePort(), await freePort()];
+  const basePort = await freePort();
   const baseline = await startBaseline(basePort);
-  const app = await startApp(appPort);
+  const { app, cookie } = await startBenchApp();
   const input = encodeURIComponent(JSON.stringify({ json: { names: ["notification.created"] } }));
 
   const targets: Target[] = [
@@ -236,14 +200,14 @@ async function main() {
     },
     {
       name: "app (Next.js + tRPC SSE + event bus)",
-      pid: app.child.pid!,
-      streamUrl: `${app.base}/api/trpc/events.onEvent?input=${input}`,
-      streamHeaders: { cookie: app.cookie },
+      pid: app.process.pid!,
+      streamUrl: `${app.baseUrl}/api/trpc/events.onEvent?input=${input}`,
+      streamHeaders: { cookie },
       emit: (i) =>
         post(
-          `${app.base}/api/trpc/notification.send`,
+          `${app.baseUrl}/api/trpc/notification.send`,
           JSON.stringify({ json: { target: { kind: "organization" }, message: `bench-event ${i}` } }),
-          { cookie: app.cookie },
+          { cookie },
         ),
     },
   ];
@@ -266,7 +230,7 @@ async function main() {
       kibPerStream: Number(firstKib[t.name]!.toFixed(1)),
     };
   });
-  const [base, ours] = summary as [typeof summary[number], typeof summary[number]];
+  const [base, ours] = summary as [(typeof summary)[number], (typeof summary)[number]];
   console.table(summary);
   const ratios = {
     timeRatio: Number((ours.medianMs / base.medianMs).toFixed(2)),
@@ -280,9 +244,8 @@ async function main() {
   );
 
   baseline.child.kill();
-  app.child.kill();
+  await app.stop();
   baseline.cleanup();
-  app.cleanup();
   agent.destroy();
 }
 

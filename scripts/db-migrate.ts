@@ -27,11 +27,14 @@ function shouldSeed(): boolean {
 }
 
 async function main() {
+  // An empty value means unset, as in env.js.
+  const fromEnv = (name: string) => (process.env[name] === "" ? undefined : process.env[name]);
+  const pgliteDataDir = fromEnv("PGLITE_DATA_DIR") ?? ".data/pglite";
   const handle = createAdapterFactory({
-    databaseUrl: process.env.DATABASE_URL || undefined,
-    pgliteDataDir: process.env.PGLITE_DATA_DIR || ".data/pglite",
+    databaseUrl: fromEnv("DATABASE_URL"),
+    pgliteDataDir,
   });
-  const where = handle.kind === "postgres" ? "PostgreSQL (DATABASE_URL)" : `PGlite (${process.env.PGLITE_DATA_DIR || ".data/pglite"})`;
+  const where = handle.kind === "postgres" ? "PostgreSQL (DATABASE_URL)" : `PGlite (${pgliteDataDir})`;
   const applied = await applyMigrations(handle.factory);
   console.log(
     applied.length ? `db:migrate: applied ${applied.join(", ")} on ${where}` : `db:migrate: ${where} is up to date`,

@@ -26,11 +26,11 @@ const env = {
   PRISMA_HIDE_UPDATE_MESSAGE: "1",
   CHECKPOINT_DISABLE: "1",
 };
-const result = spawnSync(
-  process.execPath,
-  [join(root, "node_modules", "prisma", "build", "index.js"), "generate"],
-  { cwd: root, env, stdio: "inherit" },
-);
+const result = spawnSync(process.execPath, [join(root, "node_modules", "prisma", "build", "index.js"), "generate"], {
+  cwd: root,
+  env,
+  stdio: "inherit",
+});
 if (result.status !== 0) {
   console.error("prisma generate failed; see the output above");
   process.exit(result.status ?? 1);

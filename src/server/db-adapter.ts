@@ -12,10 +12,11 @@ export type DatabaseKind = "postgres" | "pglite";
  * embedded PGlite (Postgres compiled to WASM) persisted under PGLITE_DATA_DIR,
  * or in memory for `memory://`. Both run the same prisma/migrations.
  */
-export function createAdapterFactory(options: {
-  databaseUrl?: string;
-  pgliteDataDir?: string;
-}): { kind: DatabaseKind; factory: SqlMigrationAwareDriverAdapterFactory; close: () => Promise<void> } {
+export function createAdapterFactory(options: { databaseUrl?: string; pgliteDataDir?: string }): {
+  kind: DatabaseKind;
+  factory: SqlMigrationAwareDriverAdapterFactory;
+  close: () => Promise<void>;
+} {
   if (options.databaseUrl) {
     const factory = new PrismaPg({ connectionString: options.databaseUrl });
     return { kind: "postgres", factory, close: async () => undefined };

@@ -21,6 +21,7 @@ const projectRoot = resolve(process.env.PROJECT_ROOT ?? process.cwd());
 export const schemaPath = join(projectRoot, "prisma", "schema.prisma");
 export const migrationsDir = join(projectRoot, "prisma", "migrations");
 
+// eslint-disable-next-line @typescript-eslint/consistent-type-imports -- the module is loaded by hand below, never imported
 let wasmReady: Promise<typeof import("@prisma/schema-engine-wasm/schema_engine_bg")> | undefined;
 
 /** Node 20 cannot `import` a .wasm file, so the module is instantiated by hand. */
@@ -106,9 +107,7 @@ export function readMigrationList(dir = migrationsDir): MigrationList {
   };
 }
 
-export async function applyMigrations(
-  adapterFactory: SqlMigrationAwareDriverAdapterFactory,
-): Promise<string[]> {
+export async function applyMigrations(adapterFactory: SqlMigrationAwareDriverAdapterFactory): Promise<string[]> {
   return withSchemaEngine(adapterFactory, async (engine) => {
     const out = await engine.applyMigrations({
       migrationsList: readMigrationList(),
@@ -123,15 +122,11 @@ export async function applyMigrations(
  * current schema.prisma (what `prisma migrate dev --create-only` writes).
  * Replays the migrations on the adapter's shadow database.
  */
-export async function diffMigrationsToSchema(
-  adapterFactory: SqlMigrationAwareDriverAdapterFactory,
-): Promise<string> {
+export async function diffMigrationsToSchema(adapterFactory: SqlMigrationAwareDriverAdapterFactory): Promise<string> {
   return withSchemaEngine(adapterFactory, async (engine) => {
     const list = readMigrationList();
     const from =
-      list.migrationDirectories.length === 0
-        ? ({ tag: "empty" } as const)
-        : ({ tag: "migrations", ...list } as const);
+      list.migrationDirectories.length === 0 ? ({ tag: "empty" } as const) : ({ tag: "migrations", ...list } as const);
     const result = await engine.diff({
       from,
       to: {

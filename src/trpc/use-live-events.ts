@@ -1,8 +1,9 @@
 "use client";
 
-import { useCallback, useMemo, useRef, useState } from "react";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 
 import type { EventName, LiveEvent } from "~/server/events";
+import { compareEventIds } from "~/server/events/event-id";
 import { api } from "./react";
 import { getTabId } from "./tab-id";
 
@@ -16,12 +17,6 @@ export interface UseLiveEventsOptions {
   enabled?: boolean;
   /** How many events `feed` keeps (newest first). */
   feedSize?: number;
-}
-
-function compareIds(a: string, b: string): number {
-  const [am = 0, as = 0] = a.split("-").map(Number);
-  const [bm = 0, bs = 0] = b.split("-").map(Number);
-  return am - bm || as - bs;
 }
 
 // The cursor outlives the component: a remount (navigation, Fast Refresh)
@@ -42,9 +37,11 @@ export function useLiveEvents(options: UseLiveEventsOptions = {}) {
   const [ready, setReady] = useState(false);
   const [gaps, setGaps] = useState(0);
   const [epoch, setEpoch] = useState(0);
-  const everLive = useRef(false);
+  const [everLive, setEverLive] = useState(false);
   const onEventRef = useRef(options.onEvent);
-  onEventRef.current = options.onEvent;
+  useEffect(() => {
+    onEventRef.current = options.onEvent;
+  });
 
   // Captured when (re)subscribing only; tRPC's link itself sends the newest
   // id on every automatic reconnect.
@@ -79,7 +76,7 @@ export function useLiveEvents(options: UseLiveEventsOptions = {}) {
     onData: ({ id, data: event }) => {
       if (event.name === "system.ready") {
         cursors.set(namesKey, id);
-        everLive.current = true;
+        setEverLive(true);
         setReady(true);
         // Being live changes presence (we are online now); without a replay, state
         // read before this moment may be behind.
@@ -95,7 +92,7 @@ export function useLiveEvents(options: UseLiveEventsOptions = {}) {
         return;
       }
       const cursor = cursors.get(namesKey);
-      if (cursor && compareIds(id, cursor) <= 0) return; // already seen
+      if (cursor && compareEventIds(id, cursor) <= 0) return; // already seen
       cursors.set(namesKey, id);
       setLatest(event);
       setFeed((previous) => [event, ...previous].slice(0, feedSize));
@@ -105,7 +102,7 @@ export function useLiveEvents(options: UseLiveEventsOptions = {}) {
     onError: (error) => {
       // A cursor this server never issued (e.g. its clock moved back across a
       // restart): drop it and start fresh, treating it as a gap.
-      if (error.data?.code === "BAD_REQUEST" && /lastEventId/.test(error.message)) {
+      if (error.data?.code === "BAD_REQUEST" && error.message.includes("lastEventId")) {
         cursors.delete(namesKey);
         setGaps((n) => n + 1);
         void utils.invalidate();
@@ -123,10 +120,10 @@ export function useLiveEvents(options: UseLiveEventsOptions = {}) {
       status = "error";
       break;
     case "connecting":
-      status = everLive.current ? "reconnecting" : "connecting";
+      status = everLive ? "reconnecting" : "connecting";
       break;
     case "pending":
-      status = ready ? "live" : everLive.current ? "reconnecting" : "connecting";
+      status = ready ? "live" : everLive ? "reconnecting" : "connecting";
       break;
   }
 

@@ -10,35 +10,12 @@ import superjson from "superjson";
 import { inject } from "vitest";
 
 import type { AppRouter } from "~/server/api/root";
+import { signIn as signInAt } from "../helpers/app-server";
 
 export const baseUrl = () => inject("baseUrl");
 
-/** Signs in with the demo login exactly as a browser form post would; returns the Cookie header. */
-export async function signIn(email: string, password = "demo", url = baseUrl()): Promise<string> {
-  const csrfRes = await fetch(`${url}/api/auth/csrf`);
-  const { csrfToken } = (await csrfRes.json()) as { csrfToken: string };
-  const jar = new Map<string, string>();
-  const keep = (res: Response) => {
-    for (const cookie of res.headers.getSetCookie()) {
-      const [pair] = cookie.split(";");
-      const eq = pair!.indexOf("=");
-      jar.set(pair!.slice(0, eq), pair!.slice(eq + 1));
-    }
-  };
-  keep(csrfRes);
-  const res = await fetch(`${url}/api/auth/callback/demo`, {
-    method: "POST",
-    redirect: "manual",
-    headers: {
-      "content-type": "application/x-www-form-urlencoded",
-      cookie: [...jar].map(([k, v]) => `${k}=${v}`).join("; "),
-    },
-    body: new URLSearchParams({ csrfToken, email, password, callbackUrl: "/" }),
-  });
-  keep(res);
-  if (!jar.has("authjs.session-token")) throw new Error(`sign-in as ${email} failed: ${res.status}`);
-  return [...jar].map(([k, v]) => `${k}=${v}`).join("; ");
-}
+/** Signs in with the demo login against the shared test server; returns the Cookie header. */
+export const signIn = (email: string, password = "demo", url = baseUrl()) => signInAt(url, email, password);
 
 /** An EventSource that sends the session cookie and counts heartbeats. */
 export function cookieEventSource(cookie: string | null, counters = { pings: 0, opens: 0 }) {

@@ -5,24 +5,19 @@
  */
 import { createServer, connect, type Server, type Socket } from "node:net";
 import type { TRPCClientError } from "@trpc/client";
-import { EventSource } from "eventsource";
+import { type EventSource } from "eventsource";
 import superjson from "superjson";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 
 import type { AppRouter } from "~/server/api/root";
 import type { LiveEvent } from "~/server/events";
 import { signPayload, SIGNATURE_HEADER } from "~/server/webhooks/payments";
+import { waitUntil } from "../helpers/wait";
 import { baseUrl, cookieEventSource, signIn, trpcClient } from "./http-client";
 
 type Client = ReturnType<typeof trpcClient>["client"];
 
-async function until(predicate: () => boolean, what: string, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+const until = (predicate: () => boolean, what: string, timeoutMs = 10_000) => waitUntil(predicate, what, { timeoutMs });
 
 function live(client: Client, input: { names?: LiveEvent["name"][]; lastEventId?: string | null } = {}) {
   const received: { id: string; event: LiveEvent }[] = [];
@@ -114,7 +109,10 @@ describe("SSE transport with tRPC's client", () => {
     await sub.ready();
     const sent = await client.notification.send.mutate({ target: { kind: "self" }, message: "over http" });
     await sub.waitFor("notification.created");
-    expect(sub.events()[0]).toMatchObject({ id: sent.id, event: { name: "notification.created", data: { message: "over http" } } });
+    expect(sub.events()[0]).toMatchObject({
+      id: sent.id,
+      event: { name: "notification.created", data: { message: "over http" } },
+    });
     sub.unsubscribe();
   });
 
@@ -200,8 +198,14 @@ describe("SSE transport with tRPC's client", () => {
     const es: EventSource = new CookieEventSource(`${proxy.url}/api/trpc/events.onEvent?input=${input}`);
     const frames: { id: string; name: string; message?: string }[] = [];
     es.addEventListener("message", (e) => {
-      const event = superjson.deserialize<LiveEvent>(JSON.parse(e.data as string));
-      frames.push({ id: e.lastEventId, name: event.name, message: event.name === "notification.created" ? event.data.message : undefined });
+      const event = superjson.deserialize<LiveEvent>(
+        JSON.parse(e.data as string) as Parameters<typeof superjson.deserialize>[0],
+      );
+      frames.push({
+        id: e.lastEventId,
+        name: event.name,
+        message: event.name === "notification.created" ? event.data.message : undefined,
+      });
     });
     const readies = () => frames.filter((f) => f.name === "system.ready").length;
     await until(() => readies() === 1, "first ready");
@@ -226,12 +230,14 @@ describe("SSE transport with tRPC's client", () => {
     const carolId = (await client.notification.recipients.query())[0]!.id;
     expect((await admin.events.stats.query()).clientsByUser[carolId]).toBeGreaterThanOrEqual(1);
     sub.unsubscribe();
-    const deadline = Date.now() + 10_000;
     let stats = await admin.events.stats.query();
-    while (stats.totalConnections !== baseline && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 100));
-      stats = await admin.events.stats.query();
-    }
+    await waitUntil(
+      async () => (stats = await admin.events.stats.query()).totalConnections === baseline,
+      "the registry entry to go",
+      {
+        intervalMs: 100,
+      },
+    );
     expect(stats.totalConnections).toBe(baseline);
     expect(stats.clientsByUser[carolId]).toBeUndefined();
   });
@@ -241,9 +247,19 @@ describe("SSE transport with tRPC's client", () => {
     const order = await client.order.create.mutate({ title: "Webhook order", totalCents: 1_999, currency: "USD" });
     const sub = live(client, { names: ["payment.succeeded"] });
     await sub.ready();
-    const body = JSON.stringify({ type: "payment.succeeded", orderId: order.id, amount: 1_999, currency: "USD", providerRef: "ch_1" });
+    const body = JSON.stringify({
+      type: "payment.succeeded",
+      orderId: order.id,
+      amount: 1_999,
+      currency: "USD",
+      providerRef: "ch_1",
+    });
     const post = (headers: Record<string, string>) =>
-      fetch(`${baseUrl()}/api/webhooks/payments`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body });
+      fetch(`${baseUrl()}/api/webhooks/payments`, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...headers },
+        body,
+      });
     expect((await post({})).status).toBe(401);
     expect((await post({ [SIGNATURE_HEADER]: signPayload("not-the-secret-at-all", body) })).status).toBe(401);
     const huge = JSON.stringify({ type: "payment.failed", orderId: order.id, errorCode: "x".repeat(70_000) });

@@ -8,11 +8,11 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 async function loadConfig(env: Record<string, string | undefined>) {
   vi.resetModules();
   for (const [key, value] of Object.entries(env)) vi.stubEnv(key, value);
-  const module = await import("~/server/auth/config");
+  const config = await import("~/server/auth/config");
   return {
-    demoLoginEnabled: module.demoLoginEnabled,
+    demoLoginEnabled: config.demoLoginEnabled,
     // Auth.js applies user options (such as the "demo" id) over the provider's defaults when it initialises.
-    providerIds: module.authConfig.providers.map((p) => {
+    providerIds: config.authConfig.providers.map((p) => {
       const provider = typeof p === "function" ? p() : p;
       return (provider as { options?: { id?: string } }).options?.id ?? provider.id;
     }),
@@ -26,19 +26,30 @@ afterEach(() => {
 
 describe("sign-in methods from the environment", () => {
   it("has the demo login outside production and no OAuth without credentials", async () => {
-    const config = await loadConfig({ NODE_ENV: "test", AUTH_DEMO_LOGIN: undefined, AUTH_GITHUB_ID: undefined, AUTH_DISCORD_ID: undefined });
+    const config = await loadConfig({
+      NODE_ENV: "test",
+      AUTH_DEMO_LOGIN: undefined,
+      AUTH_GITHUB_ID: undefined,
+      AUTH_DISCORD_ID: undefined,
+    });
     expect(config.demoLoginEnabled).toBe(true);
     expect(config.providerIds).toEqual(["demo"]);
   });
 
   it("turns the demo login off in production unless AUTH_DEMO_LOGIN=true", async () => {
     const secret = "a-production-secret-of-at-least-32-chars";
-    expect((await loadConfig({ NODE_ENV: "production", AUTH_SECRET: secret, AUTH_DEMO_LOGIN: undefined })).providerIds).toEqual([]);
-    expect((await loadConfig({ NODE_ENV: "production", AUTH_SECRET: secret, AUTH_DEMO_LOGIN: "true" })).providerIds).toEqual(["demo"]);
+    expect(
+      (await loadConfig({ NODE_ENV: "production", AUTH_SECRET: secret, AUTH_DEMO_LOGIN: undefined })).providerIds,
+    ).toEqual([]);
+    expect(
+      (await loadConfig({ NODE_ENV: "production", AUTH_SECRET: secret, AUTH_DEMO_LOGIN: "true" })).providerIds,
+    ).toEqual(["demo"]);
   });
 
   it("refuses to start in production without a real AUTH_SECRET", async () => {
-    await expect(loadConfig({ NODE_ENV: "production", AUTH_SECRET: undefined })).rejects.toThrow(/Invalid environment variables/);
+    await expect(loadConfig({ NODE_ENV: "production", AUTH_SECRET: undefined })).rejects.toThrow(
+      /Invalid environment variables/,
+    );
   });
 
   it("enables GitHub and Discord when both of their variables are set", async () => {

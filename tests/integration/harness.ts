@@ -10,8 +10,9 @@ import { createInnerTRPCContext } from "~/server/api/trpc";
 import { db, getDatabase } from "~/server/db";
 import { applyMigrations } from "~/server/db-migrations";
 import { seedDemoData } from "~/server/db-seed";
-import { createEventLayer, eventLayerConfigFromEnv, setEventLayer, type EventLayerConfig } from "~/server/events";
-import type { LiveEvent } from "~/server/events/envelope";
+import { createEventLayer, setEventLayer } from "~/server/event-layer";
+import type { EventLayerConfig, LiveEvent } from "~/server/events";
+import { waitUntil } from "../helpers/wait";
 
 let migrated: Promise<void> | undefined;
 export function setupDatabase() {
@@ -23,7 +24,7 @@ export function setupDatabase() {
 }
 
 export function freshEventLayer(overrides: Partial<EventLayerConfig> = {}) {
-  const layer = createEventLayer({ ...eventLayerConfigFromEnv(), ...overrides });
+  const layer = createEventLayer(overrides);
   setEventLayer(layer);
   return layer;
 }
@@ -67,39 +68,27 @@ export async function subscribe(
   const controller = new AbortController();
   const iterable = await callerFor(session, controller.signal).events.onEvent(input);
   const received: Received[] = [];
-  const waiters = new Set<() => void>();
-  let failure: unknown;
+  let failure: { error: unknown } | null = null;
   const done = (async () => {
     try {
       for await (const value of iterable as AsyncIterable<unknown>) {
         const [id, event] = value as [string, LiveEvent];
         received.push({ id, event });
-        for (const wake of waiters) wake();
       }
     } catch (error) {
-      failure = error;
-    } finally {
-      for (const wake of waiters) wake();
+      failure = { error };
     }
   })();
 
   async function waitFor(predicate: (all: Received[]) => boolean, what: string, timeoutMs = 5_000) {
-    const deadline = Date.now() + timeoutMs;
-    while (!predicate(received)) {
-      if (failure) throw failure;
-      const left = deadline - Date.now();
-      if (left <= 0) {
-        throw new Error(`timed out waiting for ${what}; received ${JSON.stringify(received.map((r) => r.event.name))}`);
-      }
-      await new Promise<void>((resolve) => {
-        const wake = () => {
-          waiters.delete(wake);
-          resolve();
-        };
-        waiters.add(wake);
-        setTimeout(wake, Math.min(left, 50));
-      });
-    }
+    await waitUntil(
+      () => {
+        if (failure) throw failure.error;
+        return predicate(received);
+      },
+      `${what}; received ${JSON.stringify(received.map((r) => r.event.name))}`,
+      { timeoutMs, intervalMs: 10 },
+    );
   }
 
   return {
@@ -111,7 +100,7 @@ export async function subscribe(
     waitForName: (name: LiveEvent["name"], count = 1) =>
       waitFor((all) => all.filter((r) => r.event.name === name).length >= count, `${count}× ${name}`),
     /** The error that ended the stream, if one did. */
-    failure: () => failure,
+    failure: () => failure?.error,
     /** Resolves once the stream ended (normally or with an error). */
     ended: () => done,
     /** Resolves once the server said the subscription is live. */

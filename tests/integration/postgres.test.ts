@@ -12,98 +12,98 @@ import { PrismaClient } from "~/generated/prisma/client";
 import { createAdapterFactory } from "~/server/db-adapter";
 import { applyMigrations, migrationsDir } from "~/server/db-migrations";
 import { seedDemoData } from "~/server/db-seed";
-import { resolveSubscriber } from "~/server/events/identity";
-import { streamEvents } from "~/server/events/subscription";
 import { createOrder } from "~/server/services/orders";
+import { prismaSubscriberResolver } from "~/server/subscribers";
+import { readSubscription } from "../helpers/event-layer";
 import { freshEventLayer } from "./harness";
 
 const adminUrl = process.env.TEST_DATABASE_URL;
 if (!adminUrl) {
-  console.warn("[postgres] SKIPPED: set TEST_DATABASE_URL to a PostgreSQL role that can CREATE DATABASE (.ci/run does)");
+  console.warn(
+    "[postgres] SKIPPED: set TEST_DATABASE_URL to a PostgreSQL role that can CREATE DATABASE (.ci/run does)",
+  );
 }
 
-describe.skipIf(!adminUrl)(`PostgreSQL via DATABASE_URL${adminUrl ? "" : " (skipped: TEST_DATABASE_URL is not set)"}`, () => {
-  const dbName = `t3le_test_${randomUUID().replace(/-/g, "").slice(0, 12)}`;
-  let url: string;
-  let prisma: PrismaClient;
-  let handle: ReturnType<typeof createAdapterFactory>;
+describe.skipIf(!adminUrl)(
+  `PostgreSQL via DATABASE_URL${adminUrl ? "" : " (skipped: TEST_DATABASE_URL is not set)"}`,
+  () => {
+    const dbName = `t3le_test_${randomUUID().replace(/-/g, "").slice(0, 12)}`;
+    let url: string;
+    let prisma: PrismaClient;
+    let handle: ReturnType<typeof createAdapterFactory>;
 
-  beforeAll(async () => {
-    const admin = new pg.Client({ connectionString: adminUrl });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE "${dbName}"`);
-    await admin.end();
-    const parsed = new URL(adminUrl!);
-    parsed.pathname = `/${dbName}`;
-    url = parsed.toString();
-    handle = createAdapterFactory({ databaseUrl: url });
-    prisma = new PrismaClient({ adapter: handle.factory });
-  });
-
-  afterAll(async () => {
-    await prisma?.$disconnect();
-    const admin = new pg.Client({ connectionString: adminUrl });
-    await admin.connect();
-    await admin.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`);
-    await admin.end();
-  });
-
-  it("applies every migration in prisma/migrations once, recording them as the Prisma CLI does", async () => {
-    const expected = readdirSync(migrationsDir).filter((n) => statSync(`${migrationsDir}/${n}`).isDirectory()).sort();
-    expect(await applyMigrations(handle.factory)).toEqual(expected);
-    expect(await applyMigrations(createAdapterFactory({ databaseUrl: url }).factory)).toEqual([]);
-    const client = new pg.Client({ connectionString: url });
-    await client.connect();
-    const rows = await client.query<{ migration_name: string; finished_at: Date | null }>(
-      'SELECT migration_name, finished_at FROM "_prisma_migrations" ORDER BY migration_name',
-    );
-    await client.end();
-    expect(rows.rows.map((r) => r.migration_name)).toEqual(expected);
-    expect(rows.rows.every((r) => r.finished_at !== null)).toBe(true);
-  });
-
-  it("seeds the demo tenancy and resolves a subscriber's organisations from it", async () => {
-    await seedDemoData(prisma);
-    await seedDemoData(prisma); // idempotent
-    expect(await prisma.user.count()).toBe(3);
-    const alice = await prisma.user.findUniqueOrThrow({ where: { email: "alice@acme.test" } });
-    const acme = await prisma.organization.findUniqueOrThrow({ where: { slug: "acme" } });
-    const identity = await resolveSubscriber(prisma, { sessionId: "s-1", user: { id: alice.id } });
-    expect(identity).toMatchObject({ userId: alice.id, organizationIds: [acme.id], metadata: { role: "ADMIN", [`org:${acme.id}`]: "OWNER" } });
-  });
-
-  it("an order written to PostgreSQL is delivered to its organisation", async () => {
-    const layer = freshEventLayer();
-    const alice = await prisma.user.findUniqueOrThrow({ where: { email: "alice@acme.test" } });
-    const acme = await prisma.organization.findUniqueOrThrow({ where: { slug: "acme" } });
-    const identity = (await resolveSubscriber(prisma, { sessionId: "s-2", user: { id: alice.id } }))!;
-    const controller = new AbortController();
-    const stream = streamEvents({
-      bus: layer.bus,
-      registry: layer.registry,
-      logger: { debug() {}, info() {}, warn() {}, error() {} },
-      identity,
-      names: ["order.created"],
-      lastEventId: null,
-      signal: controller.signal,
-      maxQueuedEvents: 100,
+    beforeAll(async () => {
+      const admin = new pg.Client({ connectionString: adminUrl });
+      await admin.connect();
+      await admin.query(`CREATE DATABASE "${dbName}"`);
+      await admin.end();
+      const parsed = new URL(adminUrl!);
+      parsed.pathname = `/${dbName}`;
+      url = parsed.toString();
+      handle = createAdapterFactory({ databaseUrl: url });
+      prisma = new PrismaClient({ adapter: handle.factory });
     });
-    const ready = await stream.next();
-    expect((ready.value as unknown as [string, { name: string }])[1].name).toBe("system.ready");
-    const order = await createOrder(prisma, {
-      organizationId: acme.id,
-      createdById: alice.id,
-      title: "Postgres order",
-      totalCents: 700,
-      currency: "GBP",
+
+    afterAll(async () => {
+      await prisma?.$disconnect();
+      const admin = new pg.Client({ connectionString: adminUrl });
+      await admin.connect();
+      await admin.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`);
+      await admin.end();
     });
-    const next = await stream.next();
-    expect((next.value as unknown as [string, { name: string; data: unknown }])[1]).toMatchObject({
-      name: "order.created",
-      data: { orderId: order.id, displayAmount: "£7.00" },
+
+    it("applies every migration in prisma/migrations once, recording them as the Prisma CLI does", async () => {
+      const expected = readdirSync(migrationsDir)
+        .filter((n) => statSync(`${migrationsDir}/${n}`).isDirectory())
+        .sort();
+      expect(await applyMigrations(handle.factory)).toEqual(expected);
+      expect(await applyMigrations(createAdapterFactory({ databaseUrl: url }).factory)).toEqual([]);
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      const rows = await client.query<{ migration_name: string; finished_at: Date | null }>(
+        'SELECT migration_name, finished_at FROM "_prisma_migrations" ORDER BY migration_name',
+      );
+      await client.end();
+      expect(rows.rows.map((r) => r.migration_name)).toEqual(expected);
+      expect(rows.rows.every((r) => r.finished_at !== null)).toBe(true);
     });
-    controller.abort();
-    await stream.return(undefined);
-    expect(layer.registry.size).toBe(0);
-  });
-});
+
+    it("seeds the demo tenancy and resolves a subscriber's organisations from it", async () => {
+      await seedDemoData(prisma);
+      await seedDemoData(prisma); // idempotent
+      expect(await prisma.user.count()).toBe(3);
+      const alice = await prisma.user.findUniqueOrThrow({ where: { email: "alice@acme.test" } });
+      const acme = await prisma.organization.findUniqueOrThrow({ where: { slug: "acme" } });
+      const identity = await prismaSubscriberResolver(prisma)({ sessionId: "s-1", userId: alice.id }, null);
+      expect(identity).toMatchObject({
+        userId: alice.id,
+        organizationIds: [acme.id],
+        metadata: { role: "ADMIN", [`org:${acme.id}`]: "OWNER" },
+      });
+    });
+
+    it("an order written to PostgreSQL is delivered to its organisation", async () => {
+      const layer = freshEventLayer();
+      const alice = await prisma.user.findUniqueOrThrow({ where: { email: "alice@acme.test" } });
+      const acme = await prisma.organization.findUniqueOrThrow({ where: { slug: "acme" } });
+      const identity = (await prismaSubscriberResolver(prisma)({ sessionId: "s-2", userId: alice.id }, null))!;
+      const sub = await readSubscription(layer, { identity, names: ["order.created"] });
+      await sub.waitFor((all) => all.length === 1, "system.ready");
+      expect(sub.names()).toEqual(["system.ready"]);
+      const order = await createOrder(prisma, {
+        organizationId: acme.id,
+        createdById: alice.id,
+        title: "Postgres order",
+        totalCents: 700,
+        currency: "GBP",
+      });
+      await sub.waitFor((all) => all.length === 2, "order.created");
+      expect(sub.received[1]!.event).toMatchObject({
+        name: "order.created",
+        data: { orderId: order.id, displayAmount: "£7.00" },
+      });
+      await sub.close();
+      expect(layer.registry.size).toBe(0);
+    });
+  },
+);

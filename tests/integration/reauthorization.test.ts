@@ -2,7 +2,7 @@ import { TRPCError } from "@trpc/server";
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 
 import { db } from "~/server/db";
-import { getEventLayer } from "~/server/events";
+import { getEventLayer } from "~/server/event-layer";
 import { callerFor, demoSessions, freshEventLayer, orgIdOf, setupDatabase, subscribe } from "./harness";
 
 beforeAll(setupDatabase);
@@ -31,7 +31,8 @@ describe("open subscriptions are re-authorised while they stay open", () => {
 
     const membership = await db.membership.findFirstOrThrow({ where: { userId: bob.user.id, organizationId: acme } });
     await db.membership.delete({ where: { id: membership.id } });
-    restore = () => db.membership.create({ data: { userId: bob.user.id, organizationId: acme, role: membership.role } });
+    restore = () =>
+      db.membership.create({ data: { userId: bob.user.id, organizationId: acme, role: membership.role } });
     await settle();
 
     await callerFor(alice).order.create({ title: "After removal", totalCents: 100 });
@@ -45,7 +46,10 @@ describe("open subscriptions are re-authorised while they stay open", () => {
     expect(bobSub.failure()).toBeUndefined();
     // Acme sees Bob leave even though his connection stays open.
     await aliceSub.waitFor(
-      (all) => all.some((r) => r.event.name === "presence.changed" && r.event.data.userId === bob.user.id && !r.event.data.online),
+      (all) =>
+        all.some(
+          (r) => r.event.name === "presence.changed" && r.event.data.userId === bob.user.id && !r.event.data.online,
+        ),
       "bob offline in Acme",
     );
 

@@ -1,8 +1,9 @@
 import { TRPCError } from "@trpc/server";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 
-import { getEventLayer, type LiveEvent } from "~/server/events";
-import { compareEventIds } from "~/server/events/event-id";
+import { getEventLayer } from "~/server/event-layer";
+import type { LiveEvent } from "~/server/events";
+import { compareEventIds } from "~/server/events";
 import { callerFor, demoSessions, freshEventLayer, orgIdOf, sessionFor, setupDatabase, subscribe } from "./harness";
 
 const codeOf = (error: unknown) => (error instanceof TRPCError ? error.code : `not a TRPCError: ${String(error)}`);
@@ -32,7 +33,11 @@ describe("events.onEvent through the tRPC caller", () => {
     const [got] = sub.events();
     expect(got).toMatchObject({
       id: sent.id,
-      event: { name: "notification.created", version: 1, data: { message: "hello me", scope: "user", from: { userId: alice.user.id } } },
+      event: {
+        name: "notification.created",
+        version: 1,
+        data: { message: "hello me", scope: "user", from: { userId: alice.user.id } },
+      },
     });
     // Targets are routing data, not payload: they never reach the client.
     expect(got!.event).not.toHaveProperty("target");
@@ -83,10 +88,14 @@ describe("events.onEvent through the tRPC caller", () => {
     await fromTabA.notification.send({ target: { kind: "self" }, message: "every tab" });
     await tabB.waitForName("notification.created");
     await tabA.waitForName("notification.created", 2);
-    const messages = (s: typeof tabA) => s.events().map((r) => (r.event.name === "notification.created" ? r.event.data.message : ""));
+    const messages = (s: typeof tabA) =>
+      s.events().map((r) => (r.event.name === "notification.created" ? r.event.data.message : ""));
     expect(messages(tabA)).toEqual(["only tab A", "every tab"]);
     expect(messages(tabB)).toEqual(["every tab"]);
-    const sessions = getEventLayer().registry.list({ userId: alice.user.id }).map((c) => c.sessionId).sort();
+    const sessions = getEventLayer()
+      .registry.list({ userId: alice.user.id })
+      .map((c) => c.sessionId)
+      .sort();
     expect(sessions).toEqual([`${alice.sessionId}.tab-aaaaaaaa`, `${alice.sessionId}.tab-bbbbbbbb`]);
     await Promise.all([tabA.close(), tabB.close()]);
 
@@ -126,7 +135,9 @@ describe("events.onEvent through the tRPC caller", () => {
     await resumed.ready();
     await api.notification.send({ target: { kind: "self" }, message: "m6" });
     await resumed.waitForName("notification.created", 5);
-    const messages = resumed.events().map((r) => (r.event.name === "notification.created" ? r.event.data.message : r.event.name));
+    const messages = resumed
+      .events()
+      .map((r) => (r.event.name === "notification.created" ? r.event.data.message : r.event.name));
     expect(messages).toEqual(["m2", "m3", "m4", "m5", "m6"]);
     const ready = resumed.received.find((r) => r.event.name === "system.ready")!;
     expect(ready.event.data).toMatchObject({ resumedFrom: seen[0]!.id, replayed: 4 });
@@ -141,8 +152,16 @@ describe("events.onEvent through the tRPC caller", () => {
     const layer = getEventLayer();
     const alice = await sessionFor("alice@acme.test");
     const acme = await orgIdOf("acme");
-    const before = await layer.bus.emit("payment.failed", { orderId: "o-before", errorCode: "e" }, { kind: "organization", organizationId: acme });
-    await layer.bus.emit("payment.failed", { orderId: "o-replayed", errorCode: "e" }, { kind: "organization", organizationId: acme });
+    const before = await layer.bus.emit(
+      "payment.failed",
+      { orderId: "o-before", errorCode: "e" },
+      { kind: "organization", organizationId: acme },
+    );
+    await layer.bus.emit(
+      "payment.failed",
+      { orderId: "o-replayed", errorCode: "e" },
+      { kind: "organization", organizationId: acme },
+    );
     // Fault injection at the seam: another emit lands after the subscriber was
     // added but before the log is read (what a concurrent emitter or a Redis
     // round trip produces).
@@ -151,14 +170,25 @@ describe("events.onEvent through the tRPC caller", () => {
     layer.bus.readAfter = (...args) => {
       if (!injected) {
         injected = true;
-        void layer.bus.emit("payment.failed", { orderId: "o-during", errorCode: "e" }, { kind: "organization", organizationId: acme });
+        void layer.bus.emit(
+          "payment.failed",
+          { orderId: "o-during", errorCode: "e" },
+          { kind: "organization", organizationId: acme },
+        );
       }
       return readAfter(...args);
     };
     const sub = await subscribe(alice, { lastEventId: before.id, names: ["payment.failed"] });
     await sub.ready();
-    await layer.bus.emit("payment.failed", { orderId: "o-after", errorCode: "e" }, { kind: "organization", organizationId: acme });
-    await sub.waitFor((all) => all.some((r) => r.event.name === "payment.failed" && r.event.data.orderId === "o-after"), "o-after");
+    await layer.bus.emit(
+      "payment.failed",
+      { orderId: "o-after", errorCode: "e" },
+      { kind: "organization", organizationId: acme },
+    );
+    await sub.waitFor(
+      (all) => all.some((r) => r.event.name === "payment.failed" && r.event.data.orderId === "o-after"),
+      "o-after",
+    );
     expect(sub.events().map((r) => (r.event.name === "payment.failed" ? r.event.data.orderId : ""))).toEqual([
       "o-replayed",
       "o-during",
@@ -173,7 +203,8 @@ describe("events.onEvent through the tRPC caller", () => {
     const alice = await sessionFor("alice@acme.test");
     const api = callerFor(alice);
     const ids: string[] = [];
-    for (let i = 0; i < 8; i++) ids.push((await api.notification.send({ target: { kind: "self" }, message: `m${i}` })).id);
+    for (let i = 0; i < 8; i++)
+      ids.push((await api.notification.send({ target: { kind: "self" }, message: `m${i}` })).id);
 
     const sub = await subscribe(alice, { names: ["notification.created"], lastEventId: ids[1] });
     await sub.ready();
@@ -252,7 +283,9 @@ describe("bad input gets a clear error and loses nothing", () => {
     expect(codeOf(future)).toBe("BAD_REQUEST");
     expect((future as Error).message).toMatch(/not issued here/);
 
-    const tooLong = await rejection(api.notification.send({ target: { kind: "organization" }, message: "x".repeat(5_000) }));
+    const tooLong = await rejection(
+      api.notification.send({ target: { kind: "organization" }, message: "x".repeat(5_000) }),
+    );
     expect(codeOf(tooLong)).toBe("BAD_REQUEST");
 
     expect(getEventLayer().registry.size).toBe(1);
@@ -267,13 +300,17 @@ describe("bad input gets a clear error and loses nothing", () => {
     const alice = await sessionFor("alice@acme.test");
     const sub = await subscribe(alice, { names: ["notification.created"] });
     await sub.ready();
-    const error = await rejection(callerFor(alice).notification.send({ target: { kind: "self" }, message: "y".repeat(400) }));
+    const error = await rejection(
+      callerFor(alice).notification.send({ target: { kind: "self" }, message: "y".repeat(400) }),
+    );
     expect(codeOf(error)).toBe("PAYLOAD_TOO_LARGE");
     expect((error as Error).message).toMatch(/limit is 300/);
     await callerFor(alice).notification.send({ target: { kind: "self" }, message: "small" });
     await sub.waitForName("notification.created");
-    expect(sub.events().map((r) => (r.event.name === "notification.created" ? r.event.data.message : ""))).toEqual(["small"]);
-    expect((await getEventLayer().bus.stats())).toMatchObject({ rejected: 1 });
+    expect(sub.events().map((r) => (r.event.name === "notification.created" ? r.event.data.message : ""))).toEqual([
+      "small",
+    ]);
+    expect(await getEventLayer().bus.stats()).toMatchObject({ rejected: 1 });
     await sub.close();
   });
 
@@ -283,12 +320,33 @@ describe("bad input gets a clear error and loses nothing", () => {
     await carolSub.ready();
     const globex = await orgIdOf("globex");
 
-    expect(codeOf(await rejection(callerFor(alice).notification.send({ target: { kind: "user", userId: carol.user.id }, message: "hi" })))).toBe("FORBIDDEN");
-    expect(codeOf(await rejection(callerFor(alice).notification.send({ target: { kind: "organization", organizationId: globex }, message: "hi" })))).toBe("FORBIDDEN");
-    expect(codeOf(await rejection(callerFor(bob).notification.send({ target: { kind: "broadcast" }, message: "hi" })))).toBe("FORBIDDEN");
-    expect(codeOf(await rejection(callerFor(alice).order.create({ title: "x", totalCents: 1, organizationId: globex })))).toBe("FORBIDDEN");
+    expect(
+      codeOf(
+        await rejection(
+          callerFor(alice).notification.send({ target: { kind: "user", userId: carol.user.id }, message: "hi" }),
+        ),
+      ),
+    ).toBe("FORBIDDEN");
+    expect(
+      codeOf(
+        await rejection(
+          callerFor(alice).notification.send({
+            target: { kind: "organization", organizationId: globex },
+            message: "hi",
+          }),
+        ),
+      ),
+    ).toBe("FORBIDDEN");
+    expect(
+      codeOf(await rejection(callerFor(bob).notification.send({ target: { kind: "broadcast" }, message: "hi" }))),
+    ).toBe("FORBIDDEN");
+    expect(
+      codeOf(await rejection(callerFor(alice).order.create({ title: "x", totalCents: 1, organizationId: globex }))),
+    ).toBe("FORBIDDEN");
     const globexOrder = await callerFor(carol).order.create({ title: "Globex only", totalCents: 500 });
-    expect(codeOf(await rejection(callerFor(alice).order.updateStatus({ orderId: globexOrder.id, to: "CANCELLED" })))).toBe("NOT_FOUND");
+    expect(
+      codeOf(await rejection(callerFor(alice).order.updateStatus({ orderId: globexOrder.id, to: "CANCELLED" }))),
+    ).toBe("NOT_FOUND");
 
     // An admin broadcast does reach Globex; it is the first thing Carol sees after her own order.
     await callerFor(alice).notification.send({ target: { kind: "broadcast" }, message: "to everyone" });

@@ -3,24 +3,16 @@ import { describe, expect, it } from "vitest";
 import { z } from "zod";
 
 import { eventCatalog, type EventDefinition } from "~/server/events/catalog";
-import {
-  additions,
-  breakingChanges,
-  contractOf,
-  type CatalogContract,
-} from "~/server/events/catalog-contract";
+import { additions, breakingChanges, contractOf, type CatalogContract } from "~/server/events/catalog-contract";
 
 const published = JSON.parse(
   readFileSync(new URL("../../src/server/events/catalog-contract.json", import.meta.url), "utf8"),
 ) as CatalogContract;
 
-describe("catalog change policy (seeds/001)", () => {
+describe("catalog change policy", () => {
   it("the catalog does not break the published contract", () => {
     const violations = breakingChanges(published, contractOf());
-    expect(
-      violations,
-      "breaking catalog change: add a new event name or version instead (see catalog.ts)",
-    ).toEqual([]);
+    expect(violations, "breaking catalog change: add a new event name or version instead (see catalog.ts)").toEqual([]);
   });
 
   it("the published contract records every event and field (run npm run catalog:snapshot)", () => {
@@ -63,7 +55,12 @@ describe("catalog change policy (seeds/001)", () => {
   it("accepts additive changes: a new optional field and a new event", () => {
     const catalog = {
       ...withOrderCreated(base.extend({ note: z.string().optional() })),
-      "order.archived": { audience: "organization", version: 1, description: "", payload: z.object({ orderId: z.string() }) },
+      "order.archived": {
+        audience: "organization",
+        version: 1,
+        description: "",
+        payload: z.object({ orderId: z.string() }),
+      },
     } as Record<string, EventDefinition>;
     expect(breakingChanges(published, contractOf(catalog))).toEqual([]);
     expect(additions(published, contractOf(catalog))).toEqual(

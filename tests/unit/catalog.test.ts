@@ -11,7 +11,7 @@ import {
 } from "~/server/events/catalog";
 import type { LiveEvent } from "~/server/events/envelope";
 
-// seeds/001, "Event catalog (selection)": name → payload fields.
+// The catalog the product promises: name → payload fields.
 const seedCatalog: Record<string, string[]> = {
   "order.created": ["orderId", "title", "total", "currency"],
   "order.status.changed": ["orderId", "from", "to"],

@@ -1,95 +1,114 @@
 import { describe, expect, it } from "vitest";
 
-import { EventBus } from "~/server/events/bus";
-import { ConnectionRegistry } from "~/server/events/registry";
-import { InMemoryReplayLog } from "~/server/events/replay-log";
-import { streamEvents, type StreamIdentity } from "~/server/events/subscription";
-import { InProcessTransport } from "~/server/events/transport";
+import { InvalidEventIdError, type ResolvedSubscriber } from "~/server/events";
+import { identity, memoryLayer, readSubscription, recordingLogger } from "../helpers/event-layer";
+import { waitUntil } from "../helpers/wait";
 
-const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+const bob = identity("bob");
+const toAcme = { kind: "organization", organizationId: "acme" } as const;
+const failed = (orderId: string) => ({ orderId, errorCode: "x" });
 
-function setup() {
-  const bus = new EventBus({
-    log: new InMemoryReplayLog({ maxEvents: 100, maxAgeMs: 60_000 }),
-    transport: new InProcessTransport(),
-    maxPayloadBytes: 16_384,
-  });
-  const registry = new ConnectionRegistry({ maxConnections: 10, maxConnectionsPerUser: 10 });
-  return { bus, registry };
-}
-
-const bob: StreamIdentity = {
-  userId: "bob",
-  userName: "Bob",
-  sessionId: "s1.tab",
-  signInSessionId: "s1",
-  organizationIds: ["acme"],
-  metadata: { role: "MEMBER" },
-};
-
-describe("streamEvents lifecycle", () => {
+describe("subscription lifecycle", () => {
   it("a re-authorisation that completes after the stream closed does not subscribe again", async () => {
-    const { bus, registry } = setup();
-    let release!: (identity: StreamIdentity) => void;
+    const layer = memoryLayer();
+    let release!: (identity: ResolvedSubscriber) => void;
     let calls = 0;
-    const controller = new AbortController();
-    const stream = streamEvents({
-      bus,
-      registry,
-      logger: quiet,
+    const sub = await readSubscription(layer, {
       identity: bob,
-      names: null,
-      lastEventId: null,
-      signal: controller.signal,
-      maxQueuedEvents: 10,
       reauthorize: {
         intervalMs: 5,
         resolve: () => {
           calls++;
-          return new Promise<StreamIdentity>((resolve) => (release = resolve));
+          return new Promise<ResolvedSubscriber>((resolve) => (release = resolve));
         },
       },
     });
-    await stream.next(); // system.ready
-    while (calls === 0) await new Promise((r) => setTimeout(r, 5));
-    controller.abort();
-    await stream.return(undefined);
-    expect((await bus.stats()).subscribers).toBe(0);
+    await sub.waitFor((all) => all.some((r) => r.event.name === "system.ready"), "system.ready");
+    await waitUntil(() => calls > 0, "a re-authorisation");
+    await sub.close();
+    expect((await layer.bus.stats()).subscribers).toBe(0);
 
     release({ ...bob, organizationIds: ["acme", "globex"] }); // changed entitlements, too late
     await new Promise((r) => setTimeout(r, 20));
-    expect((await bus.stats()).subscribers).toBe(0);
-    expect(registry.size).toBe(0);
+    expect((await layer.bus.stats()).subscribers).toBe(0);
+    expect(layer.registry.size).toBe(0);
   });
 
   it("a subscriber that falls behind catches up from the log instead of growing its queue", async () => {
-    const { bus, registry } = setup();
-    const controller = new AbortController();
-    const warnings: string[] = [];
-    const stream = streamEvents({
-      bus,
-      registry,
-      logger: { ...quiet, warn: (fields) => warnings.push(String(fields.event)) },
-      identity: bob,
-      names: ["payment.failed"],
-      lastEventId: null,
-      signal: controller.signal,
-      maxQueuedEvents: 3,
-    });
-    await stream.next(); // system.ready; the generator now waits for its queue
+    const { logger, events } = recordingLogger();
+    const layer = memoryLayer({}, logger);
+    const sub = await readSubscription(layer, { names: ["payment.failed"], highWaterMark: 3 });
+    await sub.waitFor((all) => all.some((r) => r.event.name === "system.ready"), "system.ready");
+    sub.pause(); // the reader stops after its next item
     const emitted: string[] = [];
-    for (let i = 0; i < 10; i++) {
-      emitted.push((await bus.emit("payment.failed", { orderId: `o${i}`, errorCode: "x" }, { kind: "organization", organizationId: "acme" })).id);
-    }
-    const received: string[] = [];
-    while (received.length < 10) {
-      const { value } = await stream.next();
-      const [id] = value as unknown as [string];
-      received.push(id);
-    }
-    expect(received).toEqual(emitted);
-    expect(warnings).toContain("connection.catch_up");
-    controller.abort();
-    await stream.return(undefined);
+    for (let i = 0; i < 10; i++) emitted.push((await layer.bus.emit("payment.failed", failed(`o${i}`), toAcme)).id);
+    sub.resume();
+    await sub.waitFor(() => sub.ids().length === 10, "10 events");
+    expect(sub.ids()).toEqual(emitted);
+    expect(events("warn")).toContain("connection.catch_up");
+    await sub.close();
+  });
+
+  it("resumes exactly: what was emitted during the replay arrives once, in order", async () => {
+    const layer = memoryLayer();
+    const first = await layer.bus.emit("payment.failed", failed("before"), toAcme);
+    const cursor = first.id;
+    await layer.bus.emit("payment.failed", failed("missed-1"), toAcme);
+    await layer.bus.emit("payment.failed", failed("missed-2"), toAcme);
+    // An emit that lands between subscribing and reading the log.
+    const readAfter = layer.bus.readAfter.bind(layer.bus);
+    let during: string | undefined;
+    layer.bus.readAfter = async (...args) => {
+      during = (await layer.bus.emit("payment.failed", failed("during"), toAcme)).id;
+      return readAfter(...args);
+    };
+    const sub = await readSubscription(layer, { lastEventId: cursor, names: ["payment.failed"] });
+    layer.bus.readAfter = readAfter;
+    const after = await layer.bus.emit("payment.failed", failed("after"), toAcme);
+    await sub.waitFor(() => sub.ids().includes(after.id), "the live event");
+    const orders = sub.received
+      .filter((r) => r.event.name === "payment.failed")
+      .map((r) => (r.event.data as { orderId: string }).orderId);
+    expect(orders).toEqual(["missed-1", "missed-2", "during", "after"]);
+    expect(sub.ids()).toContain(during);
+    expect(sub.names()[3]).toBe("system.ready");
+    await sub.close();
+  });
+
+  it("more live events during a replay than it holds: the log is read again, nothing lost", async () => {
+    const layer = memoryLayer();
+    const start = await layer.bus.head();
+    const readAfter = layer.bus.readAfter.bind(layer.bus);
+    const emitted: string[] = [];
+    let once = true;
+    layer.bus.readAfter = async (...args) => {
+      if (once) {
+        once = false;
+        for (let i = 0; i < 5; i++) emitted.push((await layer.bus.emit("payment.failed", failed(`p${i}`), toAcme)).id);
+      }
+      return readAfter(...args);
+    };
+    const sub = await readSubscription(layer, { lastEventId: start, maxPendingEvents: 2, names: ["payment.failed"] });
+    await sub.waitFor(() => sub.ids().length === 5, "5 events");
+    expect(sub.ids()).toEqual(emitted);
+    await sub.close();
+  });
+
+  it("a refused cursor holds nothing and counts as rejected", async () => {
+    const layer = memoryLayer();
+    await expect(readSubscription(layer, { lastEventId: "nonsense" })).rejects.toBeInstanceOf(InvalidEventIdError);
+    expect(layer.registry.stats()).toMatchObject({ totalConnections: 0, connectionsOpened: 0, connectionsRejected: 1 });
+    expect((await layer.bus.stats()).subscribers).toBe(0);
+    expect(await layer.presence.online("acme")).toEqual([]);
+  });
+
+  it("closing frees the registry, the index and presence", async () => {
+    const layer = memoryLayer();
+    const sub = await readSubscription(layer, { identity: bob });
+    expect(await layer.presence.online("acme")).toMatchObject([{ userId: "bob" }]);
+    await sub.close();
+    expect(layer.registry.size).toBe(0);
+    expect(layer.bus.indexKeyCount()).toBe(0);
+    expect(await layer.presence.online("acme")).toEqual([]);
   });
 });

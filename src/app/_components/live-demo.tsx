@@ -128,7 +128,12 @@ function SendNotification({ me }: { me: Me }) {
             </option>
           ))}
         </select>
-        <input value={message} onChange={(e) => setMessage(e.target.value)} maxLength={1000} data-testid="notify-message" />
+        <input
+          value={message}
+          onChange={(e) => setMessage(e.target.value)}
+          maxLength={1000}
+          data-testid="notify-message"
+        />
         <button type="submit" disabled={send.isPending} data-testid="notify-send">
           Send
         </button>
@@ -143,7 +148,10 @@ function Orders() {
   const orders = api.order.list.useQuery();
   const create = api.order.create.useMutation();
   const update = api.order.updateStatus.useMutation();
-  const next: Record<string, "IN_PROGRESS" | "DELIVERED" | undefined> = { CREATED: "IN_PROGRESS", IN_PROGRESS: "DELIVERED" };
+  const next: Record<string, "IN_PROGRESS" | "DELIVERED" | undefined> = {
+    CREATED: "IN_PROGRESS",
+    IN_PROGRESS: "DELIVERED",
+  };
 
   return (
     <section>
@@ -151,7 +159,9 @@ function Orders() {
       <button
         data-testid="create-order"
         disabled={create.isPending}
-        onClick={() => create.mutate({ title: `Order ${new Date().toLocaleTimeString()}`, totalCents: 12_500, currency: "USD" })}
+        onClick={() =>
+          create.mutate({ title: `Order ${new Date().toLocaleTimeString()}`, totalCents: 12_500, currency: "USD" })
+        }
       >
         Create order
       </button>
@@ -164,7 +174,9 @@ function Orders() {
               <td>{o.status}</td>
               <td>
                 {next[o.status] && (
-                  <button onClick={() => update.mutate({ orderId: o.id, to: next[o.status]! })}>→ {next[o.status]}</button>
+                  <button onClick={() => update.mutate({ orderId: o.id, to: next[o.status]! })}>
+                    → {next[o.status]}
+                  </button>
                 )}
               </td>
             </tr>
@@ -206,13 +218,33 @@ function Stats() {
       {s && (
         <table>
           <tbody>
-            <tr><td>Open connections</td><td data-testid="stats-total">{s.totalConnections}</td></tr>
-            <tr><td>Average duration</td><td>{Math.round(s.averageConnectionDurationMs / 1000)} s</td></tr>
-            <tr><td>Events sent</td><td>{s.eventsSent}</td></tr>
-            <tr><td>Last event</td><td>{s.lastEventAt ? new Date(s.lastEventAt).toLocaleTimeString() : "—"}</td></tr>
-            <tr><td>Events emitted / in replay log</td><td>{s.bus.emitted} / {s.bus.logSize}</td></tr>
+            <tr>
+              <td>Open connections</td>
+              <td data-testid="stats-total">{s.totalConnections}</td>
+            </tr>
+            <tr>
+              <td>Average duration</td>
+              <td>{Math.round(s.averageConnectionDurationMs / 1000)} s</td>
+            </tr>
+            <tr>
+              <td>Events sent</td>
+              <td>{s.eventsSent}</td>
+            </tr>
+            <tr>
+              <td>Last event</td>
+              <td>{s.lastEventAt ? new Date(s.lastEventAt).toLocaleTimeString() : "—"}</td>
+            </tr>
+            <tr>
+              <td>Events emitted / in replay log</td>
+              <td>
+                {s.bus.emitted} / {s.bus.logSize}
+              </td>
+            </tr>
             {Object.entries(s.clientsByUser).map(([user, n]) => (
-              <tr key={user}><td className="muted">user {user}</td><td>{n}</td></tr>
+              <tr key={user}>
+                <td className="muted">user {user}</td>
+                <td>{n}</td>
+              </tr>
             ))}
           </tbody>
         </table>

@@ -11,9 +11,7 @@ function safeCallback(url: string | undefined) {
   return url?.startsWith("/") && !url.startsWith("//") ? url : "/";
 }
 
-export default async function SignInPage(props: {
-  searchParams: Promise<{ callbackUrl?: string; error?: string }>;
-}) {
+export default async function SignInPage(props: { searchParams: Promise<{ callbackUrl?: string; error?: string }> }) {
   const { callbackUrl, error } = await props.searchParams;
   const redirectTo = safeCallback(callbackUrl);
   if (await auth()) redirect(redirectTo);
@@ -22,8 +20,8 @@ export default async function SignInPage(props: {
     "use server";
     try {
       await signIn("demo", {
-        email: String(formData.get("email") ?? ""),
-        password: String(formData.get("password") ?? ""),
+        email: formValue(formData, "email"),
+        password: formValue(formData, "password"),
         redirectTo,
       });
     } catch (e) {
@@ -35,7 +33,7 @@ export default async function SignInPage(props: {
 
   async function oauthSignIn(formData: FormData) {
     "use server";
-    await signIn(String(formData.get("provider")), { redirectTo });
+    await signIn(formValue(formData, "provider"), { redirectTo });
   }
 
   const oauth = [
@@ -78,4 +76,10 @@ export default async function SignInPage(props: {
       ))}
     </main>
   );
+}
+
+/** A text field of a submitted form ("" when absent or a file). */
+function formValue(formData: FormData, name: string): string {
+  const value = formData.get(name);
+  return typeof value === "string" ? value : "";
 }

@@ -1,16 +1,15 @@
 /**
  * tRPC setup: context, transformer, SSE options and the procedure builders.
  */
-import { initTRPC, TRPCError } from "@trpc/server";
+import { initTRPC, tracked, TRPCError } from "@trpc/server";
 import type { Session } from "next-auth";
 import superjson from "superjson";
 import { ZodError, z } from "zod";
 
 import { auth } from "~/server/auth";
 import { db } from "~/server/db";
-import { EventLayerError } from "~/server/events/errors";
-import { TAB_ID_PATTERN } from "~/server/events/identity";
-import { getEventLayer } from "~/server/events";
+import { getEventLayer } from "~/server/event-layer";
+import { EventLayerError, parseTabId, type StreamItem } from "~/server/events";
 import { logger } from "~/server/logger";
 
 export interface TRPCContext {
@@ -23,10 +22,7 @@ export interface TRPCContext {
 
 export const TAB_ID_HEADER = "x-tab-id";
 
-function tabIdFrom(headers: Headers): string | null {
-  const value = headers.get(TAB_ID_HEADER);
-  return value && TAB_ID_PATTERN.test(value) ? value : null;
-}
+const tabIdFrom = (headers: Headers) => parseTabId(headers.get(TAB_ID_HEADER));
 
 /** For the route handler: the session comes from the request's cookie via Auth.js. */
 export async function createTRPCContext(opts: { headers: Headers }): Promise<TRPCContext> {
@@ -65,13 +61,32 @@ const t = initTRPC.context<TRPCContext>().create({
 export const createCallerFactory = t.createCallerFactory;
 export const createTRPCRouter = t.router;
 
+/** The one place where event-layer errors become the TRPCError code they declare. */
+function fromEventLayerError(error: EventLayerError): TRPCError {
+  return new TRPCError({ code: error.code, message: error.message, cause: error });
+}
+
+/**
+ * A subscription's items as tRPC tracked events (the id becomes the SSE
+ * `id:`, which the client sends back to resume). tRPC's middleware only sees
+ * errors thrown before the stream starts; errors thrown while streaming are
+ * mapped here so they keep their codes too.
+ */
+export async function* trackedItems(items: AsyncIterable<StreamItem>) {
+  try {
+    for await (const item of items) yield tracked(item.id, item.event);
+  } catch (error) {
+    throw error instanceof EventLayerError ? fromEventLayerError(error) : error;
+  }
+}
+
 /** Event-layer errors become the TRPCError code they declare; everything is logged as JSON. */
 const errorMapping = t.middleware(async ({ next, path, type }) => {
   const result = await next();
   if (!result.ok) {
     const cause = result.error.cause;
     if (cause instanceof EventLayerError) {
-      result.error = new TRPCError({ code: cause.code, message: cause.message, cause });
+      result.error = fromEventLayerError(cause);
     } else if (cause instanceof ZodError && result.error.code === "BAD_REQUEST") {
       // tRPC's default message is the issues as JSON; say it in words instead.
       result.error = new TRPCError({ code: "BAD_REQUEST", message: `invalid input: ${z.prettifyError(cause)}`, cause });

@@ -16,26 +16,21 @@ import {
   type EventName,
   type EventPayload,
 } from "./catalog";
-import { SubscriberIndex, type Subscriber } from "./delivery";
+import type { SubscriberIdentity } from "./identity";
+import { silentLogger, type EventLayerLogger } from "./logger";
 import type { EventEnvelope } from "./envelope";
 import { EventPayloadTooLargeError, EventValidationError } from "./errors";
 import type { EventId } from "./event-id";
 import type { ReplayLog, ReplayResult } from "./replay-log";
-import { assertTargetFitsAudience, isAddressedTo, type EventTarget, type SubscriberIdentity } from "./targets";
+import { SubscriberIndex, type Subscriber } from "./subscriber-index";
+import { assertTargetFitsAudience, isAddressedTo, type EventTarget } from "./targets";
 import type { EventTransport } from "./transport";
-
-export interface EventBusLogger {
-  debug(fields: Record<string, unknown>, message: string): void;
-  info(fields: Record<string, unknown>, message: string): void;
-  warn(fields: Record<string, unknown>, message: string): void;
-  error(fields: Record<string, unknown>, message: string): void;
-}
 
 export interface EventBusOptions {
   log: ReplayLog;
   transport: EventTransport;
   maxPayloadBytes: number;
-  logger?: EventBusLogger;
+  logger?: EventLayerLogger;
 }
 
 export interface EventBusStats {
@@ -47,12 +42,10 @@ export interface EventBusStats {
   head: EventId;
 }
 
-const silentLogger: EventBusLogger = { debug() {}, info() {}, warn() {}, error() {} };
-
 export class EventBus {
   private readonly index: SubscriberIndex;
   private readonly detachTransport: () => void;
-  private readonly logger: EventBusLogger;
+  private readonly logger: EventLayerLogger;
   private emitted = 0;
   private rejected = 0;
   private delivered = 0;
@@ -94,10 +87,7 @@ export class EventBus {
     await this.options.transport.publish(envelope);
     this.emitted++;
     // debug, not info: one line per emit is too much at volume; connections log at info.
-    this.logger.debug(
-      { event: "event.emitted", id: envelope.id, name, target: target.kind },
-      "event emitted",
-    );
+    this.logger.debug({ event: "event.emitted", id: envelope.id, name, target: target.kind }, "event emitted");
     return envelope;
   }
 
@@ -125,9 +115,7 @@ export class EventBus {
         issues: parsed.error.issues,
       });
     }
-    const data = definition.derived
-      ? { ...parsed.data, ...definition.derived.compute(parsed.data) }
-      : parsed.data;
+    const data = definition.derived ? { ...parsed.data, ...definition.derived.compute(parsed.data) } : parsed.data;
     return {
       name,
       version: definition.version,

@@ -1,5 +1,5 @@
 /**
- * The catalog's published contract and the change-policy check (seeds/001):
+ * The catalog's published contract and the change-policy check:
  * additive changes are safe; breaking ones need a new event name or version.
  *
  * `catalog-contract.json` is the contract as last published. The test in
@@ -52,8 +52,19 @@ export interface ContractViolation {
 
 // Constraints may be tuned without a new version; the type may not.
 const CONSTRAINT_KEYWORDS = new Set([
-  "minLength", "maxLength", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
-  "pattern", "minItems", "maxItems", "description", "default", "examples", "$schema",
+  "minLength",
+  "maxLength",
+  "minimum",
+  "maximum",
+  "exclusiveMinimum",
+  "exclusiveMaximum",
+  "pattern",
+  "minItems",
+  "maxItems",
+  "description",
+  "default",
+  "examples",
+  "$schema",
 ]);
 
 function typeOnly(schema: unknown): unknown {
@@ -78,7 +89,10 @@ export function breakingChanges(published: CatalogContract, next: CatalogContrac
       continue;
     }
     if (current.version !== old.version) {
-      violations.push({ event, problem: `version changed ${old.version} → ${current.version}; a new version needs a new event name` });
+      violations.push({
+        event,
+        problem: `version changed ${old.version} → ${current.version}; a new version needs a new event name`,
+      });
     }
     if (current.audience !== old.audience) {
       violations.push({ event, problem: `audience changed ${old.audience} → ${current.audience}` });
@@ -89,7 +103,11 @@ export function breakingChanges(published: CatalogContract, next: CatalogContrac
         if (!now) {
           violations.push({ event, field, problem: `${part} field removed` });
         } else if (stable(now) !== stable(schema)) {
-          violations.push({ event, field, problem: `${part} field retyped: ${JSON.stringify(schema)} → ${JSON.stringify(now)}` });
+          violations.push({
+            event,
+            field,
+            problem: `${part} field retyped: ${JSON.stringify(schema)} → ${JSON.stringify(now)}`,
+          });
         }
         const wasRequired = old[part].required.includes(field);
         const isRequired = current[part].required.includes(field);

@@ -3,8 +3,8 @@
  * wire. `bus.emit` validates against it, the subscription's output type is
  * derived from it, and React narrows on it.
  *
- * Change policy (seeds/001, enforced by tests/unit/catalog-contract.test.ts
- * against tests/unit/catalog-contract.json):
+ * Change policy (enforced by tests/unit/catalog-contract.test.ts against
+ * src/server/events/catalog-contract.json):
  *   - additive changes are safe: a new optional field, a new derived field, a
  *     new event name;
  *   - anything breaking (removing, renaming or retyping a field, making an
@@ -39,7 +39,7 @@ export interface EventDefinition<
   };
 }
 
-function defineEvent<TPayload extends z.ZodObject, TDerived extends z.ZodObject = z.ZodObject<{}>>(
+function defineEvent<TPayload extends z.ZodObject, TDerived extends z.ZodObject = z.ZodObject<Record<never, never>>>(
   definition: EventDefinition<TPayload, TDerived>,
 ) {
   return definition;
@@ -47,9 +47,7 @@ function defineEvent<TPayload extends z.ZodObject, TDerived extends z.ZodObject 
 
 // --- shared field schemas ---------------------------------------------------
 const id = z.string().min(1).max(64);
-const currency = z
-  .string()
-  .regex(/^[A-Z]{3}$/, "currency must be an ISO 4217 code such as USD");
+const currency = z.string().regex(/^[A-Z]{3}$/, "currency must be an ISO 4217 code such as USD");
 /** Money travels in minor units (cents) as an integer. */
 const minorUnits = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 const shortText = (max: number) => z.string().trim().min(1).max(max);
@@ -59,9 +57,7 @@ const orderStatus = z.enum(orderStatuses);
 
 export function formatMoney(amountMinor: number, currencyCode: string): string {
   try {
-    return new Intl.NumberFormat("en-US", { style: "currency", currency: currencyCode }).format(
-      amountMinor / 100,
-    );
+    return new Intl.NumberFormat("en-US", { style: "currency", currency: currencyCode }).format(amountMinor / 100);
   } catch {
     return `${(amountMinor / 100).toFixed(2)} ${currencyCode}`;
   }
@@ -174,8 +170,7 @@ export const eventCatalog = {
   "system.gap": defineEvent({
     audience: "system",
     version: 1,
-    description:
-      "The requested lastEventId is older than the replay log: events may have been missed, refetch state.",
+    description: "The requested lastEventId is older than the replay log: events may have been missed, refetch state.",
     payload: z.object({
       lastEventId: z.string(),
       oldestAvailableId: z.string().nullable(),
@@ -215,7 +210,5 @@ export function isEventName(value: string): value is EventName {
 /** The schema of `data` as delivered (payload plus derived fields). */
 export function deliveredDataSchema(name: EventName): z.ZodObject {
   const definition: EventDefinition = eventCatalog[name];
-  return definition.derived
-    ? definition.payload.extend(definition.derived.schema.shape)
-    : definition.payload;
+  return definition.derived ? definition.payload.extend(definition.derived.schema.shape) : definition.payload;
 }

@@ -39,3 +39,9 @@ export function toLiveEvent(envelope: EventEnvelope): LiveEvent {
     emittedAt: envelope.emittedAt,
   } as LiveEvent;
 }
+
+/** One item of a subscription's stream: the event and its id, the resume cursor. */
+export interface StreamItem {
+  id: EventId;
+  event: LiveEvent;
+}

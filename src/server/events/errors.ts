@@ -1,14 +1,18 @@
 /**
- * Typed errors of the event layer. Each carries the tRPC error code it maps
- * to, so routers turn them into a TRPCError without guessing.
+ * The one error type of the event layer. Each subclass names a code from the
+ * layer's own list, so any edge (tRPC, a raw SSE writer, a webhook) can map it
+ * to its protocol without knowing the subclasses.
  */
-import { TRPCError } from "@trpc/server";
 
-type TRPCErrorCode = TRPCError["code"];
+/** What went wrong, in terms an API edge can translate (HTTP status, tRPC code). */
+export type EventErrorCode = "BAD_REQUEST" | "UNAUTHORIZED" | "PAYLOAD_TOO_LARGE" | "TOO_MANY_REQUESTS";
 
 export abstract class EventLayerError extends Error {
-  abstract readonly code: TRPCErrorCode;
-  constructor(message: string, readonly details?: Record<string, unknown>) {
+  abstract readonly code: EventErrorCode;
+  constructor(
+    message: string,
+    readonly details?: Record<string, unknown>,
+  ) {
     super(message);
     this.name = new.target.name;
   }
@@ -41,11 +45,4 @@ export class SubscriptionRevokedError extends EventLayerError {
 /** The global or per-user limit of open subscriptions was reached. */
 export class ConnectionLimitError extends EventLayerError {
   readonly code = "TOO_MANY_REQUESTS" as const;
-}
-
-export function toTRPCError(error: unknown): unknown {
-  if (error instanceof EventLayerError) {
-    return new TRPCError({ code: error.code, message: error.message, cause: error });
-  }
-  return error;
 }

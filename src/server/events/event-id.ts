@@ -4,6 +4,8 @@
  * client's Last-Event-ID is a resumable cursor; a restarted server issues ids
  * greater than any it issued before (the clock moves on), so old cursors read
  * as "older than the log" and produce a gap, never a silent loss.
+ *
+ * This module has no server dependencies: the browser compares ids with it too.
  */
 import { InvalidEventIdError } from "./errors";
 
@@ -16,6 +18,7 @@ export interface ParsedEventId {
   seq: number;
 }
 
+/** Throws InvalidEventIdError for anything that is not an id this layer issues. */
 export function parseEventId(id: string): ParsedEventId {
   const match = EVENT_ID.exec(id);
   if (!match) {
@@ -31,15 +34,6 @@ export function parseEventId(id: string): ParsedEventId {
   return { ms, seq };
 }
 
-export function isEventId(id: string): boolean {
-  try {
-    parseEventId(id);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 export function compareEventIds(a: EventId, b: EventId): number {
   const pa = parseEventId(a);
   const pb = parseEventId(b);
@@ -48,6 +42,19 @@ export function compareEventIds(a: EventId, b: EventId): number {
 
 export function formatEventId(id: ParsedEventId): EventId {
   return `${id.ms}-${id.seq}`;
+}
+
+/**
+ * The one cursor rule, for every ReplayLog implementation: a cursor must be
+ * well formed and not ahead of the stream's newest id (it was issued here).
+ * Older cursors are valid; the log answers them with events or a gap.
+ */
+export function assertCursorWithin(cursor: EventId, head: EventId): void {
+  if (compareEventIds(cursor, head) > 0) {
+    throw new InvalidEventIdError(
+      "lastEventId is ahead of this stream; it was not issued here (resume from an id the stream sent)",
+    );
+  }
 }
 
 /** Monotonic id source; survives a clock that steps backwards. */
@@ -64,11 +71,6 @@ export class EventIdGenerator {
   next(): EventId {
     const ms = this.now();
     this.last = ms > this.last.ms ? { ms, seq: 0 } : { ms: this.last.ms, seq: this.last.seq + 1 };
-    return formatEventId(this.last);
-  }
-
-  /** The most recently issued id, or the origin when none was issued. */
-  current(): EventId {
     return formatEventId(this.last);
   }
 }

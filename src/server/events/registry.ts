@@ -1,23 +1,19 @@
 /**
- * The connection registry: every open subscription with who holds it, since
- * when, and how many events it was sent. It enforces the connection limits,
- * answers stats and presence, and tells listeners when a user comes online in
- * an organisation or leaves it.
+ * This process's open subscriptions: the limits on opening one, and the
+ * counters behind `events.stats` and `events.connections`. Presence (who is
+ * online) is a separate concern (presence.ts), fed by the subscription.
  */
 import { randomUUID } from "node:crypto";
 
 import { ConnectionLimitError } from "./errors";
+import type { ResolvedSubscriber } from "./identity";
 
-export interface ConnectionPrincipal {
-  userId: string;
-  userName: string | null;
-  sessionId: string;
-  organizationIds: readonly string[];
-}
-
-export interface ConnectionRecord extends ConnectionPrincipal {
-  organizationIds: readonly string[];
+export interface ConnectionRecord {
   readonly connectionId: string;
+  readonly userId: string;
+  readonly userName: string | null;
+  readonly sessionId: string;
+  organizationIds: readonly string[];
   readonly connectedAt: number;
   eventsSent: number;
   lastEventAt: number | null;
@@ -26,13 +22,6 @@ export interface ConnectionRecord extends ConnectionPrincipal {
 export interface RegistryLimits {
   maxConnections: number;
   maxConnectionsPerUser: number;
-}
-
-export interface PresenceChange {
-  organizationId: string;
-  userId: string;
-  userName: string | null;
-  online: boolean;
 }
 
 export interface ConnectionStats {
@@ -48,13 +37,6 @@ export interface ConnectionStats {
   connectionsRejected: number;
 }
 
-export interface OnlineMember {
-  userId: string;
-  name: string | null;
-  connections: number;
-  onlineSince: string;
-}
-
 export class ConnectionRegistry {
   private readonly connections = new Map<string, ConnectionRecord>();
   private readonly byUser = new Map<string, Set<ConnectionRecord>>();
@@ -67,7 +49,6 @@ export class ConnectionRegistry {
 
   constructor(
     private readonly limits: RegistryLimits,
-    private readonly onPresenceChange: (change: PresenceChange) => void = () => {},
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -75,93 +56,65 @@ export class ConnectionRegistry {
     return this.connections.size;
   }
 
-  /** Throws ConnectionLimitError when `userId` may not open another subscription now. */
-  assertCanOpen(userId: string): void {
+  /** Registers a connection, or throws ConnectionLimitError when a limit is reached. */
+  open(subscriber: ResolvedSubscriber): ConnectionRecord {
     if (this.connections.size >= this.limits.maxConnections) {
       this.rejected++;
       throw new ConnectionLimitError(
         `the server has reached its limit of ${this.limits.maxConnections} open subscriptions; retry later`,
       );
     }
-    if ((this.byUser.get(userId)?.size ?? 0) >= this.limits.maxConnectionsPerUser) {
+    const userConnections = this.byUser.get(subscriber.userId);
+    if ((userConnections?.size ?? 0) >= this.limits.maxConnectionsPerUser) {
       this.rejected++;
       throw new ConnectionLimitError(
         `you already have ${this.limits.maxConnectionsPerUser} open subscriptions (the per-user limit); close a tab or retry later`,
       );
     }
-  }
-
-  /** Registers a connection, or throws ConnectionLimitError. */
-  open(principal: ConnectionPrincipal): ConnectionRecord {
-    this.assertCanOpen(principal.userId);
-    const userConnections = this.byUser.get(principal.userId);
     const record: ConnectionRecord = {
-      ...principal,
-      organizationIds: [...principal.organizationIds],
       connectionId: randomUUID(),
+      userId: subscriber.userId,
+      userName: subscriber.userName,
+      sessionId: subscriber.sessionId,
+      organizationIds: [...subscriber.organizationIds],
       connectedAt: this.now(),
       eventsSent: 0,
       lastEventAt: null,
     };
-    const wasOnline = new Set(this.organizationsOnline(principal.userId));
     this.connections.set(record.connectionId, record);
     if (userConnections) userConnections.add(record);
-    else this.byUser.set(principal.userId, new Set([record]));
+    else this.byUser.set(subscriber.userId, new Set([record]));
     this.opened++;
-    for (const organizationId of record.organizationIds) {
-      if (!wasOnline.has(organizationId)) {
-        this.onPresenceChange({ organizationId, userId: record.userId, userName: record.userName, online: true });
-      }
-    }
     return record;
   }
 
-  /** Idempotent. Frees everything the connection held. */
-  close(connectionId: string): ConnectionRecord | undefined {
+  /**
+   * Frees everything the connection held; idempotent. `rejected` is for a
+   * connection refused before it went live (a bad cursor): it then counts as
+   * rejected, not as opened and closed.
+   */
+  close(connectionId: string, outcome: "closed" | "rejected" = "closed"): ConnectionRecord | undefined {
     const record = this.connections.get(connectionId);
     if (!record) return undefined;
     this.connections.delete(connectionId);
     const userConnections = this.byUser.get(record.userId);
     userConnections?.delete(record);
     if (userConnections?.size === 0) this.byUser.delete(record.userId);
-    this.closed++;
-    this.closedDurationTotal += this.now() - record.connectedAt;
-    const stillOnline = new Set(this.organizationsOnline(record.userId));
-    for (const organizationId of record.organizationIds) {
-      if (!stillOnline.has(organizationId)) {
-        this.onPresenceChange({ organizationId, userId: record.userId, userName: record.userName, online: false });
-      }
+    if (outcome === "rejected") {
+      this.opened--;
+      this.rejected++;
+    } else {
+      this.closed++;
+      this.closedDurationTotal += this.now() - record.connectedAt;
     }
     return record;
   }
 
-  /** A connection's organisations changed (re-authorisation); announces presence transitions. */
-  updateOrganizations(connectionId: string, organizationIds: readonly string[]): void {
-    const record = this.connections.get(connectionId);
-    if (!record) return;
-    const before = new Set(this.organizationsOnline(record.userId));
-    record.organizationIds = [...organizationIds];
-    const after = new Set(this.organizationsOnline(record.userId));
-    for (const organizationId of before) {
-      if (!after.has(organizationId)) {
-        this.onPresenceChange({ organizationId, userId: record.userId, userName: record.userName, online: false });
-      }
-    }
-    for (const organizationId of after) {
-      if (!before.has(organizationId)) {
-        this.onPresenceChange({ organizationId, userId: record.userId, userName: record.userName, online: true });
-      }
-    }
-  }
-
-  recordSent(connectionId: string): void {
-    const record = this.connections.get(connectionId);
+  recordSent(record: ConnectionRecord, count = 1): void {
     const at = this.now();
-    if (record) {
-      record.eventsSent++;
-      record.lastEventAt = at;
-    }
-    this.eventsSent++;
+    record.eventsSent += count;
+    record.lastEventAt = at;
+    this.eventsSent += count;
     this.lastEventAt = at;
   }
 
@@ -169,14 +122,8 @@ export class ConnectionRegistry {
     return this.connections.get(connectionId);
   }
 
-  list(filter?: { userId?: string; organizationId?: string }): ConnectionRecord[] {
-    const source = filter?.userId ? (this.byUser.get(filter.userId) ?? []) : this.connections.values();
-    const out: ConnectionRecord[] = [];
-    for (const record of source) {
-      if (filter?.organizationId && !record.organizationIds.includes(filter.organizationId)) continue;
-      out.push(record);
-    }
-    return out;
+  list(filter?: { userId?: string }): ConnectionRecord[] {
+    return [...(filter?.userId ? (this.byUser.get(filter.userId) ?? []) : this.connections.values())];
   }
 
   stats(): ConnectionStats {
@@ -189,35 +136,12 @@ export class ConnectionRegistry {
     return {
       totalConnections: this.connections.size,
       clientsByUser,
-      averageConnectionDurationMs: samples
-        ? Math.round((openDurationTotal + this.closedDurationTotal) / samples)
-        : 0,
+      averageConnectionDurationMs: samples ? Math.round((openDurationTotal + this.closedDurationTotal) / samples) : 0,
       eventsSent: this.eventsSent,
       lastEventAt: this.lastEventAt === null ? null : new Date(this.lastEventAt).toISOString(),
       connectionsOpened: this.opened,
       connectionsClosed: this.closed,
       connectionsRejected: this.rejected,
     };
-  }
-
-  /** Members of `organizationId` with at least one open subscription. */
-  presence(organizationId: string): OnlineMember[] {
-    const members = new Map<string, OnlineMember>();
-    for (const record of this.connections.values()) {
-      if (!record.organizationIds.includes(organizationId)) continue;
-      const since = new Date(record.connectedAt).toISOString();
-      const member = members.get(record.userId);
-      if (member) {
-        member.connections++;
-        if (since < member.onlineSince) member.onlineSince = since;
-      } else {
-        members.set(record.userId, { userId: record.userId, name: record.userName, connections: 1, onlineSince: since });
-      }
-    }
-    return [...members.values()].sort((a, b) => a.onlineSince.localeCompare(b.onlineSince));
-  }
-
-  private *organizationsOnline(userId: string): Generator<string> {
-    for (const record of this.byUser.get(userId) ?? []) yield* record.organizationIds;
   }
 }

@@ -1,256 +1,327 @@
 /**
- * One subscription's life: register, listen, replay, go live, clean up.
+ * One subscription's life: register, listen, replay, say it is ready, go
+ * live, re-authorise, clean up. Every way of serving a stream (tRPC's
+ * handler, the caller, a raw SSE writer) drives this one class through a
+ * `SubscriptionSink`.
  *
  * The order is what makes resume exact. The subscriber is added to the bus
  * before the log is read, so an event emitted while replaying is both in the
- * replay and in the live queue; live events at or below the replay cursor are
+ * replay and in the pending buffer; anything at or below the cursor is
  * dropped. Nothing is lost at the seam and nothing arrives twice.
  *
- * tRPC writes the SSE `connected` frame before this generator runs, so
- * `system.ready` is the client's signal that it is live; its id is a cursor.
+ * Live delivery is a synchronous call per event, with no queue of its own:
+ * the sink decides how much it holds. When it says it is full, the
+ * subscription stops writing and, once the sink asks to `resume`, catches up
+ * from the replay log, so a slow reader never grows memory.
  */
-import { tracked, type TrackedEnvelope } from "@trpc/server";
-
-import type { EventBus, EventBusLogger } from "./bus";
+import type { EventBus } from "./bus";
 import type { EventName } from "./catalog";
-import type { EventEnvelope, LiveEvent } from "./envelope";
-import { toLiveEvent } from "./envelope";
-import { InvalidEventIdError, SubscriptionRevokedError } from "./errors";
-import { compareEventIds, parseEventId, type EventId } from "./event-id";
-import type { ConnectionPrincipal, ConnectionRegistry } from "./registry";
-import type { SubscriberIdentity } from "./targets";
+import { toLiveEvent, type EventEnvelope, type StreamItem } from "./envelope";
+import { SubscriptionRevokedError } from "./errors";
+import { assertCursorWithin, compareEventIds, type EventId } from "./event-id";
+import { sameEntitlements, type ResolvedSubscriber } from "./identity";
+import type { EventLayerLogger } from "./logger";
+import type { Presence } from "./presence";
+import { Reauthorization } from "./reauthorization";
+import type { ConnectionRecord, ConnectionRegistry } from "./registry";
+import { gapItem, readyItem } from "./system-events";
 
-export type StreamIdentity = SubscriberIdentity & ConnectionPrincipal;
+/** Where a subscription writes its items. */
+export interface SubscriptionSink {
+  /**
+   * Takes one item. Returns false when the sink holds as much as it will for
+   * now: the subscription stops writing until the sink calls `resume()`.
+   */
+  write(item: StreamItem): boolean;
+  /** The subscription ended; `error` says why when the client did not end it. */
+  end(error?: unknown): void;
+}
 
-export interface StreamEventsOptions {
+export interface SubscriptionOptions {
   bus: EventBus;
   registry: ConnectionRegistry;
-  logger: EventBusLogger;
-  identity: StreamIdentity;
-  /**
-   * Re-reads the subscriber's entitlements every `intervalMs` while the stream
-   * is open, so a membership removed (or a session expired) stops delivery
-   * without waiting for a reconnect. `resolve` returns null when the session
-   * is no longer valid; the stream then ends with UNAUTHORIZED.
-   */
-  reauthorize?: { intervalMs: number; resolve: () => Promise<StreamIdentity | null> };
+  presence: Presence;
+  logger: EventLayerLogger;
+  identity: ResolvedSubscriber;
+  /** Only these names (system events always arrive); null or empty for all. */
   names: readonly EventName[] | null;
   lastEventId: EventId | null;
-  signal: AbortSignal | undefined;
-  maxQueuedEvents: number;
+  sink: SubscriptionSink;
+  /** Live events held while a replay is in flight; beyond it the log is read again. */
+  maxPendingEvents: number;
+  /**
+   * Re-reads the subscriber's entitlements every `intervalMs`, so a membership
+   * removed (or a session expired) stops delivery without waiting for a
+   * reconnect. `resolve` returns null when the session is no longer valid;
+   * the subscription then ends with SubscriptionRevokedError.
+   */
+  reauthorize?: { intervalMs: number; resolve: () => Promise<ResolvedSubscriber | null> };
 }
 
-/** A bounded FIFO whose reader can be woken by an abort. */
-class EnvelopeQueue {
-  private items: EventEnvelope[] = [];
-  private waiter: (() => void) | null = null;
-  overflowed = false;
+export type CloseReason = "client_closed" | "revoked" | "error" | "server_closing";
 
-  constructor(private readonly limit: number) {}
+type State = "replaying" | "live" | "behind" | "closed";
 
-  push(envelope: EventEnvelope) {
-    if (this.items.length >= this.limit) {
-      this.overflowed = true;
-    } else {
-      this.items.push(envelope);
+export class Subscription {
+  private state: State = "replaying";
+  private cursor: EventId = "0-0";
+  private pending: EventEnvelope[] = [];
+  private pendingOverflowed = false;
+  private identity: ResolvedSubscriber;
+  private readonly names: ReadonlySet<EventName> | null;
+  private unsubscribe: () => void = () => {};
+  private reauthorization: Reauthorization | undefined;
+  private readonly log: Record<string, unknown>;
+
+  /** Registers, replays and writes `system.ready`; throws EventLayerErrors before anything is held. */
+  static async open(options: SubscriptionOptions): Promise<Subscription> {
+    const subscription = new Subscription(options, options.registry.open(options.identity));
+    await subscription.start();
+    return subscription;
+  }
+
+  private constructor(
+    private readonly options: SubscriptionOptions,
+    /** This subscription's entry in the registry. */
+    readonly connection: ConnectionRecord,
+  ) {
+    this.identity = options.identity;
+    this.names = options.names && options.names.length > 0 ? new Set(options.names) : null;
+    this.log = {
+      connectionId: connection.connectionId,
+      userId: this.identity.userId,
+      sessionId: this.identity.sessionId,
+    };
+  }
+
+  get connectionId(): string {
+    return this.connection.connectionId;
+  }
+
+  get isClosed(): boolean {
+    return this.state === "closed";
+  }
+
+  private async start(): Promise<void> {
+    const { bus, registry, presence, lastEventId } = this.options;
+    try {
+      // Before anything is announced: a refused cursor must leave no trace (no presence flapping).
+      if (lastEventId !== null) assertCursorWithin(lastEventId, await bus.head());
+    } catch (error) {
+      this.state = "closed";
+      registry.close(this.connectionId, "rejected");
+      throw error;
     }
-    this.wake();
-  }
-
-  /** Drops everything queued; the reader catches up from the replay log instead. */
-  reset() {
-    this.items = [];
-    this.overflowed = false;
-  }
-
-  wake() {
-    const waiter = this.waiter;
-    this.waiter = null;
-    waiter?.();
-  }
-
-  /** Resolves with the queued items (possibly none, when woken by an abort). */
-  async take(): Promise<EventEnvelope[]> {
-    if (this.items.length === 0 && !this.overflowed) {
-      await new Promise<void>((resolve) => (this.waiter = resolve));
-    }
-    const batch = this.items;
-    this.items = [];
-    return batch;
-  }
-}
-
-/**
- * Throws InvalidEventIdError for a malformed cursor or one this stream never
- * issued (ahead of its newest id). Older cursors are fine: they get a gap.
- */
-export async function assertResumableCursor(bus: EventBus, lastEventId: EventId): Promise<void> {
-  parseEventId(lastEventId);
-  const head = await bus.head();
-  if (compareEventIds(lastEventId, head) > 0) {
-    throw new InvalidEventIdError(
-      `lastEventId ${lastEventId} is ahead of this stream (newest is ${head}); it was not issued here`,
+    // Presence before subscribing: a fresh subscriber is not told about its own arrival.
+    this.settle(
+      presence.join(
+        this.connectionId,
+        { userId: this.identity.userId, userName: this.identity.userName },
+        this.identity.organizationIds,
+      ),
+      "join",
     );
-  }
-}
-
-function sameEntitlements(a: StreamIdentity, b: StreamIdentity): boolean {
-  const orgs = (x: StreamIdentity) => [...x.organizationIds].sort().join(",");
-  const meta = (x: StreamIdentity) => JSON.stringify(Object.entries(x.metadata).sort(([k1], [k2]) => k1.localeCompare(k2)));
-  return orgs(a) === orgs(b) && meta(a) === meta(b);
-}
-
-export async function* streamEvents(
-  options: StreamEventsOptions,
-): AsyncGenerator<TrackedEnvelope<LiveEvent>, void, unknown> {
-  const { bus, registry, logger, signal } = options;
-  let identity = options.identity;
-  if (options.lastEventId !== null) await assertResumableCursor(bus, options.lastEventId);
-  const names = options.names && options.names.length > 0 ? new Set(options.names) : null;
-
-  // Throws ConnectionLimitError before anything is held.
-  const connection = registry.open(identity);
-  const log = { connectionId: connection.connectionId, userId: identity.userId, sessionId: identity.sessionId };
-  const queue = new EnvelopeQueue(options.maxQueuedEvents);
-  const subscribeAs = (who: StreamIdentity) =>
-    bus.subscribe({
-      id: connection.connectionId,
-      userId: who.userId,
-      sessionId: who.sessionId,
-      signInSessionId: who.signInSessionId,
-      organizationIds: who.organizationIds,
-      metadata: who.metadata,
-      names,
-      deliver: (envelope) => queue.push(envelope),
-    });
-  let unsubscribe = subscribeAs(identity);
-  let revoked: string | null = null;
-  let closed = false;
-
-  let reauthorizeTimer: NodeJS.Timeout | undefined;
-  if (options.reauthorize && options.reauthorize.intervalMs > 0) {
-    const { resolve, intervalMs } = options.reauthorize;
-    let checking = false;
-    reauthorizeTimer = setInterval(() => {
-      if (checking) return;
-      checking = true;
-      resolve()
-        .then((next) => {
-          // A check still in flight when the stream ended must not subscribe again.
-          if (closed) return;
-          if (!next) {
-            revoked = "the session is no longer valid; sign in again";
-            queue.wake();
-            return;
-          }
-          if (sameEntitlements(identity, next)) return;
-          // Subscribe with the new entitlements before dropping the old ones: an
-          // event caught by both is dropped by the cursor check below.
-          const previous = unsubscribe;
-          unsubscribe = subscribeAs(next);
-          previous();
-          registry.updateOrganizations(connection.connectionId, next.organizationIds);
-          logger.info(
-            { event: "connection.reauthorized", ...log, organizationIds: next.organizationIds },
-            "subscription entitlements changed",
-          );
-          identity = next;
-        })
-        .catch((error: unknown) => logger.error({ event: "connection.reauthorize_failed", ...log, err: error }, "re-authorisation failed"))
-        .finally(() => {
-          checking = false;
-        });
-    }, intervalMs);
-    reauthorizeTimer.unref();
-  }
-  const onAbort = () => queue.wake();
-  signal?.addEventListener("abort", onAbort);
-  logger.info(
-    { event: "connection.opened", ...log, organizationIds: identity.organizationIds, resumeFrom: options.lastEventId },
-    "subscription opened",
-  );
-
-  let reason = "client_closed";
-  let cursor: EventId;
-  let replayed = 0;
-
-  // Reads the log after `from` and yields it (or a gap); used to resume and to
-  // catch up a subscriber whose queue overflowed, so memory stays bounded.
-  async function* catchUp(from: EventId) {
-    const replay = await bus.readAfter(from, identity, names);
-    if (replay.kind === "gap") {
-      cursor = replay.head;
-      logger.warn({ event: "connection.gap", ...log, lastEventId: from, reason: replay.reason }, "resume gap");
-      yield tracked(cursor, {
-        id: cursor,
-        name: "system.gap",
-        version: 1,
-        emittedAt: new Date().toISOString(),
-        data: { lastEventId: from, oldestAvailableId: replay.oldestAvailableId, reason: replay.reason },
-      } satisfies LiveEvent);
-      return;
+    this.unsubscribe = this.subscribeAs(this.identity);
+    let replayed: number;
+    try {
+      replayed = await this.catchUp(lastEventId);
+    } catch (error) {
+      this.close("error", error);
+      throw error;
     }
-    cursor = from;
-    for (const envelope of replay.events) {
-      cursor = envelope.id;
-      yield tracked(envelope.id, toLiveEvent(envelope));
-      registry.recordSent(connection.connectionId);
-      replayed++;
+    if (this.state === "closed") return; // closed by the client while replaying
+    const { logger } = this.options;
+    logger.info(
+      {
+        event: "connection.opened",
+        ...this.log,
+        organizationIds: this.identity.organizationIds,
+        resumeFrom: lastEventId,
+      },
+      "subscription opened",
+    );
+    this.send(readyItem(this.cursor, { connectionId: this.connectionId, resumedFrom: lastEventId, replayed }));
+    this.goLive();
+    const reauthorize = this.options.reauthorize;
+    if (reauthorize && reauthorize.intervalMs > 0) {
+      this.reauthorization = new Reauthorization(
+        reauthorize.intervalMs,
+        () => this.reauthorize(reauthorize.resolve),
+        (error) =>
+          logger.error({ event: "connection.reauthorize_failed", ...this.log, err: error }, "re-authorisation failed"),
+      );
     }
-    if (compareEventIds(replay.head, cursor) > 0) cursor = replay.head;
   }
 
-  try {
-    // Read after subscribing: anything newer is already queued for us.
-    cursor = await bus.head();
-    if (options.lastEventId !== null) yield* catchUp(options.lastEventId);
-    yield tracked(cursor, {
-      id: cursor,
-      name: "system.ready",
-      version: 1,
-      emittedAt: new Date().toISOString(),
-      data: { connectionId: connection.connectionId, resumedFrom: options.lastEventId, replayed },
-    } satisfies LiveEvent);
+  /**
+   * The sink has room again. A subscription that fell behind reads what it
+   * missed from the log (or learns of a gap) and then goes live again.
+   */
+  resume(): void {
+    if (this.state !== "behind") return;
+    this.state = "replaying";
+    this.catchUp(this.cursor)
+      .then(() => this.goLive())
+      .catch((error: unknown) => this.close("error", error));
+  }
 
-    while (!signal?.aborted) {
-      const batch = await queue.take();
-      if (revoked) throw new SubscriptionRevokedError(revoked);
-      if (queue.overflowed) {
-        queue.reset();
-        logger.warn({ event: "connection.catch_up", ...log, cursor }, "subscriber fell behind; catching up from the log");
-        yield* catchUp(cursor);
-        continue;
-      }
-      for (const envelope of batch) {
-        if (compareEventIds(envelope.id, cursor) <= 0) continue;
-        cursor = envelope.id;
-        yield tracked(envelope.id, toLiveEvent(envelope));
-        registry.recordSent(connection.connectionId);
-      }
-    }
-  } catch (error) {
-    if (error instanceof SubscriptionRevokedError) {
-      reason = "revoked";
-    } else {
-      reason = "error";
-      logger.error({ event: "connection.error", ...log, err: error }, "subscription failed");
-    }
-    throw error;
-  } finally {
-    closed = true;
-    clearInterval(reauthorizeTimer);
-    signal?.removeEventListener("abort", onAbort);
-    unsubscribe();
-    const record = registry.close(connection.connectionId);
+  /** Ends the subscription and frees everything it held; idempotent. */
+  close(reason: CloseReason, error?: unknown): void {
+    if (this.state === "closed") return;
+    this.state = "closed";
+    this.pending = [];
+    this.reauthorization?.stop();
+    this.unsubscribe();
+    const { registry, presence, logger } = this.options;
+    const record = registry.close(this.connectionId);
+    this.settle(presence.leave(this.connectionId), "leave");
+    if (reason === "error") logger.error({ event: "connection.error", ...this.log, err: error }, "subscription failed");
     logger.info(
       {
         event: "connection.closed",
-        ...log,
+        ...this.log,
         reason,
         eventsSent: record?.eventsSent ?? 0,
         durationMs: record ? Date.now() - record.connectedAt : 0,
       },
       "subscription closed",
+    );
+    this.options.sink.end(reason === "client_closed" ? undefined : error);
+  }
+
+  /** Presence may be remote: its failures are logged, never thrown into the stream. */
+  private settle(result: void | Promise<void>, what: string): void {
+    void Promise.resolve(result).catch((error: unknown) =>
+      this.options.logger.error({ event: "presence.failed", ...this.log, err: error }, `presence ${what} failed`),
+    );
+  }
+
+  private subscribeAs(who: ResolvedSubscriber): () => void {
+    return this.options.bus.subscribe({
+      id: this.connectionId,
+      userId: who.userId,
+      sessionId: who.sessionId,
+      signInSessionId: who.signInSessionId,
+      organizationIds: who.organizationIds,
+      metadata: who.metadata,
+      names: this.names,
+      deliver: (envelope) => this.onEnvelope(envelope),
+    });
+  }
+
+  private onEnvelope(envelope: EventEnvelope): void {
+    switch (this.state) {
+      case "live":
+        this.deliver(envelope);
+        return;
+      case "replaying":
+        if (this.pending.length < this.options.maxPendingEvents) this.pending.push(envelope);
+        else this.pendingOverflowed = true;
+        return;
+      case "behind":
+      case "closed":
+        // Behind: the log has it and the catch-up will read it.
+        return;
+    }
+  }
+
+  /** Writes one live event unless already seen; marks the subscription behind when the sink is full. */
+  private deliver(envelope: EventEnvelope): void {
+    if (compareEventIds(envelope.id, this.cursor) <= 0) return;
+    this.cursor = envelope.id;
+    if (!this.send({ id: envelope.id, event: toLiveEvent(envelope) })) this.fallBehind();
+  }
+
+  private send(item: StreamItem): boolean {
+    if (!item.event.name.startsWith("system.")) this.options.registry.recordSent(this.connection);
+    return this.options.sink.write(item);
+  }
+
+  private fallBehind(): void {
+    if (this.state === "closed") return;
+    this.state = "behind";
+    this.pending = [];
+    this.pendingOverflowed = false;
+    this.options.logger.warn(
+      { event: "connection.catch_up", ...this.log, cursor: this.cursor },
+      "subscriber fell behind; catching up from the log",
+    );
+  }
+
+  /**
+   * Reads the log after `from` (or only its head, for a fresh subscription)
+   * and writes it, or a gap. Returns how many events it wrote.
+   */
+  private async catchUp(from: EventId | null): Promise<number> {
+    const { bus, logger } = this.options;
+    if (from === null) {
+      this.cursor = await bus.head();
+      return 0;
+    }
+    const replay = await bus.readAfter(from, this.identity, this.names);
+    if (this.state !== "replaying") return 0;
+    if (replay.kind === "gap") {
+      this.cursor = replay.head;
+      logger.warn({ event: "connection.gap", ...this.log, lastEventId: from, reason: replay.reason }, "resume gap");
+      this.send(
+        gapItem(replay.head, { lastEventId: from, oldestAvailableId: replay.oldestAvailableId, reason: replay.reason }),
+      );
+      return 0;
+    }
+    this.cursor = from;
+    let written = 0;
+    for (const envelope of replay.events) {
+      this.cursor = envelope.id;
+      written++;
+      if (!this.send({ id: envelope.id, event: toLiveEvent(envelope) })) {
+        this.fallBehind();
+        return written;
+      }
+    }
+    // Newer events that are not for this subscriber still move its cursor on.
+    if (compareEventIds(replay.head, this.cursor) > 0) this.cursor = replay.head;
+    return written;
+  }
+
+  /** Flushes what arrived during the replay, then delivers live. */
+  private goLive(): void {
+    while (this.state === "replaying") {
+      if (this.pendingOverflowed) {
+        // More arrived than we hold: the log has all of it.
+        this.fallBehind();
+        this.resume();
+        return;
+      }
+      const pending = this.pending;
+      this.pending = [];
+      this.state = "live";
+      for (const envelope of pending) {
+        this.deliver(envelope);
+        if (this.state !== "live") return;
+      }
+    }
+  }
+
+  private async reauthorize(resolve: () => Promise<ResolvedSubscriber | null>): Promise<void> {
+    const next = await resolve();
+    // A check still in flight when the stream ended must not subscribe again.
+    if (this.state === "closed") return;
+    if (!next) {
+      this.close("revoked", new SubscriptionRevokedError("the session is no longer valid; sign in again"));
+      return;
+    }
+    if (sameEntitlements(this.identity, next)) return;
+    // Subscribe with the new entitlements before dropping the old ones: an
+    // event caught by both is dropped by the cursor check.
+    const previous = this.unsubscribe;
+    this.unsubscribe = this.subscribeAs(next);
+    previous();
+    this.identity = next;
+    this.connection.organizationIds = [...next.organizationIds];
+    this.settle(this.options.presence.update(this.connectionId, next.organizationIds), "update");
+    this.options.logger.info(
+      { event: "connection.reauthorized", ...this.log, organizationIds: next.organizationIds },
+      "subscription entitlements changed",
     );
   }
 }

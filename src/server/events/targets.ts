@@ -1,12 +1,13 @@
 /**
  * Delivery targets and the single rule that decides who may receive what.
- * The subscriber index (delivery.ts) and the replay log both route through
+ * The subscriber index (subscriber-index.ts) and the replay log both route through
  * `isAddressedTo`, so live delivery and replay can never disagree.
  */
 import { z } from "zod";
 
 import { eventCatalog, type EventAudience, type EventName } from "./catalog";
 import { EventTargetError } from "./errors";
+import type { SubscriberIdentity } from "./identity";
 
 const idSchema = z.string().min(1).max(128);
 const metadataMatch = z
@@ -27,19 +28,6 @@ export const eventTargetSchema = z.discriminatedUnion("kind", [
 ]);
 
 export type EventTarget = z.infer<typeof eventTargetSchema>;
-export type EventTargetKind = EventTarget["kind"];
-
-/** What the server knows about a subscriber; never taken from client input. */
-export interface SubscriberIdentity {
-  userId: string;
-  /** This tab's session (`<sign-in session>.<tab id>`), or the sign-in session when the client sent no tab id. */
-  sessionId: string;
-  /** The Auth.js sign-in session: a session target naming it reaches every tab of that sign-in. */
-  signInSessionId: string;
-  organizationIds: readonly string[];
-  /** Server-derived attributes a metadata target matches on (role, org roles). */
-  metadata: Readonly<Record<string, string>>;
-}
 
 const allowedTargets: Record<Exclude<EventAudience, "system">, (t: EventTarget) => boolean> = {
   user: (t) => t.kind === "user" || t.kind === "session" || t.kind === "metadata",

@@ -1,39 +1,22 @@
 /**
  * How a stamped envelope reaches every process that may hold recipients.
- * In-process: a node:events EventEmitter with one listener per bus (not one
- * per subscriber, so 10,000 subscribers never trip MaxListeners). A Redis
- * pub/sub transport implements the same interface for many instances.
+ *
+ * Contract, for every implementation (tests/conformance/transport.suite.ts):
+ * - `publish` hands the envelope to every registered handler of every
+ *   instance, this instance's included; it resolves once the envelope is on
+ *   its way, and rejects (never drops silently) when it cannot be sent.
+ * - Handlers see envelopes in id order, never a lower id after a higher one.
+ *   A subscription drops any live envelope at or below its cursor, so an
+ *   implementation that reorders would lose events without a trace.
+ * - At most once per handler: a duplicate is harmless (the cursor drops it)
+ *   but costs a routing pass.
+ * - Handlers run synchronously and must not throw.
  */
-import { EventEmitter } from "node:events";
-
 import type { EventEnvelope } from "./envelope";
 
 export interface EventTransport {
-  /** Hands the envelope to every instance's handler, this instance's included. */
   publish(envelope: EventEnvelope): void | Promise<void>;
+  /** Registers a handler; returns the function that removes it. */
   onEnvelope(handler: (envelope: EventEnvelope) => void): () => void;
   close(): Promise<void>;
-}
-
-const CHANNEL = "envelope";
-
-export class InProcessTransport implements EventTransport {
-  private readonly emitter = new EventEmitter({ captureRejections: false });
-
-  publish(envelope: EventEnvelope): void {
-    this.emitter.emit(CHANNEL, envelope);
-  }
-
-  onEnvelope(handler: (envelope: EventEnvelope) => void): () => void {
-    this.emitter.on(CHANNEL, handler);
-    return () => this.emitter.off(CHANNEL, handler);
-  }
-
-  listenerCount(): number {
-    return this.emitter.listenerCount(CHANNEL);
-  }
-
-  async close(): Promise<void> {
-    this.emitter.removeAllListeners();
-  }
 }

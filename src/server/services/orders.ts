@@ -5,7 +5,7 @@
  */
 import type { PrismaClient } from "~/generated/prisma/client";
 import type { OrderStatus } from "~/generated/prisma/enums";
-import { getEventLayer } from "~/server/events";
+import { bus } from "~/server/event-layer";
 
 export const ESCROW_HOLD_MS = 10_000;
 
@@ -19,16 +19,12 @@ const transitions: Record<OrderStatus, readonly OrderStatus[]> = {
 
 export class OrderTransitionError extends Error {}
 
-export function allowedTransitions(from: OrderStatus): readonly OrderStatus[] {
-  return transitions[from];
-}
-
 export async function createOrder(
   db: PrismaClient,
   input: { organizationId: string; createdById: string; title: string; totalCents: number; currency: string },
 ) {
   const order = await db.order.create({ data: input });
-  await getEventLayer().bus.emit(
+  await bus.emit(
     "order.created",
     { orderId: order.id, title: order.title, total: order.totalCents, currency: order.currency },
     { kind: "organization", organizationId: order.organizationId },
@@ -47,7 +43,7 @@ export async function changeOrderStatus(db: PrismaClient, orderId: string, to: O
     data: { status: to, escrowReleaseAt: to === "DELIVERED" ? new Date(Date.now() + ESCROW_HOLD_MS) : undefined },
   });
   if (updated.count === 0) throw new OrderTransitionError("the order changed meanwhile; reload and retry");
-  await getEventLayer().bus.emit(
+  await bus.emit(
     "order.status.changed",
     { orderId, from: order.status, to },
     { kind: "organization", organizationId: order.organizationId },
@@ -69,7 +65,6 @@ export async function releaseDueEscrows(db: PrismaClient, now = new Date()): Pro
     });
     if (claimed.count === 0) continue; // another worker took it
     const target = { kind: "organization", organizationId: order.organizationId } as const;
-    const { bus } = getEventLayer();
     await bus.emit(
       "escrow.released",
       { orderId: order.id, milestoneId: `${order.id}:final`, amount: order.totalCents, currency: order.currency },

@@ -9,8 +9,8 @@ import { createHmac, timingSafeEqual } from "node:crypto";
 import { z } from "zod";
 
 import type { PrismaClient } from "~/generated/prisma/client";
-import { getEventLayer } from "~/server/events";
-import { EventLayerError } from "~/server/events/errors";
+import { bus } from "~/server/event-layer";
+import { EventLayerError } from "~/server/events";
 
 export const SIGNATURE_HEADER = "x-signature-256";
 export const MAX_WEBHOOK_BYTES = 64 * 1024;
@@ -53,7 +53,10 @@ export async function handlePaymentWebhook(
     return { status: 503, body: { error: "webhook_not_configured", message: "set PAYMENTS_WEBHOOK_SECRET" } };
   }
   if (!verifySignature(secret, rawBody, signatureHeader)) {
-    return { status: 401, body: { error: "invalid_signature", message: `missing or wrong ${SIGNATURE_HEADER} header` } };
+    return {
+      status: 401,
+      body: { error: "invalid_signature", message: `missing or wrong ${SIGNATURE_HEADER} header` },
+    };
   }
   let json: unknown;
   try {
@@ -72,7 +75,6 @@ export async function handlePaymentWebhook(
   if (!order) return { status: 404, body: { error: "unknown_order", message: "no such order" } };
 
   const target = { kind: "organization", organizationId: order.organizationId } as const;
-  const { bus } = getEventLayer();
   try {
     const event = parsed.data;
     const envelope =

@@ -3,10 +3,9 @@ import { TRPCError } from "@trpc/server";
 import { z } from "zod";
 
 import { createTRPCRouter, protectedProcedure } from "~/server/api/trpc";
-import { getEventLayer } from "~/server/events";
-import { tabSessionId } from "~/server/events/identity";
+import { bus } from "~/server/event-layer";
+import { tabSessionId, type EventTarget } from "~/server/events";
 import { organizationIdsOf } from "~/server/tenancy";
-import type { EventTarget } from "~/server/events/targets";
 
 const notificationTarget = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("user"), userId: z.string().min(1).max(64) }),
@@ -69,7 +68,7 @@ export const notificationRouter = createTRPCRouter({
           break;
       }
 
-      const envelope = await getEventLayer().bus.emit(
+      const envelope = await bus.emit(
         "notification.created",
         {
           notificationId: randomUUID(),
@@ -86,7 +85,10 @@ export const notificationRouter = createTRPCRouter({
   recipients: protectedProcedure.query(async ({ ctx }) => {
     const members = await ctx.db.membership.findMany({
       where: { organizationId: { in: await organizationIdsOf(ctx.db, ctx.session.user.id) } },
-      select: { user: { select: { id: true, name: true, email: true } }, organization: { select: { id: true, name: true } } },
+      select: {
+        user: { select: { id: true, name: true, email: true } },
+        organization: { select: { id: true, name: true } },
+      },
       orderBy: { createdAt: "asc" },
     });
     return members.map((m) => ({ ...m.user, organization: m.organization }));

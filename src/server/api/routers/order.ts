@@ -2,7 +2,7 @@ import { TRPCError } from "@trpc/server";
 import { z } from "zod";
 
 import { createTRPCRouter, protectedProcedure } from "~/server/api/trpc";
-import { orderStatuses } from "~/server/events/catalog";
+import { orderStatuses } from "~/server/events";
 import { OrderTransitionError, changeOrderStatus, createOrder } from "~/server/services/orders";
 import { organizationIdsOf } from "~/server/tenancy";
 
@@ -21,7 +21,10 @@ export const orderRouter = createTRPCRouter({
       z.object({
         title: z.string().trim().min(1).max(200),
         totalCents: z.number().int().positive().max(1_000_000_000),
-        currency: z.string().regex(/^[A-Z]{3}$/).default("USD"),
+        currency: z
+          .string()
+          .regex(/^[A-Z]{3}$/)
+          .default("USD"),
         organizationId: z.string().optional(),
       }),
     )

@@ -16,9 +16,18 @@ export async function POST(req: Request) {
   if (Buffer.byteLength(rawBody) > MAX_WEBHOOK_BYTES) {
     return Response.json({ error: "payload_too_large" }, { status: 413 });
   }
-  const result = await handlePaymentWebhook(db, env.PAYMENTS_WEBHOOK_SECRET, rawBody, req.headers.get(SIGNATURE_HEADER));
+  const result = await handlePaymentWebhook(
+    db,
+    env.PAYMENTS_WEBHOOK_SECRET,
+    rawBody,
+    req.headers.get(SIGNATURE_HEADER),
+  );
   logger[result.status >= 400 ? "warn" : "info"](
-    { event: "webhook.payments", status: result.status, ...("error" in result.body ? { error: result.body.error } : {}) },
+    {
+      event: "webhook.payments",
+      status: result.status,
+      ...("error" in result.body ? { error: result.body.error } : {}),
+    },
     "payment webhook handled",
   );
   return Response.json(result.body, { status: result.status });

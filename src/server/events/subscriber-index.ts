@@ -5,7 +5,8 @@
  */
 import type { EventName } from "./catalog";
 import type { EventEnvelope } from "./envelope";
-import { isAddressedTo, type EventTarget, type SubscriberIdentity } from "./targets";
+import type { SubscriberIdentity } from "./identity";
+import { isAddressedTo, type EventTarget } from "./targets";
 
 export interface Subscriber extends SubscriberIdentity {
   readonly id: string;
@@ -55,7 +56,8 @@ export class SubscriberIndex {
     this.all.add(subscriber);
     addTo(this.byUser, subscriber.userId, subscriber);
     addTo(this.bySession, subscriber.sessionId, subscriber);
-    if (subscriber.signInSessionId !== subscriber.sessionId) addTo(this.bySession, subscriber.signInSessionId, subscriber);
+    if (subscriber.signInSessionId !== subscriber.sessionId)
+      addTo(this.bySession, subscriber.signInSessionId, subscriber);
     for (const org of subscriber.organizationIds) addTo(this.byOrganization, org, subscriber);
     for (const [key, value] of Object.entries(subscriber.metadata)) {
       addTo(this.byMetadata, metadataKey(key, value), subscriber);
@@ -127,4 +129,3 @@ export class SubscriberIndex {
     return reached;
   }
 }
-

@@ -1,0 +1,72 @@
+/**
+ * Assembles an event layer from its parts. The embedded default keeps
+ * everything in this process; other engines (Redis) plug in through the same
+ * interfaces.
+ */
+import { EventBus } from "./bus";
+import type { EventLayerLogger } from "./logger";
+import { silentLogger } from "./logger";
+import type { Presence } from "./presence";
+import { MemoryPresence } from "./presence-memory";
+import { ConnectionRegistry } from "./registry";
+import { MemoryReplayLog } from "./replay-log-memory";
+import { MemoryTransport } from "./transport-memory";
+
+export interface EventLayerConfig {
+  /** Heartbeat interval of an open stream. */
+  pingIntervalMs: number;
+  /** The client reconnects after this much silence; must exceed the ping interval. */
+  reconnectAfterInactivityMs: number;
+  retentionCount: number;
+  retentionMs: number;
+  maxConnections: number;
+  maxConnectionsPerUser: number;
+  maxPayloadBytes: number;
+  /** Items a pulled stream holds before its subscription catches up from the log instead. */
+  maxQueuedEventsPerConnection: number;
+  /** 0 = entitlements are read only at connect. */
+  reauthorizeIntervalMs: number;
+}
+
+export interface EventLayer {
+  bus: EventBus;
+  registry: ConnectionRegistry;
+  presence: Presence;
+  config: EventLayerConfig;
+  logger: EventLayerLogger;
+  close(): Promise<void>;
+}
+
+/** Throws when the configuration cannot work, with the reason in words. */
+export function assertValidConfig(config: EventLayerConfig): void {
+  if (config.pingIntervalMs >= config.reconnectAfterInactivityMs) {
+    throw new Error(
+      `the ping interval (${config.pingIntervalMs} ms) must be below the reconnect-after-inactivity time (${config.reconnectAfterInactivityMs} ms), or every client reconnects between heartbeats`,
+    );
+  }
+}
+
+/** The embedded default: bus, replay log, transport, registry and presence in this process. */
+export function createMemoryEventLayer(config: EventLayerConfig, logger: EventLayerLogger = silentLogger): EventLayer {
+  assertValidConfig(config);
+  const bus = new EventBus({
+    log: new MemoryReplayLog({ maxEvents: config.retentionCount, maxAgeMs: config.retentionMs }),
+    transport: new MemoryTransport(),
+    maxPayloadBytes: config.maxPayloadBytes,
+    logger,
+  });
+  const presence = new MemoryPresence((change) => {
+    bus
+      .emit(
+        "presence.changed",
+        { organizationId: change.organizationId, userId: change.userId, name: change.userName, online: change.online },
+        { kind: "organization", organizationId: change.organizationId },
+      )
+      .catch((error: unknown) => logger.error({ event: "presence.failed", err: error }, "presence event failed"));
+  });
+  const registry = new ConnectionRegistry({
+    maxConnections: config.maxConnections,
+    maxConnectionsPerUser: config.maxConnectionsPerUser,
+  });
+  return { bus, registry, presence, config, logger, close: () => bus.close() };
+}

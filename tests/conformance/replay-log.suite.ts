@@ -1,0 +1,114 @@
+/**
+ * What every ReplayLog implementation must do (the contract in
+ * src/server/events/replay-log.ts). Run it with a factory; nothing here
+ * assumes `append` or `readAfter` is synchronous.
+ */
+import { describe, expect, it } from "vitest";
+
+import type { EventEnvelope } from "~/server/events";
+import { InvalidEventIdError } from "~/server/events";
+import { compareEventIds } from "~/server/events/event-id";
+import type { ReplayLog, ReplayLogRetention } from "~/server/events/replay-log";
+import { sleep } from "../helpers/wait";
+
+export type ReplayLogFactory = (retention: ReplayLogRetention) => Promise<ReplayLog>;
+
+export function replayLogConformance(name: string, create: ReplayLogFactory) {
+  describe(`ReplayLog conformance: ${name}`, () => {
+    const setup = async (retention: Partial<ReplayLogRetention> = {}) => {
+      const log = await create({ maxEvents: retention.maxEvents ?? 5, maxAgeMs: retention.maxAgeMs ?? 60_000 });
+      const origin = await log.head();
+      const append = (orderId: string, organizationId = "acme"): Promise<EventEnvelope> =>
+        Promise.resolve(
+          log.append({
+            name: "payment.failed",
+            version: 1,
+            data: { orderId, errorCode: "x" },
+            emittedAt: new Date().toISOString(),
+            target: { kind: "organization", organizationId },
+          }),
+        );
+      return { log, origin, append };
+    };
+
+    it("stamps strictly increasing ids in append order, also for concurrent appends", async () => {
+      const { log, append } = await setup({ maxEvents: 100 });
+      const sequential = [await append("1"), await append("2")];
+      const concurrent = await Promise.all(Array.from({ length: 20 }, (_, i) => append(`c${i}`)));
+      const ids = [...sequential, ...concurrent].map((e) => e.id);
+      expect(new Set(ids).size).toBe(ids.length);
+      expect(compareEventIds(ids[0]!, ids[1]!)).toBeLessThan(0);
+      const sorted = [...ids].sort(compareEventIds);
+      const replay = await log.readAfter(sequential[1]!.id);
+      expect(replay.kind === "events" && replay.events.map((e) => e.id)).toEqual(sorted.slice(2));
+      expect(await log.head()).toBe(sorted.at(-1));
+    });
+
+    it("replays exactly the events after a cursor, in id order", async () => {
+      const { log, append } = await setup();
+      const [e1, e2, e3] = [await append("1"), await append("2"), await append("3")];
+      expect(await log.readAfter(e1.id)).toMatchObject({ kind: "events", events: [e2, e3], head: e3.id });
+      expect(await log.readAfter(e3.id)).toMatchObject({ kind: "events", events: [] });
+    });
+
+    it("the stream's origin replays everything retained", async () => {
+      const { log, origin, append } = await setup();
+      const e = await append("1");
+      expect(await log.readAfter(origin)).toMatchObject({ kind: "events", events: [e] });
+    });
+
+    it("filters what it replays", async () => {
+      const { log, origin, append } = await setup();
+      await append("1", "acme");
+      const globex = await append("2", "globex");
+      const result = await log.readAfter(
+        origin,
+        (e) => e.target.kind === "organization" && e.target.organizationId === "globex",
+      );
+      expect(result.kind === "events" && result.events).toEqual([globex]);
+    });
+
+    it("retention by count: a cursor older than the oldest kept event gets a gap", async () => {
+      const { log, append } = await setup({ maxEvents: 3 });
+      const all: EventEnvelope[] = [];
+      for (let i = 0; i < 6; i++) all.push(await append(String(i)));
+      expect(await log.size()).toBe(3);
+      // all[2] was the last evicted event: after it, nothing is missing.
+      expect(await log.readAfter(all[2]!.id)).toMatchObject({ kind: "events", events: all.slice(3) });
+      expect(await log.readAfter(all[1]!.id)).toEqual({
+        kind: "gap",
+        reason: "retention_exceeded",
+        oldestAvailableId: all[3]!.id,
+        head: all[5]!.id,
+      });
+    });
+
+    it("retention by age", async () => {
+      const { log, append } = await setup({ maxEvents: 100, maxAgeMs: 150 });
+      const old = await append("old");
+      await sleep(300);
+      const recent = await append("recent");
+      expect(await log.readAfter(recent.id)).toMatchObject({ kind: "events", events: [] });
+      expect(await log.readAfter(old.id)).toMatchObject({ kind: "events", events: [recent] });
+      expect(await log.size()).toBe(1);
+      await sleep(300);
+      expect(await log.readAfter(old.id)).toMatchObject({ kind: "gap", reason: "retention_exceeded" });
+    });
+
+    it("a cursor from before this stream began (a restart) is an unknown_cursor gap", async () => {
+      const { log, append } = await setup();
+      await append("1");
+      expect(await log.readAfter("1000-0")).toMatchObject({ kind: "gap", reason: "unknown_cursor" });
+    });
+
+    it("refuses a cursor ahead of the stream, or malformed, with InvalidEventIdError", async () => {
+      const { log, append } = await setup();
+      const e = await append("1");
+      const [ms] = e.id.split("-");
+      await expect(Promise.resolve().then(() => log.readAfter(`${Number(ms) + 1}-0`))).rejects.toThrow(
+        /ahead of this stream/,
+      );
+      await expect(Promise.resolve().then(() => log.readAfter("nonsense"))).rejects.toBeInstanceOf(InvalidEventIdError);
+    });
+  });
+}
