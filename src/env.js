@@ -29,6 +29,11 @@ export const env = createEnv({
     EVENTS_MAX_PAYLOAD_BYTES: ms(16 * 1024),
     // Open subscriptions re-read their entitlements this often (0 = only at connect).
     EVENTS_REAUTHORIZE_INTERVAL_MS: z.coerce.number().int().nonnegative().default(60_000),
+    // The SSE fast path: bytes a stream may have queued before its client is
+    // disconnected (it resumes from its last id), and how long a socket may
+    // take nothing before it is closed.
+    EVENTS_MAX_BACKLOG_BYTES: ms(1024 * 1024),
+    EVENTS_STALL_TIMEOUT_MS: ms(30_000),
     ESCROW_JOB_INTERVAL_MS: z.coerce.number().int().nonnegative().default(30_000),
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   },
@@ -52,6 +57,8 @@ export const env = createEnv({
     EVENTS_MAX_CONNECTIONS_PER_USER: process.env.EVENTS_MAX_CONNECTIONS_PER_USER,
     EVENTS_MAX_PAYLOAD_BYTES: process.env.EVENTS_MAX_PAYLOAD_BYTES,
     EVENTS_REAUTHORIZE_INTERVAL_MS: process.env.EVENTS_REAUTHORIZE_INTERVAL_MS,
+    EVENTS_MAX_BACKLOG_BYTES: process.env.EVENTS_MAX_BACKLOG_BYTES,
+    EVENTS_STALL_TIMEOUT_MS: process.env.EVENTS_STALL_TIMEOUT_MS,
     ESCROW_JOB_INTERVAL_MS: process.env.ESCROW_JOB_INTERVAL_MS,
     LOG_LEVEL: process.env.LOG_LEVEL,
   },

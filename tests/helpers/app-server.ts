@@ -1,5 +1,5 @@
 /**
- * The production app as users run it: `next build`, migrate, `next start` on
+ * The production app as users run it: `next build`, migrate, `npm start` (server.js) on
  * a free loopback port with a fresh embedded database, and sign-in through
  * Auth.js's credentials endpoint exactly as a browser form post. Shared by
  * the transport tests, the browser tests and the benchmark.
@@ -56,6 +56,8 @@ export async function startApp(options: StartAppOptions = {}): Promise<AppServer
     AUTH_SECRET: "test-app-secret-test-app-secret-0123456789",
     AUTH_URL: `http://127.0.0.1:${port}`,
     AUTH_DEMO_LOGIN: "true",
+    // Lets a test or the benchmark reach tRPC's stock SSE handler for comparison.
+    EVENTS_ALLOW_STOCK_SSE: "true",
     LOG_LEVEL: "warn",
     ...options.env,
   };
@@ -63,9 +65,9 @@ export async function startApp(options: StartAppOptions = {}): Promise<AppServer
   run(process.execPath, ["--import", "tsx", join(root, "scripts/db-migrate.ts")], env, "db:migrate");
 
   const [command, ...prefixArgs] = [...(options.commandPrefix ?? []), process.execPath];
-  const child = spawn(command, [...prefixArgs, nextBin, "start", "-p", String(port), "-H", "127.0.0.1"], {
+  const child = spawn(command, [...prefixArgs, join(root, "server.js")], {
     cwd: root,
-    env,
+    env: { HOSTNAME: "127.0.0.1", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";

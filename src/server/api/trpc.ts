@@ -6,10 +6,18 @@ import type { Session } from "next-auth";
 import superjson from "superjson";
 import { ZodError, z } from "zod";
 
-import { auth } from "~/server/auth";
+import type { IncomingHttpHeaders } from "node:http";
+
+import { auth, sessionOfRequest } from "~/server/auth";
 import { db } from "~/server/db";
 import { getEventLayer } from "~/server/event-layer";
-import { EventLayerError, parseTabId, type StreamItem } from "~/server/events";
+import {
+  EventLayerError,
+  parseTabId,
+  type StreamItem,
+  type Subscription,
+  type SubscriptionSink,
+} from "~/server/events";
 import { logger } from "~/server/logger";
 
 export interface TRPCContext {
@@ -18,6 +26,13 @@ export interface TRPCContext {
   tabId: string | null;
   db: typeof db;
   headers: Headers;
+  /** Set by the SSE fast path: subscriptions write straight to this response instead of returning a stream. */
+  sse: SubscriptionResponse | null;
+}
+
+/** A raw SSE response a subscription can write to (src/server/sse). */
+export interface SubscriptionResponse extends SubscriptionSink {
+  attach(subscription: Subscription): void;
 }
 
 export const TAB_ID_HEADER = "x-tab-id";
@@ -27,13 +42,23 @@ const tabIdFrom = (headers: Headers) => parseTabId(headers.get(TAB_ID_HEADER));
 /** For the route handler: the session comes from the request's cookie via Auth.js. */
 export async function createTRPCContext(opts: { headers: Headers }): Promise<TRPCContext> {
   const session = await auth();
-  return { session, tabId: tabIdFrom(opts.headers), db, headers: opts.headers };
+  return { session, tabId: tabIdFrom(opts.headers), db, headers: opts.headers, sse: null };
+}
+
+/** For the SSE fast path: a plain Node request, outside Next's request scope. */
+export async function createSseContext(raw: IncomingHttpHeaders, sse: SubscriptionResponse): Promise<TRPCContext> {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(raw)) {
+    if (typeof value === "string") headers.set(name, value);
+  }
+  const session = await sessionOfRequest(raw);
+  return { session, tabId: tabIdFrom(headers), db, headers, sse };
 }
 
 /** For server code and tests that already hold a session. */
 export function createInnerTRPCContext(opts: { session: Session | null; headers?: Headers }): TRPCContext {
   const headers = opts.headers ?? new Headers();
-  return { session: opts.session, tabId: tabIdFrom(headers), db, headers };
+  return { session: opts.session, tabId: tabIdFrom(headers), db, headers, sse: null };
 }
 
 const sseConfig = getEventLayer().config;
@@ -72,7 +97,7 @@ function fromEventLayerError(error: EventLayerError): TRPCError {
  * errors thrown before the stream starts; errors thrown while streaming are
  * mapped here so they keep their codes too.
  */
-export async function* trackedItems(items: AsyncIterable<StreamItem>) {
+export async function* trackedItems(items: AsyncIterable<StreamItem> | Iterable<StreamItem>) {
   try {
     for await (const item of items) yield tracked(item.id, item.event);
   } catch (error) {

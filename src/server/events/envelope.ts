@@ -30,14 +30,22 @@ export type LiveEvent = {
 
 export type LiveEventOf<N extends EventName> = Extract<LiveEvent, { name: N }>;
 
+const liveEvents = new WeakMap<EventEnvelope, LiveEvent>();
+
+/** One frozen object per envelope, shared by every recipient (so its wire form is built once). */
 export function toLiveEvent(envelope: EventEnvelope): LiveEvent {
-  return {
-    id: envelope.id,
-    name: envelope.name,
-    version: envelope.version,
-    data: envelope.data,
-    emittedAt: envelope.emittedAt,
-  } as LiveEvent;
+  let event = liveEvents.get(envelope);
+  if (!event) {
+    event = Object.freeze({
+      id: envelope.id,
+      name: envelope.name,
+      version: envelope.version,
+      data: envelope.data,
+      emittedAt: envelope.emittedAt,
+    }) as LiveEvent;
+    liveEvents.set(envelope, event);
+  }
+  return event;
 }
 
 /** One item of a subscription's stream: the event and its id, the resume cursor. */

@@ -58,7 +58,7 @@ export interface SubscriptionOptions {
   reauthorize?: { intervalMs: number; resolve: () => Promise<ResolvedSubscriber | null> };
 }
 
-export type CloseReason = "client_closed" | "revoked" | "error" | "server_closing";
+export type CloseReason = "client_closed" | "revoked" | "error" | "server_closing" | "slow_consumer" | "stalled";
 
 type State = "replaying" | "live" | "behind" | "closed";
 

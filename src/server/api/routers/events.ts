@@ -3,7 +3,7 @@ import { z } from "zod";
 
 import { adminProcedure, createTRPCRouter, protectedProcedure, trackedItems } from "~/server/api/trpc";
 import { getEventLayer } from "~/server/event-layer";
-import { eventNameSchema, Subscription, SubscriptionStream, tabIdSchema } from "~/server/events";
+import { eventNameSchema, Subscription, SubscriptionStream, tabIdSchema, type SubscriptionSink } from "~/server/events";
 import { prismaSubscriberResolver } from "~/server/subscribers";
 
 export const onEventInput = z.object({
@@ -25,25 +25,31 @@ export const eventsRouter = createTRPCRouter({
     if (!identity) {
       throw new TRPCError({ code: "UNAUTHORIZED", message: "the signed-in user no longer exists" });
     }
+    // Awaited before returning, so a refused cursor or a reached limit
+    // reaches the client as a plain typed error.
+    const open = (sink: SubscriptionSink) =>
+      Subscription.open({
+        bus: layer.bus,
+        registry: layer.registry,
+        presence: layer.presence,
+        logger: layer.logger,
+        identity,
+        names: input.names ?? null,
+        lastEventId: input.lastEventId ?? null,
+        sink,
+        maxPendingEvents: layer.config.maxQueuedEventsPerConnection,
+        reauthorize: {
+          intervalMs: layer.config.reauthorizeIntervalMs,
+          resolve: async () => (new Date(ctx.session.expires).getTime() <= Date.now() ? null : resolve(session, tabId)),
+        },
+      });
+    if (ctx.sse) {
+      // The SSE fast path: the subscription writes straight to its response.
+      ctx.sse.attach(await open(ctx.sse));
+      return trackedItems([]);
+    }
     const stream = new SubscriptionStream(layer.config.maxQueuedEventsPerConnection);
-    // Awaited before returning the stream, so a refused cursor or a reached
-    // limit reaches the client as a plain typed error.
-    const subscription = await Subscription.open({
-      bus: layer.bus,
-      registry: layer.registry,
-      presence: layer.presence,
-      logger: layer.logger,
-      identity,
-      names: input.names ?? null,
-      lastEventId: input.lastEventId ?? null,
-      sink: stream,
-      maxPendingEvents: layer.config.maxQueuedEventsPerConnection,
-      reauthorize: {
-        intervalMs: layer.config.reauthorizeIntervalMs,
-        resolve: async () => (new Date(ctx.session.expires).getTime() <= Date.now() ? null : resolve(session, tabId)),
-      },
-    });
-    return trackedItems(stream.attach(subscription, signal));
+    return trackedItems(stream.attach(await open(stream), signal));
   }),
 
   /** Registry and bus totals. */

@@ -1,0 +1,91 @@
+/**
+ * The app's HTTP server: Next.js for every request, except live event
+ * streams (`GET /api/trpc/events.onEvent`), which the SSE fast path serves
+ * straight onto Node's response (src/server/sse). On SIGTERM or SIGINT it
+ * stops accepting, ends every open stream with a reconnect hint (clients
+ * resume from their last id), lets in-flight requests finish and exits
+ * within EVENTS_SHUTDOWN_TIMEOUT_MS.
+ *
+ *   node server.js          production (npm start)
+ *   node server.js --dev    development with hot reload (npm run dev)
+ */
+import { createServer } from "node:http";
+
+const dev = process.argv.includes("--dev");
+/** @type {Record<string, string | undefined>} */ (process.env).NODE_ENV ??= dev ? "development" : "production";
+const { default: next } = await import("next");
+
+const port = Number(process.env.PORT ?? 3000);
+const hostname = process.env.HOSTNAME ?? (dev ? "localhost" : "0.0.0.0");
+const shutdownTimeoutMs = Number(process.env.EVENTS_SHUTDOWN_TIMEOUT_MS ?? 10_000);
+// On by default in production. In development the stock tRPC handler serves
+// streams, so edits to routers hot-reload there too.
+const fastPathEnabled = process.env.EVENTS_FAST_PATH ? process.env.EVENTS_FAST_PATH === "true" : !dev;
+// tRPC's stock handler stays reachable for comparisons (tests, benchmark) when allowed.
+const stockAllowed = process.env.EVENTS_ALLOW_STOCK_SSE === "true";
+const STREAM_PATH = "/api/trpc/events.onEvent";
+
+/** @typedef {{ handle(req: import("node:http").IncomingMessage, res: import("node:http").ServerResponse): boolean; drain(spreadMs: number): number }} SseFastPath */
+/** Set by src/instrumentation.ts inside Next's bundle. */
+const sse = /** @type {{ __t3LiveEventsSse?: SseFastPath }} */ (globalThis);
+
+/** @param {string} level @param {Record<string, unknown>} fields @param {string} msg */
+const log = (level, fields, msg) =>
+  process.stdout.write(
+    `${JSON.stringify({ level, time: new Date().toISOString(), service: "t3-live-events", ...fields, msg })}\n`,
+  );
+
+const app = next({ dev, hostname, port });
+const handle = app.getRequestHandler();
+await app.prepare();
+
+/** Streams served by Next's handler (development, or the stock handler): ended on shutdown. */
+/** @type {Set<import("node:http").ServerResponse>} */
+const nextStreams = new Set();
+
+const server = createServer((req, res) => {
+  const url = req.url ?? "/";
+  const isStream = url.startsWith(STREAM_PATH);
+  if (isStream && fastPathEnabled && !(stockAllowed && req.headers["x-events-transport"] === "trpc")) {
+    const fastPath = sse.__t3LiveEventsSse;
+    if (fastPath?.handle(req, res)) return;
+  }
+  if (isStream) {
+    nextStreams.add(res);
+    res.on("close", () => nextStreams.delete(res));
+  }
+  void handle(req, res);
+});
+server.keepAliveTimeout = 65_000;
+server.listen(port, hostname, () => {
+  log(
+    "info",
+    { event: "server.listening", url: `http://${hostname}:${port}`, dev, fastPath: fastPathEnabled },
+    "listening",
+  );
+});
+
+let closing = false;
+/** @param {NodeJS.Signals} signal */
+async function shutdown(signal) {
+  if (closing) return;
+  closing = true;
+  const started = Date.now();
+  log("info", { event: "server.shutdown", signal }, "shutting down");
+  const hardStop = setTimeout(() => {
+    log("warn", { event: "server.shutdown_timeout", timeoutMs: shutdownTimeoutMs }, "shutdown timed out; exiting");
+    server.closeAllConnections();
+    process.exit(0);
+  }, shutdownTimeoutMs);
+  hardStop.unref();
+  server.close(() => {
+    log("info", { event: "server.stopped", ms: Date.now() - started }, "stopped");
+    process.exit(0);
+  });
+  const ended = sse.__t3LiveEventsSse?.drain(Math.min(5_000, shutdownTimeoutMs / 2)) ?? 0;
+  for (const res of nextStreams) res.destroy();
+  log("info", { event: "server.streams_ended", fastPath: ended, next: nextStreams.size }, "open streams ended");
+  server.closeIdleConnections();
+}
+process.on("SIGTERM", () => void shutdown("SIGTERM"));
+process.on("SIGINT", () => void shutdown("SIGINT"));

@@ -1,0 +1,42 @@
+/**
+ * Server-Sent Events frames exactly as tRPC's `sseStreamProducer` writes them
+ * and `httpSubscriptionLink` reads them: `connected` with the client options,
+ * `ping`, data with the tracked id in `id:`, `serialized-error`, `return`.
+ * Each line ends with "\n" and each frame with an extra "\n\n".
+ *
+ * An event's frame is built once per emit and shared by every recipient:
+ * `toLiveEvent` returns one object per envelope, and its bytes are cached here.
+ */
+import superjson from "superjson";
+
+import type { StreamItem } from "~/server/events";
+
+const encode = (text: string) => Buffer.from(text, "utf8");
+
+export const pingFrame = encode("event: ping\ndata: \n\n\n");
+export const returnFrame = encode("event: return\ndata: \n\n\n");
+
+export function connectedFrame(clientOptions: object): Buffer {
+  return encode(`event: connected\ndata: ${JSON.stringify(clientOptions)}\n\n\n`);
+}
+
+export function errorFrame(shape: unknown): Buffer {
+  return encode(`event: serialized-error\ndata: ${JSON.stringify(superjson.serialize(shape))}\n\n\n`);
+}
+
+/** Tells EventSource how long to wait before reconnecting (a spread, so a fleet does not return at once). */
+export function retryFrame(ms: number): Buffer {
+  return encode(`retry: ${Math.round(ms)}\n\n`);
+}
+
+const frames = new WeakMap<object, Buffer>();
+
+/** The bytes of one item; the same buffer for every recipient of the same event. */
+export function itemFrame(item: StreamItem): Buffer {
+  let frame = frames.get(item.event);
+  if (!frame) {
+    frame = encode(`data: ${JSON.stringify(superjson.serialize(item.event))}\nid: ${item.id}\n\n\n`);
+    frames.set(item.event, frame);
+  }
+  return frame;
+}
