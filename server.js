@@ -87,5 +87,8 @@ async function shutdown(signal) {
   log("info", { event: "server.streams_ended", fastPath: ended, next: nextStreams.size }, "open streams ended");
   server.closeIdleConnections();
 }
+// Benchmarks read memory after a forced collection: only with `node --expose-gc`.
+const gc = /** @type {{ gc?: () => void }} */ (globalThis).gc;
+if (gc) process.on("SIGUSR2", () => gc());
 process.on("SIGTERM", () => void shutdown("SIGTERM"));
 process.on("SIGINT", () => void shutdown("SIGINT"));

@@ -1,41 +1,81 @@
 /**
- * Fan-out benchmark: the shipped app (production build, `next start`, tRPC
- * SSE subscriptions, Auth.js sessions) against a bare node:http SSE server (a
- * Set of responses and one pre-serialised frame) in the same run, on loopback.
+ * Fan-out benchmark: the shipped app (production build, server.js, Auth.js
+ * sessions, `events.onEvent` over the SSE fast path) next to a bare
+ * node:http SSE server (a Set of responses and one pre-serialised frame per
+ * event) and tRPC's stock SSE handler, in the same run, on loopback. The
+ * server runs on core 0, this load generator on core 1.
  *
- * Both servers get the same clients (raw HTTP, parsing SSE frames) and the
- * same load: C open streams, then E events emitted one after another through
- * an HTTP request, each delivered to every stream. Reported as ratios to the
- * baseline: time until every stream has every event, and server memory per
- * open stream.
+ * For each server: open N streams that speak the real protocol (the app's
+ * carry the session cookie), emit at R events per second for D seconds
+ * through a real request (the app: the `notification.send` mutation,
+ * broadcast), and measure deliveries per second, server CPU per delivery,
+ * emit-to-receive p50/p99, memory per open stream after a forced GC,
+ * subscriptions per second and failed connections. Each is printed as a
+ * ratio to the bare server.
  *
- *   npm run bench                         # C=500, E=200
- *   BENCH_CLIENTS=1000 BENCH_EVENTS=100 npm run bench
- *   BENCH_SKIP_BUILD=1 npm run bench      # reuse .next
+ *   npm run bench                                   # N=1000, R=10/s, D=10 s
+ *   BENCH_N=5000 BENCH_RATE=2 npm run bench
+ *   BENCH_TARGETS=bare,app BENCH_SKIP_BUILD=1 npm run bench
+ *   BENCH_TARGETED=1 ...                            # also: one event to one user among N streams
  */
-import { spawn } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
-import { tmpdir } from "node:os";
+import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 
-import { root, signIn, startApp } from "../tests/helpers/app-server";
+import { root, signIn, startApp, type AppServer } from "../tests/helpers/app-server";
 import { freePort } from "../tests/helpers/ports";
+import { sleep } from "../tests/helpers/wait";
 
-const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 500);
-const EVENTS = Number(process.env.BENCH_EVENTS ?? 200);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
+const N = Number(process.env.BENCH_N ?? 1_000);
+const RATE = Number(process.env.BENCH_RATE ?? 10);
+const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 10);
+const TARGETS = (process.env.BENCH_TARGETS ?? "bare,app,stock").split(",");
+const CONNECT_CONCURRENCY = Number(process.env.BENCH_CONNECT_CONCURRENCY ?? 500);
+const TICKS_PER_SECOND = 100; // /proc/<pid>/stat clock ticks (USER_HZ)
+const SERVER_CORE = "0";
+const LOAD_CORE = "1";
 
-function rssKiB(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+const streamAgent = new http.Agent({ keepAlive: false, maxSockets: Infinity });
+
+function pinSelf() {
+  if (cpus().length < 2) return false;
+  return spawnSync("taskset", ["-cp", LOAD_CORE, String(process.pid)]).status === 0;
 }
 
-/** Opens an SSE stream and counts `data:` frames whose payload contains `marker`. */
-function openStream(url: string, headers: Record<string, string>, marker: string, onEvent: () => void) {
-  return new Promise<http.ClientRequest>((resolve, reject) => {
-    const req = http.get(url, { headers: { accept: "text/event-stream", ...headers }, agent }, (res) => {
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND; // utime, stime
+}
+
+function rssKiB(pid: number): number {
+  return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0);
+}
+
+/** RSS after the server ran a full GC (it listens for SIGUSR2 when started with --expose-gc). */
+async function rssAfterGc(pid: number): Promise<number> {
+  for (let i = 0; i < 2; i++) {
+    process.kill(pid, "SIGUSR2");
+    await sleep(400);
+  }
+  return rssKiB(pid);
+}
+
+interface Stream {
+  req: http.ClientRequest;
+}
+
+interface Counters {
+  delivered: number;
+  latencies: number[];
+}
+
+/** Opens one SSE stream; resolves once the server says it is live (`system.ready`, or `hello` for the bare server). */
+function openStream(url: string, headers: Record<string, string>, counters: Counters): Promise<Stream> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { headers: { accept: "text/event-stream", ...headers }, agent: streamAgent }, (res) => {
       if (res.statusCode !== 200) return reject(new Error(`stream answered ${res.statusCode}`));
       let buffer = "";
       let ready = false;
@@ -48,17 +88,24 @@ function openStream(url: string, headers: Record<string, string>, marker: string
           buffer = buffer.slice(end + 2);
           if (!ready && (frame.includes("system.ready") || frame.includes("event: hello"))) {
             ready = true;
-            resolve(req);
+            resolve({ req });
           }
-          if (frame.includes(marker)) onEvent();
+          if (frame.includes("serialized-error")) reject(new Error(frame));
+          const at = frame.indexOf("bench@");
+          if (at >= 0) {
+            counters.delivered++;
+            counters.latencies.push(performance.now() - Number.parseFloat(frame.slice(at + 6)));
+          }
         }
       });
+      res.on("error", () => {});
     });
     req.on("error", reject);
+    req.setTimeout(30_000, () => req.destroy(new Error("connect timed out")));
   });
 }
 
-async function post(url: string, body: string, headers: Record<string, string> = {}) {
+function post(url: string, body: string, headers: Record<string, string> = {}) {
   return new Promise<number>((resolve, reject) => {
     const req = http.request(
       url,
@@ -78,49 +125,79 @@ interface Target {
   pid: number;
   streamUrl: string;
   streamHeaders: Record<string, string>;
-  emit: (i: number) => Promise<number>;
+  /** Emits one event whose message carries `bench@<performance.now()>`. */
+  emit: (message: string) => Promise<number>;
 }
 
+const percentile = (sorted: number[], p: number) =>
+  sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! : NaN;
+
 async function measure(target: Target) {
-  // Prime: load the route modules (Next compiles and loads lazily) before the baseline reading.
-  const primer = await openStream(target.streamUrl, target.streamHeaders, "never", () => {});
-  primer.destroy();
-  await new Promise((r) => setTimeout(r, 200));
-  const rssBefore = rssKiB(target.pid);
-  let delivered = 0;
-  const expected = CLIENTS * EVENTS;
-  let resolveDone!: () => void;
-  const done = new Promise<void>((r) => (resolveDone = r));
-  const onEvent = () => {
-    if (++delivered === expected) resolveDone();
-  };
-  const streams: http.ClientRequest[] = [];
-  for (let i = 0; i < CLIENTS; i += 50) {
-    const batch = Array.from({ length: Math.min(50, CLIENTS - i) }, () =>
-      openStream(target.streamUrl, target.streamHeaders, "bench-event", onEvent),
+  const counters: Counters = { delivered: 0, latencies: [] };
+  // Prime lazily loaded code, then read memory with nothing open.
+  (await openStream(target.streamUrl, target.streamHeaders, counters)).req.destroy();
+  await sleep(300);
+  const rssBefore = await rssAfterGc(target.pid);
+
+  const streams: Stream[] = [];
+  let failed = 0;
+  const connectStarted = performance.now();
+  for (let i = 0; i < N; i += CONNECT_CONCURRENCY) {
+    const batch = Array.from({ length: Math.min(CONNECT_CONCURRENCY, N - i) }, () =>
+      openStream(target.streamUrl, target.streamHeaders, counters),
     );
-    streams.push(...(await Promise.all(batch)));
+    for (const result of await Promise.allSettled(batch)) {
+      if (result.status === "fulfilled") streams.push(result.value);
+      else failed++;
+    }
   }
-  await new Promise((r) => setTimeout(r, 500));
-  const rssConnected = rssKiB(target.pid);
-  const started = process.hrtime.bigint();
-  for (let i = 0; i < EVENTS; i++) {
-    const status = await target.emit(i);
-    if (status >= 300) throw new Error(`${target.name}: emit answered ${status}`);
+  const connectSeconds = (performance.now() - connectStarted) / 1000;
+  await sleep(500);
+  const rssOpen = await rssAfterGc(target.pid);
+
+  const cpuStart = cpuSeconds(target.pid);
+  const wallStart = performance.now();
+  let emitted = 0;
+  let emitErrors = 0;
+  const pending: Promise<void>[] = [];
+  const total = Math.round(RATE * DURATION_S);
+  for (let i = 0; i < total; i++) {
+    const due = wallStart + (i * 1000) / RATE;
+    const wait = due - performance.now();
+    if (wait > 0) await sleep(wait);
+    pending.push(
+      target.emit(`bench@${performance.now()}`).then(
+        (status) => void (status < 300 ? emitted++ : emitErrors++),
+        () => void emitErrors++,
+      ),
+    );
   }
-  const timeout = setTimeout(() => {
-    console.error(`${target.name}: only ${delivered}/${expected} deliveries after 120 s`);
-    process.exit(1);
-  }, 120_000);
-  await done;
-  clearTimeout(timeout);
-  const ms = Number(process.hrtime.bigint() - started) / 1e6;
-  for (const s of streams) s.destroy();
-  await new Promise((r) => setTimeout(r, 500));
+  await Promise.all(pending);
+  // Let deliveries finish (bounded), then stop the clock.
+  const deadline = performance.now() + 15_000;
+  while (counters.delivered < emitted * streams.length && performance.now() < deadline) await sleep(50);
+  const wallSeconds = (performance.now() - wallStart) / 1000;
+  const cpu = cpuSeconds(target.pid) - cpuStart;
+
+  for (const s of streams) s.req.destroy();
+  await sleep(1_000);
+  const sorted = counters.latencies.sort((a, b) => a - b);
+  const expected = emitted * streams.length;
   return {
-    ms,
-    deliveriesPerSecond: expected / (ms / 1000),
-    kibPerStream: Math.max(0, rssConnected - rssBefore) / CLIENTS,
+    target: target.name,
+    streams: streams.length,
+    failedConnections: failed,
+    subscriptionsPerSecond: Math.round(streams.length / connectSeconds),
+    emitted,
+    emitErrors,
+    delivered: counters.delivered,
+    deliveredPct: expected ? Number(((100 * counters.delivered) / expected).toFixed(1)) : 0,
+    deliveriesPerSecond: Math.round(counters.delivered / wallSeconds),
+    serverCpuPct: Number(((100 * cpu) / wallSeconds).toFixed(1)),
+    cpuMicrosPerDelivery: counters.delivered ? Number(((cpu * 1e6) / counters.delivered).toFixed(2)) : NaN,
+    p50Ms: Number(percentile(sorted, 50).toFixed(1)),
+    p99Ms: Number(percentile(sorted, 99).toFixed(1)),
+    kibPerStream: Number((Math.max(0, rssOpen - rssBefore) / Math.max(1, streams.length)).toFixed(1)),
   };
 }
 
@@ -129,6 +206,7 @@ const BASELINE_SOURCE = `
 const http = require("node:http");
 const clients = new Set();
 let id = 0;
+if (global.gc) process.on("SIGUSR2", () => global.gc());
 http.createServer((req, res) => {
   if (req.method === "GET" && req.url === "/api/events/stream") {
     res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" });
@@ -141,8 +219,8 @@ http.createServer((req, res) => {
     let body = "";
     req.on("data", (c) => (body += c));
     req.on("end", () => {
-      const frame = "id: " + ++id + "\\nevent: notification.created\\ndata: " + JSON.stringify(JSON.parse(body)) + "\\n\\n";
-      for (const c of clients) if (!c.destroyed) c.write(frame);
+      const frame = Buffer.from("id: " + ++id + "\\nevent: notification.created\\ndata: " + JSON.stringify(JSON.parse(body)) + "\\n\\n");
+      for (const c of clients) c.write(frame);
       res.writeHead(202).end();
     });
     return;
@@ -151,102 +229,150 @@ http.createServer((req, res) => {
 }).listen(Number(process.env.PORT), "127.0.0.1", () => process.send && process.send("ready"));
 `;
 
-async function startBaseline(port: number) {
+async function startBaseline() {
+  const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), "bench-baseline-"));
   const file = join(dir, "baseline.cjs");
   writeFileSync(file, BASELINE_SOURCE);
-  const child = spawn(process.execPath, [file], {
+  const child: ChildProcess = spawn("taskset", ["-c", SERVER_CORE, process.execPath, "--expose-gc", file], {
     env: { ...process.env, PORT: String(port) },
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
-  await new Promise<void>((r) => child.once("message", () => r()));
-  return { child, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  await new Promise<void>((resolve) => child.once("message", () => resolve()));
+  return { child, port, stop: () => (child.kill(), rmSync(dir, { recursive: true, force: true })) };
 }
 
-// --- the app ----------------------------------------------------------------
-async function startBenchApp() {
-  const app = await startApp({
-    build: process.env.BENCH_SKIP_BUILD !== "1",
-    env: {
-      EVENTS_MAX_CONNECTIONS: String(CLIENTS * 2 + 100),
-      EVENTS_MAX_CONNECTIONS_PER_USER: String(CLIENTS * 2 + 100),
-      EVENTS_RETENTION_COUNT: String(EVENTS * ROUNDS * 2 + 100),
-      ESCROW_JOB_INTERVAL_MS: "0",
-    },
+function appTarget(app: AppServer, cookie: string, name: string, headers: Record<string, string> = {}): Target {
+  const input = encodeURIComponent(JSON.stringify({ json: { names: ["notification.created"] } }));
+  return {
+    name,
+    pid: app.process.pid!,
+    streamUrl: `${app.baseUrl}/api/trpc/events.onEvent?input=${input}`,
+    streamHeaders: { cookie, ...headers },
+    emit: (message) =>
+      post(
+        `${app.baseUrl}/api/trpc/notification.send`,
+        JSON.stringify({ json: { target: { kind: "broadcast" }, message } }),
+        { cookie },
+      ),
+  };
+}
+
+/** CPU of emits to one user while N streams of another user stay open, against broadcasts to all of them. */
+async function targetedCost(app: AppServer, aliceCookie: string) {
+  const bobCookie = await signIn(app.baseUrl, "bob@acme.test");
+  const recipients = await fetch(`${app.baseUrl}/api/trpc/notification.recipients`, {
+    headers: { cookie: aliceCookie },
   });
-  const cookie = await signIn(app.baseUrl, "alice@acme.test");
-  return { app, cookie };
-}
-
-function median(values: number[]) {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
+  const body = (await recipients.json()) as { result: { data: { json: { id: string; email: string }[] } } };
+  const bob = body.result.data.json.find((u) => u.email === "bob@acme.test")!;
+  const counters: Counters = { delivered: 0, latencies: [] };
+  const target = appTarget(app, aliceCookie, "targeted");
+  const streams: Stream[] = [];
+  for (let i = 0; i < N; i += CONNECT_CONCURRENCY) {
+    const batch = Array.from({ length: Math.min(CONNECT_CONCURRENCY, N - i) }, () =>
+      openStream(target.streamUrl, target.streamHeaders, { delivered: 0, latencies: [] }),
+    );
+    streams.push(...(await Promise.all(batch)));
+  }
+  streams.push(await openStream(target.streamUrl, { cookie: bobCookie }, counters));
+  const emits = 100;
+  const run = async (send: (message: string) => Promise<number>) => {
+    const start = cpuSeconds(app.process.pid!);
+    for (let i = 0; i < emits; i++) await send(`bench@${performance.now()}`);
+    await sleep(1_000);
+    return (cpuSeconds(app.process.pid!) - start) / emits;
+  };
+  const post1 = (targetJson: object) => (message: string) =>
+    post(`${app.baseUrl}/api/trpc/notification.send`, JSON.stringify({ json: { target: targetJson, message } }), {
+      cookie: aliceCookie,
+    });
+  const perTargeted = await run(post1({ kind: "user", userId: bob.id }));
+  const perBroadcast = await run(post1({ kind: "broadcast" }));
+  for (const s of streams) s.req.destroy();
+  await sleep(1_000);
+  return {
+    streams: N + 1,
+    cpuMsPerTargetedEmit: Number((perTargeted * 1e3).toFixed(2)),
+    cpuMsPerBroadcastEmit: Number((perBroadcast * 1e3).toFixed(2)),
+    ratio: Number((perTargeted / perBroadcast).toFixed(4)),
+    bobReceived: counters.delivered,
+  };
 }
 
 async function main() {
-  console.log(`fan-out: ${CLIENTS} streams × ${EVENTS} events, ${ROUNDS} rounds each, loopback`);
-  const basePort = await freePort();
-  const baseline = await startBaseline(basePort);
-  const { app, cookie } = await startBenchApp();
-  const input = encodeURIComponent(JSON.stringify({ json: { names: ["notification.created"] } }));
+  const pinned = pinSelf();
+  console.log(
+    `fan-out: N=${N} streams, ${RATE} broadcasts/s for ${DURATION_S} s; server on core ${SERVER_CORE}, load on core ${pinned ? LOAD_CORE : "any"}; node ${process.version}`,
+  );
+  const results: Awaited<ReturnType<typeof measure>>[] = [];
+  let targeted: Awaited<ReturnType<typeof targetedCost>> | undefined;
 
-  const targets: Target[] = [
-    {
-      name: "baseline (bare node:http SSE)",
-      pid: baseline.child.pid!,
-      streamUrl: `http://127.0.0.1:${basePort}/api/events/stream`,
-      streamHeaders: {},
-      emit: (i) => post(`http://127.0.0.1:${basePort}/emit`, JSON.stringify({ message: `bench-event ${i}` })),
-    },
-    {
-      name: "app (Next.js + tRPC SSE + event bus)",
-      pid: app.process.pid!,
-      streamUrl: `${app.baseUrl}/api/trpc/events.onEvent?input=${input}`,
-      streamHeaders: { cookie },
-      emit: (i) =>
-        post(
-          `${app.baseUrl}/api/trpc/notification.send`,
-          JSON.stringify({ json: { target: { kind: "organization" }, message: `bench-event ${i}` } }),
-          { cookie },
-        ),
-    },
-  ];
-
-  const results: Record<string, Awaited<ReturnType<typeof measure>>[]> = {};
-  // The first round's memory reading is the honest one (RSS rarely shrinks
-  // afterwards); its time includes JIT warm-up and is not used.
-  const firstKib: Record<string, number> = {};
-  for (const t of targets) firstKib[t.name] = (await measure(t)).kibPerStream;
-  for (let r = 0; r < ROUNDS; r++) {
-    for (const t of targets) (results[t.name] ??= []).push(await measure(t));
+  if (TARGETS.includes("bare")) {
+    const baseline = await startBaseline();
+    results.push(
+      await measure({
+        name: "bare node:http",
+        pid: baseline.child.pid!,
+        streamUrl: `http://127.0.0.1:${baseline.port}/api/events/stream`,
+        streamHeaders: {},
+        emit: (message) => post(`http://127.0.0.1:${baseline.port}/emit`, JSON.stringify({ message })),
+      }),
+    );
+    baseline.stop();
   }
 
-  const summary = targets.map((t) => {
-    const runs = results[t.name]!;
-    return {
-      target: t.name,
-      medianMs: Math.round(median(runs.map((x) => x.ms))),
-      deliveriesPerSecond: Math.round(median(runs.map((x) => x.deliveriesPerSecond))),
-      kibPerStream: Number(firstKib[t.name]!.toFixed(1)),
-    };
-  });
-  const [base, ours] = summary as [(typeof summary)[number], (typeof summary)[number]];
-  console.table(summary);
-  const ratios = {
-    timeRatio: Number((ours.medianMs / base.medianMs).toFixed(2)),
-    memoryPerStreamRatio: base.kibPerStream > 0 ? Number((ours.kibPerStream / base.kibPerStream).toFixed(2)) : null,
-  };
-  console.log(`app / baseline: time ×${ratios.timeRatio}, memory per stream ×${ratios.memoryPerStreamRatio ?? "n/a"}`);
+  if (TARGETS.some((t) => t !== "bare")) {
+    const app = await startApp({
+      build: process.env.BENCH_SKIP_BUILD !== "1",
+      commandPrefix: ["taskset", "-c", SERVER_CORE],
+      nodeArgs: ["--expose-gc"],
+      env: {
+        EVENTS_MAX_CONNECTIONS: String(N * 2 + 100),
+        EVENTS_MAX_CONNECTIONS_PER_USER: String(N * 2 + 100),
+        EVENTS_RETENTION_COUNT: "10000",
+        ESCROW_JOB_INTERVAL_MS: "0",
+        LOG_LEVEL: "error",
+      },
+    });
+    try {
+      const cookie = await signIn(app.baseUrl, "alice@acme.test");
+      if (TARGETS.includes("app")) results.push(await measure(appTarget(app, cookie, "app (fast path)")));
+      if (TARGETS.includes("stock")) {
+        results.push(
+          await measure(appTarget(app, cookie, "app via tRPC stock handler", { "x-events-transport": "trpc" })),
+        );
+      }
+      if (process.env.BENCH_TARGETED === "1") targeted = await targetedCost(app, cookie);
+    } finally {
+      await app.stop();
+    }
+  }
+
+  console.table(results);
+  const bare = results.find((r) => r.target === "bare node:http");
+  const ratio = (a: number, b: number | undefined) => (b && Number.isFinite(a) ? Number((a / b).toFixed(2)) : null);
+  const ratios = results
+    .filter((r) => r !== bare)
+    .map((r) => ({
+      target: r.target,
+      cpuPerDelivery: ratio(r.cpuMicrosPerDelivery, bare?.cpuMicrosPerDelivery),
+      memoryPerStream: ratio(r.kibPerStream, bare?.kibPerStream),
+      p99: ratio(r.p99Ms, bare?.p99Ms),
+      deliveredPct: r.deliveredPct,
+    }));
+  if (bare) {
+    console.log("as a ratio to the bare server (1.00 = the same cost):");
+    console.table(ratios);
+  }
+  if (targeted) console.log("one event to one user among the open streams, against a broadcast:", targeted);
   mkdirSync(join(root, "bench", "results"), { recursive: true });
   writeFileSync(
     join(root, "bench", "results", "fanout-latest.json"),
-    `${JSON.stringify({ date: new Date().toISOString(), clients: CLIENTS, events: EVENTS, rounds: ROUNDS, node: process.version, summary, ratios }, null, 2)}\n`,
+    `${JSON.stringify({ date: new Date().toISOString(), n: N, rate: RATE, durationS: DURATION_S, node: process.version, results, ratios, targeted }, null, 2)}\n`,
   );
-
-  baseline.child.kill();
-  await app.stop();
-  baseline.cleanup();
   agent.destroy();
+  streamAgent.destroy();
 }
 
 main().catch((error: unknown) => {

@@ -15,6 +15,8 @@ export const env = createEnv({
     // Credentials "demo login" (alice/bob/carol). On in development and test,
     // off in production unless explicitly enabled.
     AUTH_DEMO_LOGIN: bool.optional(),
+    // The SSE fast path reuses a decoded session token this long (0 = decode on every connect).
+    AUTH_SESSION_CACHE_MS: z.coerce.number().int().nonnegative().default(5_000),
     AUTH_GITHUB_ID: z.string().optional(),
     AUTH_GITHUB_SECRET: z.string().optional(),
     AUTH_DISCORD_ID: z.string().optional(),
@@ -34,6 +36,8 @@ export const env = createEnv({
     // take nothing before it is closed.
     EVENTS_MAX_BACKLOG_BYTES: ms(1024 * 1024),
     EVENTS_STALL_TIMEOUT_MS: ms(30_000),
+    // A user's organisations and roles are reused this long for new streams (0 = read on every connect).
+    EVENTS_ENTITLEMENT_CACHE_MS: z.coerce.number().int().nonnegative().default(5_000),
     ESCROW_JOB_INTERVAL_MS: z.coerce.number().int().nonnegative().default(30_000),
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   },
@@ -44,6 +48,7 @@ export const env = createEnv({
     PGLITE_DATA_DIR: process.env.PGLITE_DATA_DIR,
     AUTH_SECRET: process.env.AUTH_SECRET,
     AUTH_DEMO_LOGIN: process.env.AUTH_DEMO_LOGIN,
+    AUTH_SESSION_CACHE_MS: process.env.AUTH_SESSION_CACHE_MS,
     AUTH_GITHUB_ID: process.env.AUTH_GITHUB_ID,
     AUTH_GITHUB_SECRET: process.env.AUTH_GITHUB_SECRET,
     AUTH_DISCORD_ID: process.env.AUTH_DISCORD_ID,
@@ -59,6 +64,7 @@ export const env = createEnv({
     EVENTS_REAUTHORIZE_INTERVAL_MS: process.env.EVENTS_REAUTHORIZE_INTERVAL_MS,
     EVENTS_MAX_BACKLOG_BYTES: process.env.EVENTS_MAX_BACKLOG_BYTES,
     EVENTS_STALL_TIMEOUT_MS: process.env.EVENTS_STALL_TIMEOUT_MS,
+    EVENTS_ENTITLEMENT_CACHE_MS: process.env.EVENTS_ENTITLEMENT_CACHE_MS,
     ESCROW_JOB_INTERVAL_MS: process.env.ESCROW_JOB_INTERVAL_MS,
     LOG_LEVEL: process.env.LOG_LEVEL,
   },

@@ -15,7 +15,9 @@ import {
   type EventPayload,
   type EventTarget,
 } from "~/server/events";
+import { db } from "~/server/db";
 import { logger } from "~/server/logger";
+import { prismaEntitlements } from "~/server/subscribers";
 
 export function eventLayerConfigFromEnv(): EventLayerConfig {
   return {
@@ -28,12 +30,17 @@ export function eventLayerConfigFromEnv(): EventLayerConfig {
     maxPayloadBytes: env.EVENTS_MAX_PAYLOAD_BYTES,
     maxQueuedEventsPerConnection: 1_000,
     reauthorizeIntervalMs: env.EVENTS_REAUTHORIZE_INTERVAL_MS,
+    entitlementCacheMs: env.EVENTS_ENTITLEMENT_CACHE_MS,
   };
 }
 
 /** A layer with this process's logger; `overrides` adjust the environment's configuration (tests). */
 export function createEventLayer(overrides: Partial<EventLayerConfig> = {}): EventLayer {
-  return createMemoryEventLayer({ ...eventLayerConfigFromEnv(), ...overrides }, logger.child({ component: "events" }));
+  return createMemoryEventLayer(
+    { ...eventLayerConfigFromEnv(), ...overrides },
+    prismaEntitlements(db),
+    logger.child({ component: "events" }),
+  );
 }
 
 const globalForEvents = globalThis as unknown as { __t3LiveEvents?: EventLayer };

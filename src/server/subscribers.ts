@@ -1,15 +1,15 @@
 /**
- * Who a subscriber is, read from the database: the event layer's
- * `SubscriberResolver`, backed by Prisma. Organisations and roles come from
+ * What a user may receive, read from the database: the event layer's
+ * `EntitlementLookup`, backed by Prisma. Organisations and roles come from
  * memberships, never from the token or client input.
  */
 import type { PrismaClient } from "~/generated/prisma/client";
-import { tabSessionId, type SubscriberResolver } from "~/server/events";
+import type { EntitlementLookup } from "~/server/events";
 
-export function prismaSubscriberResolver(db: PrismaClient): SubscriberResolver {
-  return async (session, tabId) => {
+export function prismaEntitlements(db: PrismaClient): EntitlementLookup {
+  return async (userId) => {
     const user = await db.user.findUnique({
-      where: { id: session.userId },
+      where: { id: userId },
       select: { id: true, name: true, role: true, memberships: { select: { organizationId: true, role: true } } },
     });
     if (!user) return null;
@@ -18,8 +18,6 @@ export function prismaSubscriberResolver(db: PrismaClient): SubscriberResolver {
     return {
       userId: user.id,
       userName: user.name,
-      sessionId: tabSessionId(session.sessionId, tabId),
-      signInSessionId: session.sessionId,
       organizationIds: user.memberships.map((m) => m.organizationId),
       metadata,
     };

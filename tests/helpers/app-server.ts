@@ -32,8 +32,10 @@ export interface StartAppOptions {
   build?: boolean;
   /** Echo the server's output as it comes. */
   echo?: boolean;
-  /** Extra arguments before the node script, e.g. a CPU pin (`taskset -c 0`) as a command prefix. */
+  /** A command the server runs under, e.g. a CPU pin: `["taskset", "-c", "0"]`. */
   commandPrefix?: string[];
+  /** Node options, e.g. `--expose-gc`. */
+  nodeArgs?: string[];
 }
 
 function run(command: string, args: string[], env: NodeJS.ProcessEnv, what: string) {
@@ -65,7 +67,7 @@ export async function startApp(options: StartAppOptions = {}): Promise<AppServer
   run(process.execPath, ["--import", "tsx", join(root, "scripts/db-migrate.ts")], env, "db:migrate");
 
   const [command, ...prefixArgs] = [...(options.commandPrefix ?? []), process.execPath];
-  const child = spawn(command, [...prefixArgs, join(root, "server.js")], {
+  const child = spawn(command, [...prefixArgs, ...(options.nodeArgs ?? []), join(root, "server.js")], {
     cwd: root,
     env: { HOSTNAME: "127.0.0.1", ...env },
     stdio: ["ignore", "pipe", "pipe"],

@@ -6,6 +6,7 @@ import {
   createMemoryEventLayer,
   Subscription,
   SubscriptionStream,
+  type EntitlementLookup,
   type EventLayer,
   type EventLayerConfig,
   type EventLayerLogger,
@@ -25,6 +26,7 @@ export const testLayerConfig: EventLayerConfig = {
   maxPayloadBytes: 16_384,
   maxQueuedEventsPerConnection: 1_000,
   reauthorizeIntervalMs: 0,
+  entitlementCacheMs: 0,
 };
 
 /** A logger that keeps what it was told (`events`: the `event` field of each line). */
@@ -39,8 +41,20 @@ export function recordingLogger() {
   };
 }
 
-export function memoryLayer(overrides: Partial<EventLayerConfig> = {}, logger?: EventLayerLogger): EventLayer {
-  return createMemoryEventLayer({ ...testLayerConfig, ...overrides }, logger);
+/** Entitlements for the users `identity()` makes: everyone is a MEMBER of acme. */
+export const testEntitlements: EntitlementLookup = async (userId) => ({
+  userId,
+  userName: userId.toUpperCase(),
+  organizationIds: ["acme"],
+  metadata: { role: "MEMBER" },
+});
+
+export function memoryLayer(
+  overrides: Partial<EventLayerConfig> = {},
+  logger?: EventLayerLogger,
+  entitlements: EntitlementLookup = testEntitlements,
+): EventLayer {
+  return createMemoryEventLayer({ ...testLayerConfig, ...overrides }, entitlements, logger);
 }
 
 export function identity(
@@ -76,7 +90,8 @@ export async function readSubscription(layer: EventLayer, options: OpenOptions =
     names: options.names ?? null,
     lastEventId: options.lastEventId ?? null,
     maxPendingEvents: options.maxPendingEvents ?? layer.config.maxQueuedEventsPerConnection,
-    reauthorize: options.reauthorize,
+    reauthorizer: layer.reauthorizer,
+    expiresAt: options.expiresAt,
     sink: stream,
   });
   stream.attach(subscription, controller.signal);

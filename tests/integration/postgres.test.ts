@@ -13,7 +13,8 @@ import { createAdapterFactory } from "~/server/db-adapter";
 import { applyMigrations, migrationsDir } from "~/server/db-migrations";
 import { seedDemoData } from "~/server/db-seed";
 import { createOrder } from "~/server/services/orders";
-import { prismaSubscriberResolver } from "~/server/subscribers";
+import { subscriberOf } from "~/server/events";
+import { prismaEntitlements } from "~/server/subscribers";
 import { readSubscription } from "../helpers/event-layer";
 import { freshEventLayer } from "./harness";
 
@@ -74,7 +75,8 @@ describe.skipIf(!adminUrl)(
       expect(await prisma.user.count()).toBe(3);
       const alice = await prisma.user.findUniqueOrThrow({ where: { email: "alice@acme.test" } });
       const acme = await prisma.organization.findUniqueOrThrow({ where: { slug: "acme" } });
-      const identity = await prismaSubscriberResolver(prisma)({ sessionId: "s-1", userId: alice.id }, null);
+      const entitlements = (await prismaEntitlements(prisma)(alice.id))!;
+      const identity = subscriberOf({ sessionId: "s-1", userId: alice.id }, null, entitlements);
       expect(identity).toMatchObject({
         userId: alice.id,
         organizationIds: [acme.id],
@@ -86,7 +88,11 @@ describe.skipIf(!adminUrl)(
       const layer = freshEventLayer();
       const alice = await prisma.user.findUniqueOrThrow({ where: { email: "alice@acme.test" } });
       const acme = await prisma.organization.findUniqueOrThrow({ where: { slug: "acme" } });
-      const identity = (await prismaSubscriberResolver(prisma)({ sessionId: "s-2", userId: alice.id }, null))!;
+      const identity = subscriberOf(
+        { sessionId: "s-2", userId: alice.id },
+        null,
+        (await prismaEntitlements(prisma)(alice.id))!,
+      );
       const sub = await readSubscription(layer, { identity, names: ["order.created"] });
       await sub.waitFor((all) => all.length === 1, "system.ready");
       expect(sub.names()).toEqual(["system.ready"]);

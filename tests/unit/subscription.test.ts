@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { InvalidEventIdError, type ResolvedSubscriber } from "~/server/events";
+import { InvalidEventIdError, SubscriptionRevokedError, type Entitlements } from "~/server/events";
 import { identity, memoryLayer, readSubscription, recordingLogger } from "../helpers/event-layer";
 import { waitUntil } from "../helpers/wait";
 
@@ -10,19 +10,13 @@ const failed = (orderId: string) => ({ orderId, errorCode: "x" });
 
 describe("subscription lifecycle", () => {
   it("a re-authorisation that completes after the stream closed does not subscribe again", async () => {
-    const layer = memoryLayer();
-    let release!: (identity: ResolvedSubscriber) => void;
+    let release!: (entitlements: Entitlements) => void;
     let calls = 0;
-    const sub = await readSubscription(layer, {
-      identity: bob,
-      reauthorize: {
-        intervalMs: 5,
-        resolve: () => {
-          calls++;
-          return new Promise<ResolvedSubscriber>((resolve) => (release = resolve));
-        },
-      },
+    const layer = memoryLayer({ reauthorizeIntervalMs: 5 }, undefined, () => {
+      calls++;
+      return new Promise<Entitlements>((resolve) => (release = resolve));
     });
+    const sub = await readSubscription(layer, { identity: bob });
     await sub.waitFor((all) => all.some((r) => r.event.name === "system.ready"), "system.ready");
     await waitUntil(() => calls > 0, "a re-authorisation");
     await sub.close();
@@ -31,6 +25,46 @@ describe("subscription lifecycle", () => {
     release({ ...bob, organizationIds: ["acme", "globex"] }); // changed entitlements, too late
     await new Promise((r) => setTimeout(r, 20));
     expect((await layer.bus.stats()).subscribers).toBe(0);
+    expect(layer.registry.size).toBe(0);
+    expect(layer.reauthorizer.userCount).toBe(0);
+  });
+
+  it("re-authorisation reads each user once per interval however many streams they hold", async () => {
+    const lookups = new Map<string, number>();
+    const layer = memoryLayer(
+      { reauthorizeIntervalMs: 100, maxConnections: 100, maxConnectionsPerUser: 50 },
+      undefined,
+      async (userId) => {
+        lookups.set(userId, (lookups.get(userId) ?? 0) + 1);
+        return { userId, userName: null, organizationIds: ["acme"], metadata: { role: "MEMBER" } };
+      },
+    );
+    const subs = await Promise.all([
+      ...Array.from({ length: 20 }, () => readSubscription(layer, { identity: identity("alice") })),
+      ...Array.from({ length: 5 }, () => readSubscription(layer, { identity: identity("bob") })),
+    ]);
+    await new Promise((r) => setTimeout(r, 450));
+    for (const sub of subs) await sub.close();
+    // About four intervals passed: a few reads per user, never one per stream.
+    for (const user of ["alice", "bob"]) {
+      expect(lookups.get(user)).toBeGreaterThanOrEqual(2);
+      expect(lookups.get(user)).toBeLessThanOrEqual(6);
+    }
+    expect(layer.reauthorizer.userCount).toBe(0);
+  });
+
+  it("a re-authorisation that finds the user gone, or the session past its end, ends the stream with UNAUTHORIZED", async () => {
+    let exists = true;
+    const layer = memoryLayer({ reauthorizeIntervalMs: 20 }, undefined, async (userId) =>
+      exists ? { userId, userName: null, organizationIds: ["acme"], metadata: {} } : null,
+    );
+    const gone = await readSubscription(layer, { identity: identity("alice") });
+    const expired = await readSubscription(layer, { identity: identity("bob"), expiresAt: Date.now() + 30 });
+    await expired.ended();
+    expect(expired.failure()).toBeInstanceOf(SubscriptionRevokedError);
+    exists = false;
+    await gone.ended();
+    expect((gone.failure() as SubscriptionRevokedError).code).toBe("UNAUTHORIZED");
     expect(layer.registry.size).toBe(0);
   });
 

@@ -3,6 +3,7 @@ import type { GetServerSidePropsContext } from "next";
 import NextAuth, { type Session } from "next-auth";
 import { cache } from "react";
 
+import { env } from "~/env";
 import { authConfig } from "./config";
 
 const { auth: uncachedAuth, handlers, signIn, signOut } = NextAuth(authConfig);
@@ -10,14 +11,34 @@ const { auth: uncachedAuth, handlers, signIn, signOut } = NextAuth(authConfig);
 /** Deduplicated per request in React Server Components. */
 const auth = cache(uncachedAuth);
 
+// Auth.js's session cookie, possibly chunked (`.0`, `.1`, …), with or without the secure prefix.
+const SESSION_COOKIE = /(?:^|;\s*)(?:__Secure-)?authjs\.session-token(?:\.\d+)?=([^;]*)/g;
+const MAX_CACHED_SESSIONS = 10_000;
+const sessions = new Map<string, { session: Promise<Session | null>; until: number }>();
+
 /**
  * The session of a plain Node request (the SSE fast path runs outside Next's
  * request scope), read by Auth.js's own code through its API-route form. A
  * refreshed cookie is dropped, as it is for `auth()` in a route handler.
+ *
+ * Decoding a session costs a key derivation and a decryption (and Auth.js
+ * re-encrypts it to refresh the cookie), about a millisecond; a reconnect
+ * storm would pay it per stream. So a decoded token is reused for
+ * AUTH_SESSION_CACHE_MS (default 5 s), keyed by the token itself.
  */
 function sessionOfRequest(headers: IncomingHttpHeaders): Promise<Session | null> {
+  const tokens = [...(headers.cookie ?? "").matchAll(SESSION_COOKIE)].map((m) => m[1]).join(";");
+  if (!tokens) return Promise.resolve(null);
+  const now = Date.now();
+  const hit = sessions.get(tokens);
+  if (hit && hit.until > now) return hit.session;
   const context = { req: { headers }, res: { headers: new Headers() } };
-  return uncachedAuth(context as unknown as GetServerSidePropsContext);
+  const session = uncachedAuth(context as unknown as GetServerSidePropsContext);
+  sessions.delete(tokens);
+  sessions.set(tokens, { session, until: now + env.AUTH_SESSION_CACHE_MS });
+  if (sessions.size > MAX_CACHED_SESSIONS) sessions.delete(sessions.keys().next().value!);
+  session.catch(() => sessions.delete(tokens));
+  return session;
 }
 
 export { auth, handlers, sessionOfRequest, signIn, signOut };

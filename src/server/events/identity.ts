@@ -29,15 +29,36 @@ export interface SubscriberSession {
   userId: string;
 }
 
+/** What a user may receive, wherever they connect from: read from the app's data, never from the client. */
+export interface Entitlements {
+  userId: string;
+  userName: string | null;
+  organizationIds: readonly string[];
+  /** Server-derived attributes a metadata target matches on (role, organisation roles). */
+  metadata: Readonly<Record<string, string>>;
+}
+
 /**
- * Reads a subscriber's current entitlements. Returns null when the session no
- * longer entitles anyone (user deleted, session ended); the subscription then
- * ends with UNAUTHORIZED. Called at subscribe time and on re-authorisation.
+ * Reads a user's current entitlements; null when the user no longer exists.
+ * Called at subscribe time (through a short cache) and on re-authorisation.
  */
-export type SubscriberResolver = (
+export type EntitlementLookup = (userId: string) => Promise<Entitlements | null>;
+
+/** The subscriber a session's tab is, given the user's entitlements. */
+export function subscriberOf(
   session: SubscriberSession,
   tabId: string | null,
-) => Promise<ResolvedSubscriber | null>;
+  entitlements: Entitlements,
+): ResolvedSubscriber {
+  return {
+    userId: entitlements.userId,
+    userName: entitlements.userName,
+    sessionId: tabSessionId(session.sessionId, tabId),
+    signInSessionId: session.sessionId,
+    organizationIds: entitlements.organizationIds,
+    metadata: entitlements.metadata,
+  };
+}
 
 /** A browser tab's id (the client keeps it in sessionStorage): the one rule for it. */
 export const tabIdSchema = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/, "tabId must be 8-64 letters, digits, _ or -");
@@ -55,7 +76,7 @@ export function tabSessionId(signInSessionId: string, tabId: string | null): str
   return tabId ? `${signInSessionId}.${tabId}` : signInSessionId;
 }
 
-function sortedKey(identity: SubscriberIdentity): string {
+function sortedKey(identity: Omit<SubscriberIdentity, "sessionId" | "signInSessionId">): string {
   const orgs = [...identity.organizationIds].sort().join(",");
   const meta = Object.entries(identity.metadata)
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
@@ -64,7 +85,10 @@ function sortedKey(identity: SubscriberIdentity): string {
   return `${orgs}|${meta}`;
 }
 
-/** True when both identities are entitled to exactly the same events. */
-export function sameEntitlements(a: SubscriberIdentity, b: SubscriberIdentity): boolean {
+/** True when both are entitled to exactly the same events. */
+export function sameEntitlements(
+  a: Omit<SubscriberIdentity, "sessionId" | "signInSessionId">,
+  b: Omit<SubscriberIdentity, "sessionId" | "signInSessionId">,
+): boolean {
   return a.userId === b.userId && sortedKey(a) === sortedKey(b);
 }

@@ -15,16 +15,26 @@ export {
 export type { EventEnvelope, LiveEvent, LiveEventOf, StreamItem } from "./envelope";
 export * from "./errors";
 export { compareEventIds, type EventId } from "./event-id";
+export { EntitlementCache } from "./entitlement-cache";
 export {
   parseTabId,
+  subscriberOf,
   tabIdSchema,
   tabSessionId,
+  type EntitlementLookup,
+  type Entitlements,
   type ResolvedSubscriber,
   type SubscriberIdentity,
-  type SubscriberResolver,
   type SubscriberSession,
 } from "./identity";
-export { assertValidConfig, createMemoryEventLayer, type EventLayer, type EventLayerConfig } from "./layer";
+export {
+  assertValidConfig,
+  createMemoryEventLayer,
+  openSubscription,
+  type EventLayer,
+  type EventLayerConfig,
+  type OpenSubscriptionOptions,
+} from "./layer";
 export type { EventLayerLogger } from "./logger";
 export type { OnlineMember, Presence, PresenceChange } from "./presence";
 export type { ConnectionRecord, ConnectionStats } from "./registry";

@@ -4,12 +4,16 @@
  * interfaces.
  */
 import { EventBus } from "./bus";
+import { EntitlementCache } from "./entitlement-cache";
+import type { EntitlementLookup } from "./identity";
 import type { EventLayerLogger } from "./logger";
 import { silentLogger } from "./logger";
 import type { Presence } from "./presence";
 import { MemoryPresence } from "./presence-memory";
 import { ConnectionRegistry } from "./registry";
+import { Reauthorizer } from "./reauthorization";
 import { MemoryReplayLog } from "./replay-log-memory";
+import { Subscription, type SubscriptionOptions } from "./subscription";
 import { MemoryTransport } from "./transport-memory";
 
 export interface EventLayerConfig {
@@ -26,12 +30,17 @@ export interface EventLayerConfig {
   maxQueuedEventsPerConnection: number;
   /** 0 = entitlements are read only at connect. */
   reauthorizeIntervalMs: number;
+  /** How long a user's entitlements are reused for new connections. */
+  entitlementCacheMs: number;
 }
 
 export interface EventLayer {
   bus: EventBus;
   registry: ConnectionRegistry;
   presence: Presence;
+  /** Users' entitlements, cached briefly; shared by connects and re-authorisation. */
+  entitlements: EntitlementCache;
+  reauthorizer: Reauthorizer;
   config: EventLayerConfig;
   logger: EventLayerLogger;
   close(): Promise<void>;
@@ -47,7 +56,11 @@ export function assertValidConfig(config: EventLayerConfig): void {
 }
 
 /** The embedded default: bus, replay log, transport, registry and presence in this process. */
-export function createMemoryEventLayer(config: EventLayerConfig, logger: EventLayerLogger = silentLogger): EventLayer {
+export function createMemoryEventLayer(
+  config: EventLayerConfig,
+  lookup: EntitlementLookup,
+  logger: EventLayerLogger = silentLogger,
+): EventLayer {
   assertValidConfig(config);
   const bus = new EventBus({
     log: new MemoryReplayLog({ maxEvents: config.retentionCount, maxAgeMs: config.retentionMs }),
@@ -68,5 +81,25 @@ export function createMemoryEventLayer(config: EventLayerConfig, logger: EventLa
     maxConnections: config.maxConnections,
     maxConnectionsPerUser: config.maxConnectionsPerUser,
   });
-  return { bus, registry, presence, config, logger, close: () => bus.close() };
+  const entitlements = new EntitlementCache(lookup, config.entitlementCacheMs);
+  const reauthorizer = new Reauthorizer(config.reauthorizeIntervalMs, entitlements, logger);
+  return { bus, registry, presence, entitlements, reauthorizer, config, logger, close: () => bus.close() };
+}
+
+export type OpenSubscriptionOptions = Pick<
+  SubscriptionOptions,
+  "identity" | "names" | "lastEventId" | "sink" | "expiresAt"
+>;
+
+/** Opens a subscription on `layer` with its engines, limits and re-authorisation. */
+export function openSubscription(layer: EventLayer, options: OpenSubscriptionOptions): Promise<Subscription> {
+  return Subscription.open({
+    ...options,
+    bus: layer.bus,
+    registry: layer.registry,
+    presence: layer.presence,
+    logger: layer.logger,
+    maxPendingEvents: layer.config.maxQueuedEventsPerConnection,
+    reauthorizer: layer.reauthorizer,
+  });
 }

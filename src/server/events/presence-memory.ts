@@ -8,7 +8,8 @@ interface PresenceEntry extends PresenceMember {
 
 export class MemoryPresence implements Presence {
   private readonly connections = new Map<string, PresenceEntry>();
-  private readonly byUser = new Map<string, Set<PresenceEntry>>();
+  /** Per user: how many of their connections belong to each organisation (cost per change: organisations, not connections). */
+  private readonly counts = new Map<string, Map<string, number>>();
 
   constructor(
     private readonly onChange: PresenceListener = () => {},
@@ -17,32 +18,26 @@ export class MemoryPresence implements Presence {
 
   join(connectionId: string, member: PresenceMember, organizationIds: readonly string[]): void {
     if (this.connections.has(connectionId)) return;
-    const entry: PresenceEntry = { ...member, organizationIds: [...organizationIds], since: this.now() };
-    this.transition(member, () => {
-      this.connections.set(connectionId, entry);
-      let set = this.byUser.get(member.userId);
-      if (!set) this.byUser.set(member.userId, (set = new Set()));
-      set.add(entry);
-    });
+    const entry: PresenceEntry = { ...member, organizationIds: [...new Set(organizationIds)], since: this.now() };
+    this.connections.set(connectionId, entry);
+    this.count(entry, entry.organizationIds, +1);
   }
 
   update(connectionId: string, organizationIds: readonly string[]): void {
     const entry = this.connections.get(connectionId);
     if (!entry) return;
-    this.transition(entry, () => {
-      entry.organizationIds = [...organizationIds];
-    });
+    const next = [...new Set(organizationIds)];
+    // Enter the new organisations before leaving the old ones, so a move never reads as offline-then-online.
+    this.count(entry, next, +1);
+    this.count(entry, entry.organizationIds, -1);
+    entry.organizationIds = next;
   }
 
   leave(connectionId: string): void {
     const entry = this.connections.get(connectionId);
     if (!entry) return;
-    this.transition(entry, () => {
-      this.connections.delete(connectionId);
-      const set = this.byUser.get(entry.userId);
-      set?.delete(entry);
-      if (set?.size === 0) this.byUser.delete(entry.userId);
-    });
+    this.connections.delete(connectionId);
+    this.count(entry, entry.organizationIds, -1);
   }
 
   online(organizationId: string): OnlineMember[] {
@@ -73,24 +68,19 @@ export class MemoryPresence implements Presence {
     return this.connections.size;
   }
 
-  /** Runs `change` and announces every organisation the member entered or left. */
-  private transition(member: PresenceMember, change: () => void): void {
-    const before = this.organizationsOf(member.userId);
-    change();
-    const after = this.organizationsOf(member.userId);
-    for (const organizationId of before) {
-      if (!after.has(organizationId))
-        this.onChange({ organizationId, userId: member.userId, userName: member.userName, online: false });
+  /** Adds `delta` to the member's count in each organisation and announces each 0 ⇄ 1 crossing. */
+  private count(member: PresenceMember, organizationIds: readonly string[], delta: 1 | -1): void {
+    let perOrganization = this.counts.get(member.userId);
+    if (!perOrganization) this.counts.set(member.userId, (perOrganization = new Map<string, number>()));
+    for (const organizationId of organizationIds) {
+      const before = perOrganization.get(organizationId) ?? 0;
+      const after = before + delta;
+      if (after === 0) perOrganization.delete(organizationId);
+      else perOrganization.set(organizationId, after);
+      if (before === 0 || after === 0) {
+        this.onChange({ organizationId, userId: member.userId, userName: member.userName, online: after > 0 });
+      }
     }
-    for (const organizationId of after) {
-      if (!before.has(organizationId))
-        this.onChange({ organizationId, userId: member.userId, userName: member.userName, online: true });
-    }
-  }
-
-  private organizationsOf(userId: string): Set<string> {
-    const out = new Set<string>();
-    for (const entry of this.byUser.get(userId) ?? []) for (const id of entry.organizationIds) out.add(id);
-    return out;
+    if (perOrganization.size === 0) this.counts.delete(member.userId);
   }
 }

@@ -1,38 +1,87 @@
 /**
- * Periodic re-authorisation of one open subscription: calls `check` every
- * `intervalMs`, never two at once, and never again once stopped.
+ * Re-authorisation of open subscriptions, for the whole process: one timer,
+ * one entitlement lookup per user per interval however many streams the user
+ * has open, and users spread over the interval (each starts at a random
+ * point in it) rather than all read at the same instant.
  */
-export class Reauthorization {
-  private readonly timer: NodeJS.Timeout;
-  private running = false;
-  private stopped = false;
+import type { Entitlements } from "./identity";
+import type { EntitlementCache } from "./entitlement-cache";
+import type { EventLayerLogger } from "./logger";
+
+/** An open subscription, as re-authorisation sees it. */
+export interface Reauthorizable {
+  /** Applies the user's current entitlements (null: the user is gone). */
+  reauthorize(entitlements: Entitlements | null): void;
+}
+
+interface UserSchedule {
+  members: Set<Reauthorizable>;
+  dueAt: number;
+  running: boolean;
+}
+
+export class Reauthorizer {
+  private readonly users = new Map<string, UserSchedule>();
+  private timer: NodeJS.Timeout | undefined;
 
   constructor(
-    intervalMs: number,
-    private readonly check: () => Promise<void>,
-    private readonly onError: (error: unknown) => void,
-  ) {
-    this.timer = setInterval(() => this.tick(), intervalMs);
-    this.timer.unref();
+    private readonly intervalMs: number,
+    private readonly entitlements: EntitlementCache,
+    private readonly logger: EventLayerLogger,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Re-authorises `member` every interval until the returned function is called. No-op when the interval is 0. */
+  add(userId: string, member: Reauthorizable): () => void {
+    if (this.intervalMs <= 0) return () => {};
+    let schedule = this.users.get(userId);
+    if (!schedule) {
+      schedule = { members: new Set(), dueAt: this.now() + Math.random() * this.intervalMs, running: false };
+      this.users.set(userId, schedule);
+    }
+    schedule.members.add(member);
+    this.timer ??= this.start();
+    return () => {
+      const current = this.users.get(userId);
+      if (!current?.members.delete(member) || current.members.size > 0) return;
+      this.users.delete(userId);
+      if (this.users.size === 0) this.stop();
+    };
   }
 
-  /** True once stopped: a check still in flight must not act on its result. */
-  get isStopped(): boolean {
-    return this.stopped;
+  /** Users with at least one subscription under re-authorisation; exposed for leak checks. */
+  get userCount(): number {
+    return this.users.size;
   }
 
-  stop(): void {
-    this.stopped = true;
+  private start(): NodeJS.Timeout {
+    const timer = setInterval(() => this.tick(), Math.min(1_000, Math.max(10, this.intervalMs / 10)));
+    timer.unref();
+    return timer;
+  }
+
+  private stop(): void {
     clearInterval(this.timer);
+    this.timer = undefined;
   }
 
   private tick(): void {
-    if (this.running || this.stopped) return;
-    this.running = true;
-    this.check()
-      .catch(this.onError)
-      .finally(() => {
-        this.running = false;
-      });
+    const now = this.now();
+    for (const [userId, schedule] of this.users) {
+      if (schedule.running || schedule.dueAt > now) continue;
+      schedule.running = true;
+      schedule.dueAt = now + this.intervalMs;
+      this.entitlements
+        .refresh(userId)
+        .then((entitlements) => {
+          for (const member of [...schedule.members]) member.reauthorize(entitlements);
+        })
+        .catch((error: unknown) =>
+          this.logger.error({ event: "connection.reauthorize_failed", userId, err: error }, "re-authorisation failed"),
+        )
+        .finally(() => {
+          schedule.running = false;
+        });
+    }
   }
 }

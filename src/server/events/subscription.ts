@@ -19,10 +19,10 @@ import type { EventName } from "./catalog";
 import { toLiveEvent, type EventEnvelope, type StreamItem } from "./envelope";
 import { SubscriptionRevokedError } from "./errors";
 import { assertCursorWithin, compareEventIds, type EventId } from "./event-id";
-import { sameEntitlements, type ResolvedSubscriber } from "./identity";
+import { sameEntitlements, type Entitlements, type ResolvedSubscriber } from "./identity";
 import type { EventLayerLogger } from "./logger";
 import type { Presence } from "./presence";
-import { Reauthorization } from "./reauthorization";
+import type { Reauthorizable, Reauthorizer } from "./reauthorization";
 import type { ConnectionRecord, ConnectionRegistry } from "./registry";
 import { gapItem, readyItem } from "./system-events";
 
@@ -50,19 +50,21 @@ export interface SubscriptionOptions {
   /** Live events held while a replay is in flight; beyond it the log is read again. */
   maxPendingEvents: number;
   /**
-   * Re-reads the subscriber's entitlements every `intervalMs`, so a membership
-   * removed (or a session expired) stops delivery without waiting for a
-   * reconnect. `resolve` returns null when the session is no longer valid;
-   * the subscription then ends with SubscriptionRevokedError.
+   * Re-reads the user's entitlements every interval while the stream is
+   * open, so a membership removed stops delivery without waiting for a
+   * reconnect; a user gone, or a session past `expiresAt`, ends the stream
+   * with SubscriptionRevokedError.
    */
-  reauthorize?: { intervalMs: number; resolve: () => Promise<ResolvedSubscriber | null> };
+  reauthorizer?: Reauthorizer;
+  /** When the session ends (ms since the epoch); null when it does not. */
+  expiresAt?: number | null;
 }
 
 export type CloseReason = "client_closed" | "revoked" | "error" | "server_closing" | "slow_consumer" | "stalled";
 
 type State = "replaying" | "live" | "behind" | "closed";
 
-export class Subscription {
+export class Subscription implements Reauthorizable {
   private state: State = "replaying";
   private cursor: EventId = "0-0";
   private pending: EventEnvelope[] = [];
@@ -70,7 +72,7 @@ export class Subscription {
   private identity: ResolvedSubscriber;
   private readonly names: ReadonlySet<EventName> | null;
   private unsubscribe: () => void = () => {};
-  private reauthorization: Reauthorization | undefined;
+  private stopReauthorizing: () => void = () => {};
   private readonly log: Record<string, unknown>;
 
   /** Registers, replays and writes `system.ready`; throws EventLayerErrors before anything is held. */
@@ -100,6 +102,11 @@ export class Subscription {
 
   get isClosed(): boolean {
     return this.state === "closed";
+  }
+
+  /** True while events are delivered as they happen (not replaying, not behind). */
+  get isLive(): boolean {
+    return this.state === "live";
   }
 
   private async start(): Promise<void> {
@@ -142,15 +149,7 @@ export class Subscription {
     );
     this.send(readyItem(this.cursor, { connectionId: this.connectionId, resumedFrom: lastEventId, replayed }));
     this.goLive();
-    const reauthorize = this.options.reauthorize;
-    if (reauthorize && reauthorize.intervalMs > 0) {
-      this.reauthorization = new Reauthorization(
-        reauthorize.intervalMs,
-        () => this.reauthorize(reauthorize.resolve),
-        (error) =>
-          logger.error({ event: "connection.reauthorize_failed", ...this.log, err: error }, "re-authorisation failed"),
-      );
-    }
+    this.stopReauthorizing = this.options.reauthorizer?.add(this.identity.userId, this) ?? (() => {});
   }
 
   /**
@@ -170,7 +169,7 @@ export class Subscription {
     if (this.state === "closed") return;
     this.state = "closed";
     this.pending = [];
-    this.reauthorization?.stop();
+    this.stopReauthorizing();
     this.unsubscribe();
     const { registry, presence, logger } = this.options;
     const record = registry.close(this.connectionId);
@@ -302,15 +301,22 @@ export class Subscription {
     }
   }
 
-  private async reauthorize(resolve: () => Promise<ResolvedSubscriber | null>): Promise<void> {
-    const next = await resolve();
+  /** Applies the user's current entitlements (re-authorisation); see `SubscriptionOptions.reauthorizer`. */
+  reauthorize(entitlements: Entitlements | null): void {
     // A check still in flight when the stream ended must not subscribe again.
     if (this.state === "closed") return;
-    if (!next) {
+    const expiresAt = this.options.expiresAt;
+    if (!entitlements || (expiresAt != null && expiresAt <= Date.now())) {
       this.close("revoked", new SubscriptionRevokedError("the session is no longer valid; sign in again"));
       return;
     }
-    if (sameEntitlements(this.identity, next)) return;
+    if (sameEntitlements(this.identity, entitlements)) return;
+    const next: ResolvedSubscriber = {
+      ...this.identity,
+      userName: entitlements.userName,
+      organizationIds: entitlements.organizationIds,
+      metadata: entitlements.metadata,
+    };
     // Subscribe with the new entitlements before dropping the old ones: an
     // event caught by both is dropped by the cursor check.
     const previous = this.unsubscribe;

@@ -1,9 +1,13 @@
 /**
  * One open SSE response, as a subscription's sink. A write is one
- * `res.write` of a frame buffer shared by every recipient; frames due in the
- * same tick are corked into one socket write by the hub. A connection never
- * asks its subscription to slow down: a client whose backlog passes the
- * hub's byte limit is disconnected and resumes from its last id instead.
+ * `res.write` of a frame buffer shared by every recipient; Node corks a
+ * response's socket until the end of the tick, so frames due together leave
+ * in one socket write.
+ *
+ * A replay is paced by the socket: past half the byte limit the subscription
+ * stops and continues from the log once the socket drains. Live delivery
+ * never waits: a client whose backlog passes the limit is disconnected and
+ * resumes from its last id.
  */
 import type { ServerResponse } from "node:http";
 
@@ -16,8 +20,6 @@ export class SseConnection implements SubscriptionSink {
   subscription: Subscription | null = null;
   /** When the socket stopped taking writes (0: it takes them). */
   stalledSince = 0;
-  /** True while a cork waits for the hub's end-of-tick flush. */
-  corked = false;
   private closed = false;
 
   constructor(
@@ -31,21 +33,29 @@ export class SseConnection implements SubscriptionSink {
 
   write(item: StreamItem): boolean {
     this.send(itemFrame(item));
-    return true;
+    return this.subscription?.isLive === true || this.res.writableLength < this.hub.maxBacklogBytes / 2;
   }
 
-  /** Writes raw frame bytes; enforces the backlog limit. */
+  /** Writes raw frame bytes; drops a live client past the backlog limit. */
   send(frame: Buffer): void {
     if (this.closed) return;
-    this.hub.cork(this);
     if (!this.res.write(frame) && this.stalledSince === 0) this.stalledSince = Date.now();
-    if (this.res.writableLength > this.hub.maxBacklogBytes) this.hub.disconnect(this, "slow_consumer");
+    if (this.subscription?.isLive && this.res.writableLength > this.hub.maxBacklogBytes) {
+      this.hub.disconnect(this, "slow_consumer");
+    }
   }
 
   /** Binds the open subscription; one that opened after the client left is closed at once. */
   attach(subscription: Subscription): void {
     this.subscription = subscription;
     if (this.closed) subscription.close("client_closed");
+    else this.drained();
+  }
+
+  /** The socket took its backlog: a replay that paused continues. */
+  drained(): void {
+    this.stalledSince = 0;
+    this.subscription?.resume();
   }
 
   /** The subscription ended: an error is written as tRPC's `serialized-error`, then the response ends. */

@@ -1,8 +1,7 @@
 /**
  * Every open SSE connection of this process, and the work that is per
- * process rather than per connection: one heartbeat timer, one end-of-tick
- * flush of corked sockets, the slow-consumer and dead-socket checks, and the
- * drain on shutdown.
+ * process rather than per connection: one heartbeat timer, the
+ * slow-consumer and dead-socket checks, and the drain on shutdown.
  */
 import type { ServerResponse } from "node:http";
 
@@ -29,7 +28,6 @@ export interface SseHubStats {
 
 export class SseHub {
   private readonly connections = new Set<SseConnection>();
-  private corked: SseConnection[] = [];
   private readonly timer: NodeJS.Timeout;
   private accepting = true;
   private slowConsumerDisconnects = 0;
@@ -57,30 +55,13 @@ export class SseHub {
     const connection = new SseConnection(res, this);
     this.connections.add(connection);
     res.on("close", () => connection.dropped("client_closed"));
-    res.on("drain", () => (connection.stalledSince = 0));
+    res.on("drain", () => connection.drained());
     return connection;
   }
 
   remove(connection: SseConnection): void {
     this.connections.delete(connection);
   }
-
-  /** Corks the socket until the end of this tick, so frames due together leave in one write. */
-  cork(connection: SseConnection): void {
-    if (connection.corked) return;
-    connection.corked = true;
-    connection.res.cork();
-    if (this.corked.push(connection) === 1) process.nextTick(this.flush);
-  }
-
-  private readonly flush = () => {
-    const corked = this.corked;
-    this.corked = [];
-    for (const connection of corked) {
-      connection.corked = false;
-      connection.res.uncork();
-    }
-  };
 
   disconnect(connection: SseConnection, reason: "slow_consumer" | "stalled"): void {
     if (connection.isClosed) return;

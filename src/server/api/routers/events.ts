@@ -3,8 +3,14 @@ import { z } from "zod";
 
 import { adminProcedure, createTRPCRouter, protectedProcedure, trackedItems } from "~/server/api/trpc";
 import { getEventLayer } from "~/server/event-layer";
-import { eventNameSchema, Subscription, SubscriptionStream, tabIdSchema, type SubscriptionSink } from "~/server/events";
-import { prismaSubscriberResolver } from "~/server/subscribers";
+import {
+  eventNameSchema,
+  openSubscription,
+  subscriberOf,
+  SubscriptionStream,
+  tabIdSchema,
+  type SubscriptionSink,
+} from "~/server/events";
 
 export const onEventInput = z.object({
   /** Only these event names (system events always arrive). Omit for all. */
@@ -18,30 +24,24 @@ export const onEventInput = z.object({
 export const eventsRouter = createTRPCRouter({
   onEvent: protectedProcedure.input(onEventInput).subscription(async ({ ctx, input, signal }) => {
     const layer = getEventLayer();
-    const tabId = input.tabId ?? ctx.tabId;
-    const session = { sessionId: ctx.session.sessionId, userId: ctx.session.user.id };
-    const resolve = prismaSubscriberResolver(ctx.db);
-    const identity = await resolve(session, tabId);
-    if (!identity) {
+    const entitlements = await layer.entitlements.get(ctx.session.user.id);
+    if (!entitlements) {
       throw new TRPCError({ code: "UNAUTHORIZED", message: "the signed-in user no longer exists" });
     }
+    const identity = subscriberOf(
+      { sessionId: ctx.session.sessionId, userId: ctx.session.user.id },
+      input.tabId ?? ctx.tabId,
+      entitlements,
+    );
     // Awaited before returning, so a refused cursor or a reached limit
     // reaches the client as a plain typed error.
     const open = (sink: SubscriptionSink) =>
-      Subscription.open({
-        bus: layer.bus,
-        registry: layer.registry,
-        presence: layer.presence,
-        logger: layer.logger,
+      openSubscription(layer, {
         identity,
         names: input.names ?? null,
         lastEventId: input.lastEventId ?? null,
         sink,
-        maxPendingEvents: layer.config.maxQueuedEventsPerConnection,
-        reauthorize: {
-          intervalMs: layer.config.reauthorizeIntervalMs,
-          resolve: async () => (new Date(ctx.session.expires).getTime() <= Date.now() ? null : resolve(session, tabId)),
-        },
+        expiresAt: Date.parse(ctx.session.expires),
       });
     if (ctx.sse) {
       // The SSE fast path: the subscription writes straight to its response.

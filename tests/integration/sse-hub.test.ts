@@ -1,0 +1,215 @@
+/**
+ * The SSE fast path's connection handling over real loopback sockets: the
+ * hub, its connections and the subscription lifecycle, with limits small
+ * enough to trip on purpose. (The full request path, with Auth.js and tRPC's
+ * caller, is exercised over HTTP in tests/e2e.)
+ */
+import http, { type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { sseHeaders } from "@trpc/server/unstable-core-do-not-import";
+import { afterEach, describe, expect, it } from "vitest";
+
+import { openSubscription, type EventLayer } from "~/server/events";
+import { connectedFrame, errorFrame } from "~/server/sse/frames";
+import { SseHub } from "~/server/sse/sse-hub";
+import { identity, memoryLayer, recordingLogger } from "../helpers/event-layer";
+import { sleep, waitUntil } from "../helpers/wait";
+
+interface Setup {
+  layer: EventLayer;
+  hub: SseHub;
+  url: string;
+  close(): Promise<void>;
+}
+
+const servers: Setup[] = [];
+afterEach(async () => {
+  for (const s of servers.splice(0)) await s.close();
+});
+
+async function setup(options: { maxBacklogBytes?: number; stallTimeoutMs?: number; pingIntervalMs?: number } = {}) {
+  const { logger } = recordingLogger();
+  const layer = memoryLayer({ maxConnections: 20_000, maxConnectionsPerUser: 20_000, retentionCount: 100_000 }, logger);
+  const hub = new SseHub({
+    pingIntervalMs: options.pingIntervalMs ?? 60_000,
+    maxBacklogBytes: options.maxBacklogBytes ?? 1024 * 1024,
+    stallTimeoutMs: options.stallTimeoutMs ?? 60_000,
+    formatError: (error) => errorFrame({ message: String(error) }),
+    logger,
+  });
+  const server = http.createServer((req: IncomingMessage, res: ServerResponse) => {
+    const url = new URL(req.url ?? "/", "http://localhost");
+    res.writeHead(200, sseHeaders);
+    const connection = hub.open(res);
+    connection.send(connectedFrame({}));
+    const lastEventId = (req.headers["last-event-id"] as string | undefined) ?? null;
+    void openSubscription(layer, {
+      identity: identity(url.searchParams.get("user") ?? "bob"),
+      names: ["notification.created"],
+      lastEventId,
+      sink: connection,
+    }).then(
+      (subscription) => connection.attach(subscription),
+      (error: unknown) => connection.end(error),
+    );
+  });
+  server.keepAliveTimeout = 100;
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  const result: Setup = {
+    layer,
+    hub,
+    url: `http://127.0.0.1:${port}/`,
+    close: async () => {
+      hub.drain(0);
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+  servers.push(result);
+  return result;
+}
+
+/** A raw SSE reader: ids of the data frames it has read, and control over reading. */
+function reader(url: string, headers: Record<string, string> = {}) {
+  const ids: string[] = [];
+  let ready = false;
+  let ended = false;
+  let response: IncomingMessage | undefined;
+  const req = http.get(url, { headers: { accept: "text/event-stream", ...headers } }, (res) => {
+    response = res;
+    let buffer = "";
+    res.setEncoding("utf8");
+    res.on("data", (chunk: string) => {
+      buffer += chunk;
+      let end: number;
+      while ((end = buffer.indexOf("\n\n\n")) >= 0) {
+        const frame = buffer.slice(0, end);
+        buffer = buffer.slice(end + 3);
+        if (frame.includes("system.ready")) ready = true;
+        else if (frame.includes("notification.created")) ids.push(/\nid: (\S+)/.exec(frame)![1]!);
+      }
+    });
+    res.on("close", () => (ended = true));
+    res.on("error", () => (ended = true));
+  });
+  req.on("error", () => (ended = true));
+  return {
+    ids,
+    ready: () => waitUntil(() => ready, "system.ready"),
+    ended: () => ended,
+    /** Stops reading: the socket's buffers fill and the server's backlog grows. */
+    stopReading: () => {
+      response?.pause();
+      response?.socket.pause();
+    },
+    resumeReading: () => {
+      response?.socket.resume();
+      response?.resume();
+    },
+    destroy: () => req.destroy(),
+  };
+}
+
+const note = (layer: EventLayer, i: number, size = 900) =>
+  layer.bus.emit(
+    "notification.created",
+    { notificationId: `n${i}`, message: `${i} ${"x".repeat(size)}`, scope: "user", from: { userId: "u", name: null } },
+    { kind: "user", userId: "bob" },
+  );
+
+describe("SSE hub over real sockets", () => {
+  it("a slow consumer is disconnected past the backlog limit, then resumes from its last id without loss", async () => {
+    const { layer, hub, url } = await setup({ maxBacklogBytes: 64 * 1024 });
+    const slow = reader(url);
+    await slow.ready();
+    const emitted: string[] = [];
+    for (let i = 0; i < 5; i++) emitted.push((await note(layer, i)).id);
+    await waitUntil(() => slow.ids.length === 5, "the first events");
+    slow.stopReading();
+    // Enough to fill the kernel's socket buffers (several MB on loopback) and then the backlog.
+    for (let i = 5; i < 60_000 && hub.stats().slowConsumerDisconnects === 0; i++) {
+      emitted.push((await note(layer, i)).id);
+      if (i % 200 === 0) await sleep(1);
+    }
+    expect(hub.stats().slowConsumerDisconnects).toBe(1);
+    expect(layer.registry.size).toBe(0);
+    // The client reads what reached it, sees the stream end, and resumes from the last id it read.
+    slow.resumeReading();
+    await waitUntil(() => slow.ended(), "the client to see the end of the stream");
+    const lastRead = slow.ids.at(-1)!;
+    expect(slow.ids).toEqual(emitted.slice(0, slow.ids.length));
+
+    const resumed = reader(url, { "last-event-id": lastRead });
+    await resumed.ready();
+    const missed = emitted.slice(emitted.indexOf(lastRead) + 1);
+    await waitUntil(() => resumed.ids.length >= missed.length, `${missed.length} missed events`);
+    expect(resumed.ids).toEqual(missed);
+    expect([...slow.ids, ...resumed.ids]).toEqual(emitted);
+    resumed.destroy();
+  });
+
+  it("a socket that takes nothing for the stall timeout is closed and its registry entry freed", async () => {
+    const { layer, hub, url } = await setup({
+      stallTimeoutMs: 300,
+      pingIntervalMs: 100,
+      maxBacklogBytes: 512 * 1024 * 1024,
+    });
+    const dead = reader(url);
+    await dead.ready();
+    dead.stopReading();
+    for (let i = 0; i < 60_000 && hub.stats().stalledDisconnects === 0; i++) {
+      await note(layer, i);
+      if (i % 500 === 0) await sleep(5);
+    }
+    await waitUntil(() => hub.stats().stalledDisconnects === 1, "the stalled socket to be closed");
+    expect(hub.stats().slowConsumerDisconnects).toBe(0);
+    await waitUntil(() => layer.registry.size === 0, "the registry entry to go");
+    expect(hub.stats().open).toBe(0);
+  });
+
+  it("10,000 subscriptions opened and closed leave the registry, the index, presence, timers and listeners empty", async () => {
+    const timersBefore = process.getActiveResourcesInfo().filter((r) => r === "Timeout").length;
+    const { layer, hub, url } = await setup();
+    const agent = new http.Agent({ keepAlive: false, maxSockets: Infinity });
+    const open = (user: string) =>
+      new Promise<http.ClientRequest>((resolve, reject) => {
+        const req = http.get(`${url}?user=${user}`, { agent }, (res) => {
+          res.setEncoding("utf8");
+          res.on("data", (chunk: string) => chunk.includes("system.ready") && resolve(req));
+        });
+        req.on("error", reject);
+      });
+    for (let batch = 0; batch < 20; batch++) {
+      const requests = await Promise.all(Array.from({ length: 500 }, (_, i) => open(`u${(batch * 500 + i) % 700}`)));
+      expect(layer.registry.size).toBe(500);
+      for (const req of requests) req.destroy();
+      await waitUntil(() => layer.registry.size === 0, "every connection to close");
+    }
+    agent.destroy();
+    expect(layer.registry.stats()).toMatchObject({
+      totalConnections: 0,
+      connectionsOpened: 10_000,
+      connectionsClosed: 10_000,
+    });
+    expect(layer.bus.indexKeyCount()).toBe(0);
+    expect((await layer.bus.stats()).subscribers).toBe(0);
+    expect(await layer.presence.online("acme")).toEqual([]);
+    expect(layer.reauthorizer.userCount).toBe(0);
+    expect(hub.stats().open).toBe(0);
+    // The hub's one heartbeat timer; nothing per connection is left behind.
+    expect(process.getActiveResourcesInfo().filter((r) => r === "Timeout").length).toBeLessThanOrEqual(
+      timersBefore + 1,
+    );
+  });
+
+  it("draining ends every stream with a reconnect hint and stops taking new ones", async () => {
+    const { layer, hub, url } = await setup();
+    const clients = [reader(url), reader(url)];
+    for (const c of clients) await c.ready();
+    expect(hub.drain(1_000)).toBe(2);
+    await waitUntil(() => clients.every((c) => c.ended()), "both streams to end");
+    expect(hub.isAccepting).toBe(false);
+    expect(layer.registry.size).toBe(0);
+  });
+});
