@@ -43,9 +43,18 @@ await app.prepare();
 /** @type {Set<import("node:http").ServerResponse>} */
 const nextStreams = new Set();
 
+let closing = false;
+
 const server = createServer((req, res) => {
   const url = req.url ?? "/";
   const isStream = url.startsWith(STREAM_PATH);
+  if (closing) {
+    // Requests still arriving on kept-alive sockets: no new streams here (the
+    // client's retry finds the next process); anything else is answered and
+    // the socket closed after it.
+    if (isStream) return void req.socket.destroy();
+    res.setHeader("connection", "close");
+  }
   if (isStream && fastPathEnabled && !(stockAllowed && req.headers["x-events-transport"] === "trpc")) {
     const fastPath = sse.__t3LiveEventsSse;
     if (fastPath?.handle(req, res)) return;
@@ -65,7 +74,6 @@ server.listen(port, hostname, () => {
   );
 });
 
-let closing = false;
 /** @param {NodeJS.Signals} signal */
 async function shutdown(signal) {
   if (closing) return;
@@ -85,7 +93,9 @@ async function shutdown(signal) {
   const ended = sse.__t3LiveEventsSse?.drain(Math.min(5_000, shutdownTimeoutMs / 2)) ?? 0;
   for (const res of nextStreams) res.destroy();
   log("info", { event: "server.streams_ended", fastPath: ended, next: nextStreams.size }, "open streams ended");
+  // Sockets go idle as their last responses finish: close them as they do.
   server.closeIdleConnections();
+  setInterval(() => server.closeIdleConnections(), 100).unref();
 }
 // Benchmarks read memory after a forced collection: only with `node --expose-gc`.
 const gc = /** @type {{ gc?: () => void }} */ (globalThis).gc;

@@ -3,14 +3,13 @@
  * against the production build: sign in, click, see the live event; a user of
  * the other organisation sees nothing of it.
  */
-import { existsSync, mkdirSync } from "node:fs";
-import { chromium, type Browser, type Page } from "playwright-core";
+import { mkdirSync } from "node:fs";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
+import { chromiumPath, hasChromium, launchChromium, signedInPage as signedInAt, waitLive } from "../helpers/browser";
 import { baseUrl } from "./http-client";
 
-const chromiumPath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const hasChromium = existsSync(chromiumPath);
 if (!hasChromium) {
   console.warn(
     `[browser-demo] SKIPPED: no Chromium at ${chromiumPath} (apt-get install -y chromium, or set CHROMIUM_PATH)`,
@@ -18,23 +17,7 @@ if (!hasChromium) {
 }
 
 let browser: Browser;
-
-async function waitLive(page: Page) {
-  await expect.poll(() => page.textContent('[data-testid="connection-status"]'), { timeout: 15_000 }).toBe("live");
-}
-
-async function signedInPage(email: string): Promise<Page> {
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  await page.goto(`${baseUrl()}/`);
-  await page.waitForURL(/\/signin/);
-  await page.fill('input[name="email"]', email);
-  await page.fill('input[name="password"]', "demo");
-  await page.click('[data-testid="signin-submit"]');
-  await page.waitForURL((url) => url.pathname === "/");
-  await waitLive(page);
-  return page;
-}
+const signedInPage = (email: string) => signedInAt(browser, baseUrl(), email);
 
 const latest = (page: Page) => page.textContent('[data-testid="latest-event"]');
 const feed = (page: Page) => page.textContent('[data-testid="live-feed"]');
@@ -43,19 +26,7 @@ describe.skipIf(!hasChromium)(
   `demo page in Chromium${hasChromium ? "" : ` (skipped: no Chromium at ${chromiumPath})`}`,
   () => {
     beforeAll(async () => {
-      browser = await chromium.launch({
-        executablePath: chromiumPath,
-        args: [
-          "--headless",
-          "--no-sandbox",
-          "--disable-gpu",
-          "--disable-background-networking",
-          "--disable-component-update",
-          "--disable-sync",
-          "--no-first-run",
-          "--disable-quic",
-        ],
-      });
+      browser = await launchChromium();
     });
     afterAll(async () => {
       await browser?.close();

@@ -4,27 +4,45 @@
  * httpSubscriptionLink over a spec-compliant EventSource (`eventsource`),
  * queries and mutations with httpBatchStreamLink.
  */
-import { createTRPCClient, httpBatchStreamLink, httpSubscriptionLink, splitLink } from "@trpc/client";
+import {
+  createTRPCClient,
+  httpBatchStreamLink,
+  httpSubscriptionLink,
+  splitLink,
+  type TRPCClientError,
+} from "@trpc/client";
 import { EventSource } from "eventsource";
 import superjson from "superjson";
 import { inject } from "vitest";
 
 import type { AppRouter } from "~/server/api/root";
+import type { LiveEvent } from "~/server/events";
 import { signIn as signInAt } from "../helpers/app-server";
+import { waitUntil } from "../helpers/wait";
 
 export const baseUrl = () => inject("baseUrl");
 
 /** Signs in with the demo login against the shared test server; returns the Cookie header. */
 export const signIn = (email: string, password = "demo", url = baseUrl()) => signInAt(url, email, password);
 
+/** Which server code serves the stream: the SSE fast path (default) or tRPC's stock handler. */
+export type StreamTransport = "fast" | "trpc";
+
 /** An EventSource that sends the session cookie and counts heartbeats. */
-export function cookieEventSource(cookie: string | null, counters = { pings: 0, opens: 0 }) {
+export function cookieEventSource(
+  cookie: string | null,
+  counters = { pings: 0, opens: 0 },
+  transport: StreamTransport = "fast",
+) {
+  const extra: Record<string, string> = {
+    ...(cookie ? { cookie } : {}),
+    ...(transport === "trpc" ? { "x-events-transport": "trpc" } : {}),
+  };
   class CookieEventSource extends EventSource {
     constructor(url: string | URL, init?: ConstructorParameters<typeof EventSource>[1]) {
       super(url, {
         ...init,
-        fetch: (input, fetchInit) =>
-          fetch(input, { ...fetchInit, headers: { ...fetchInit.headers, ...(cookie ? { cookie } : {}) } }),
+        fetch: (input, fetchInit) => fetch(input, { ...fetchInit, headers: { ...fetchInit.headers, ...extra } }),
       });
       this.addEventListener("ping", () => counters.pings++);
       this.addEventListener("open", () => counters.opens++);
@@ -33,9 +51,12 @@ export function cookieEventSource(cookie: string | null, counters = { pings: 0, 
   return { EventSource: CookieEventSource, counters };
 }
 
-export function trpcClient(cookie: string | null, options: { url?: string; subscriptionUrl?: string } = {}) {
+export function trpcClient(
+  cookie: string | null,
+  options: { url?: string; subscriptionUrl?: string; transport?: StreamTransport } = {},
+) {
   const url = options.url ?? baseUrl();
-  const source = cookieEventSource(cookie);
+  const source = cookieEventSource(cookie, undefined, options.transport);
   const client = createTRPCClient<AppRouter>({
     links: [
       splitLink({
@@ -55,3 +76,35 @@ export function trpcClient(cookie: string | null, options: { url?: string; subsc
   });
   return { client, counters: source.counters };
 }
+
+type Client = ReturnType<typeof trpcClient>["client"];
+export const until = (predicate: () => boolean, what: string, timeoutMs = 10_000) =>
+  waitUntil(predicate, what, { timeoutMs });
+
+(predicate: () => boolean, what: string, timeoutMs = 10_000) => waitUntil(predicate, what, { timeoutMs });
+
+/** Subscribes with tRPC's client and records what arrives. */
+export function live(client: Client, input: { names?: LiveEvent["name"][]; lastEventId?: string | null } = {}) {
+  const received: { id: string; event: LiveEvent }[] = [];
+  const errors: TRPCClientError<AppRouter>[] = [];
+  const subscription = client.events.onEvent.subscribe(input, {
+    onData: ({ id, data }) => received.push({ id, event: data }),
+    onError: (error) => errors.push(error),
+  });
+  const count = (name: LiveEvent["name"]) => received.filter((r) => r.event.name === name).length;
+  return {
+    received,
+    errors,
+    events: () => received.filter((r) => !r.event.name.startsWith("system.")),
+    count,
+    ready: (n = 1) => until(() => count("system.ready") >= n, `system.ready ×${n}`),
+    waitFor: (name: LiveEvent["name"], n = 1) => until(() => count(name) >= n, `${name} ×${n}`),
+    unsubscribe: () => subscription.unsubscribe(),
+  };
+}
+
+export type Received = { id: string; event: LiveEvent };
+
+/** The messages of the notifications received, in order. */
+export const messages = (received: { event: LiveEvent }[]) =>
+  received.flatMap((r) => (r.event.name === "notification.created" ? [r.event.data.message] : []));

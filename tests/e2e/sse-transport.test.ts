@@ -4,7 +4,6 @@
  * package), a real TCP drop between them.
  */
 import { createServer, connect, type Server, type Socket } from "node:net";
-import type { TRPCClientError } from "@trpc/client";
 import { type EventSource } from "eventsource";
 import superjson from "superjson";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
@@ -13,30 +12,7 @@ import type { AppRouter } from "~/server/api/root";
 import type { LiveEvent } from "~/server/events";
 import { signPayload, SIGNATURE_HEADER } from "~/server/webhooks/payments";
 import { waitUntil } from "../helpers/wait";
-import { baseUrl, cookieEventSource, signIn, trpcClient } from "./http-client";
-
-type Client = ReturnType<typeof trpcClient>["client"];
-
-const until = (predicate: () => boolean, what: string, timeoutMs = 10_000) => waitUntil(predicate, what, { timeoutMs });
-
-function live(client: Client, input: { names?: LiveEvent["name"][]; lastEventId?: string | null } = {}) {
-  const received: { id: string; event: LiveEvent }[] = [];
-  const errors: TRPCClientError<AppRouter>[] = [];
-  const subscription = client.events.onEvent.subscribe(input, {
-    onData: ({ id, data }) => received.push({ id, event: data }),
-    onError: (error) => errors.push(error),
-  });
-  const count = (name: LiveEvent["name"]) => received.filter((r) => r.event.name === name).length;
-  return {
-    received,
-    errors,
-    events: () => received.filter((r) => !r.event.name.startsWith("system.")),
-    count,
-    ready: (n = 1) => until(() => count("system.ready") >= n, `system.ready ×${n}`),
-    waitFor: (name: LiveEvent["name"], n = 1) => until(() => count(name) >= n, `${name} ×${n}`),
-    unsubscribe: () => subscription.unsubscribe(),
-  };
-}
+import { baseUrl, cookieEventSource, live, messages, signIn, trpcClient, until, type Received } from "./http-client";
 
 /** A loopback TCP proxy whose connections can be cut, like a flaky network or a proxy restart. */
 async function tcpProxy(targetPort: number) {
@@ -76,9 +52,6 @@ async function tcpProxy(targetPort: number) {
     close: () => new Promise<void>((r) => server.close(() => r())),
   };
 }
-
-const messages = (received: { event: LiveEvent }[]) =>
-  received.flatMap((r) => (r.event.name === "notification.created" ? [r.event.data.message] : []));
 
 let aliceCookie: string;
 let carolCookie: string;
@@ -240,6 +213,51 @@ describe("SSE transport with tRPC's client", () => {
     );
     expect(stats.totalConnections).toBe(baseline);
     expect(stats.clientsByUser[carolId]).toBeUndefined();
+  });
+
+  it("the fast path and tRPC's stock handler deliver the same sequence, ids included, live and on resume", async () => {
+    const { client: direct } = trpcClient(aliceCookie);
+    const cursor = (await direct.notification.send.mutate({ target: { kind: "self" }, message: "cursor" })).id;
+    await direct.notification.send.mutate({ target: { kind: "self" }, message: "missed" });
+    const subscribers = (["fast", "trpc"] as const).map((transport) => {
+      const { client } = trpcClient(aliceCookie, { transport });
+      return live(client, { names: ["notification.created"], lastEventId: cursor });
+    });
+    for (const sub of subscribers) await sub.ready();
+    for (const m of ["one", "two", "three"])
+      await direct.notification.send.mutate({ target: { kind: "self" }, message: m });
+    for (const sub of subscribers) await sub.waitFor("notification.created", 4);
+    const [fast, stock] = subscribers.map((sub) => sub.events()) as [Received[], Received[]];
+    expect(messages(fast)).toEqual(["missed", "one", "two", "three"]);
+    expect(fast).toEqual(stock);
+    const readies = subscribers.map((sub) => sub.received.find((r) => r.event.name === "system.ready")!.event);
+    expect(readies[0]!.data).toMatchObject({ resumedFrom: cursor, replayed: 1 });
+    expect(readies[1]!.data).toMatchObject({ resumedFrom: cursor, replayed: 1 });
+    for (const sub of subscribers) sub.unsubscribe();
+  });
+
+  it("the fast path answers refused requests byte for byte as tRPC's stock handler", async () => {
+    const read = async (headers: Record<string, string>, input: object) => {
+      const controller = new AbortController();
+      const query = encodeURIComponent(JSON.stringify(superjson.serialize(input)));
+      const res = await fetch(`${baseUrl()}/api/trpc/events.onEvent?input=${query}`, {
+        headers,
+        signal: controller.signal,
+      });
+      const text = await res.text();
+      return { status: res.status, type: res.headers.get("content-type"), text };
+    };
+    const cases: [Record<string, string>, object][] = [
+      [{}, {}],
+      [{ cookie: aliceCookie }, { lastEventId: "yesterday" }],
+      [{ cookie: aliceCookie }, { names: ["order.deleted"] }],
+    ];
+    for (const [headers, input] of cases) {
+      const fast = await read(headers, input);
+      const stock = await read({ ...headers, "x-events-transport": "trpc" }, input);
+      expect(fast).toEqual(stock);
+      expect(fast.text).toMatch(/^event: connected\n[\s\S]*event: serialized-error\n/);
+    }
   });
 
   it("the payments webhook verifies its signature over HTTP and emits to the order's organisation", async () => {

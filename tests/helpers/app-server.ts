@@ -36,6 +36,10 @@ export interface StartAppOptions {
   commandPrefix?: string[];
   /** Node options, e.g. `--expose-gc`. */
   nodeArgs?: string[];
+  /** Listen here instead of a free port (a restart on the same address). */
+  port?: number;
+  /** Keep the database here and leave it on stop (a restart keeps users and sessions valid). */
+  dataDir?: string;
 }
 
 function run(command: string, args: string[], env: NodeJS.ProcessEnv, what: string) {
@@ -46,8 +50,8 @@ function run(command: string, args: string[], env: NodeJS.ProcessEnv, what: stri
 
 /** Builds (optionally), migrates and starts the production server; resolves once it answers. */
 export async function startApp(options: StartAppOptions = {}): Promise<AppServer> {
-  const dataDir = mkdtempSync(join(tmpdir(), "t3-live-events-app-"));
-  const port = await freePort();
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), "t3-live-events-app-"));
+  const port = options.port ?? (await freePort());
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     NODE_ENV: "production",
@@ -108,7 +112,7 @@ export async function startApp(options: StartAppOptions = {}): Promise<AppServer
         await exited;
         clearTimeout(timer);
       }
-      rmSync(dataDir, { recursive: true, force: true });
+      if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }

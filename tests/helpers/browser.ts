@@ -1,0 +1,44 @@
+/** Debian's chromium driven by playwright-core (never a downloaded browser). */
+import { existsSync } from "node:fs";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { expect } from "vitest";
+
+export const chromiumPath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+export const hasChromium = existsSync(chromiumPath);
+
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: chromiumPath,
+    // Without the background-networking flags Chromium keeps dialling Google's hosts, which this network refuses.
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--no-first-run",
+      "--disable-quic",
+    ],
+  });
+}
+
+export const connectionStatus = (page: Page) => page.textContent('[data-testid="connection-status"]');
+
+export async function waitLive(page: Page) {
+  await expect.poll(() => connectionStatus(page), { timeout: 15_000 }).toBe("live");
+}
+
+/** A fresh browser context signed in through the sign-in form; resolves once the demo page is live. */
+export async function signedInPage(browser: Browser, baseUrl: string, email: string): Promise<Page> {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(`${baseUrl}/`);
+  await page.waitForURL(/\/signin/);
+  await page.fill('input[name="email"]', email);
+  await page.fill('input[name="password"]', "demo");
+  await page.click('[data-testid="signin-submit"]');
+  await page.waitForURL((url) => url.pathname === "/");
+  await waitLive(page);
+  return page;
+}
