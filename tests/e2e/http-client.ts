@@ -81,8 +81,6 @@ type Client = ReturnType<typeof trpcClient>["client"];
 export const until = (predicate: () => boolean, what: string, timeoutMs = 10_000) =>
   waitUntil(predicate, what, { timeoutMs });
 
-(predicate: () => boolean, what: string, timeoutMs = 10_000) => waitUntil(predicate, what, { timeoutMs });
-
 /** Subscribes with tRPC's client and records what arrives. */
 export function live(client: Client, input: { names?: LiveEvent["name"][]; lastEventId?: string | null } = {}) {
   const received: { id: string; event: LiveEvent }[] = [];

@@ -8,7 +8,6 @@ import { type EventSource } from "eventsource";
 import superjson from "superjson";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 
-import type { AppRouter } from "~/server/api/root";
 import type { LiveEvent } from "~/server/events";
 import { signPayload, SIGNATURE_HEADER } from "~/server/webhooks/payments";
 import { waitUntil } from "../helpers/wait";
