@@ -8,7 +8,7 @@ import { ZodError, z } from "zod";
 
 import type { IncomingHttpHeaders } from "node:http";
 
-import { auth, sessionOfRequest } from "~/server/auth";
+import { sessionOfRequest } from "~/server/auth";
 import { db } from "~/server/db";
 import { getEventLayer } from "~/server/event-layer";
 import {
@@ -41,7 +41,7 @@ const tabIdFrom = (headers: Headers) => parseTabId(headers.get(TAB_ID_HEADER));
 
 /** For the route handler: the session comes from the request's cookie via Auth.js. */
 export async function createTRPCContext(opts: { headers: Headers }): Promise<TRPCContext> {
-  const session = await auth();
+  const session = await sessionOfRequest(Object.fromEntries(opts.headers));
   return { session, tabId: tabIdFrom(opts.headers), db, headers: opts.headers, sse: null };
 }
 

@@ -34,10 +34,15 @@ export function parseEventId(id: string): ParsedEventId {
   return { ms, seq };
 }
 
+/**
+ * Orders two ids. Runs once per delivery, so it does not re-validate: pass
+ * ids this layer issued, or ones `parseEventId` accepted.
+ */
 export function compareEventIds(a: EventId, b: EventId): number {
-  const pa = parseEventId(a);
-  const pb = parseEventId(b);
-  return pa.ms - pb.ms || pa.seq - pb.seq;
+  if (a === b) return 0;
+  const da = a.indexOf("-");
+  const db = b.indexOf("-");
+  return Number(a.slice(0, da)) - Number(b.slice(0, db)) || Number(a.slice(da + 1)) - Number(b.slice(db + 1));
 }
 
 export function formatEventId(id: ParsedEventId): EventId {
@@ -50,6 +55,7 @@ export function formatEventId(id: ParsedEventId): EventId {
  * Older cursors are valid; the log answers them with events or a gap.
  */
 export function assertCursorWithin(cursor: EventId, head: EventId): void {
+  parseEventId(cursor);
   if (compareEventIds(cursor, head) > 0) {
     throw new InvalidEventIdError(
       "lastEventId is ahead of this stream; it was not issued here (resume from an id the stream sent)",

@@ -3,7 +3,7 @@ import { TRPCError } from "@trpc/server";
 import { z } from "zod";
 
 import { createTRPCRouter, protectedProcedure } from "~/server/api/trpc";
-import { bus } from "~/server/event-layer";
+import { bus, getEventLayer } from "~/server/event-layer";
 import { tabSessionId, type EventTarget } from "~/server/events";
 import { organizationIdsOf } from "~/server/tenancy";
 
@@ -25,7 +25,11 @@ export const notificationRouter = createTRPCRouter({
     .input(z.object({ target: notificationTarget, message: z.string().trim().min(1).max(1000) }))
     .mutation(async ({ ctx, input }) => {
       const me = ctx.session.user;
-      const myOrgIds = await organizationIdsOf(ctx.db, me.id);
+      // The organisations the event layer delivers to this user by (briefly cached), so
+      // who may address an organisation and who receives from it never disagree.
+      const entitlements = await getEventLayer().entitlements.get(me.id);
+      if (!entitlements) throw new TRPCError({ code: "UNAUTHORIZED", message: "the signed-in user no longer exists" });
+      const myOrgIds = entitlements.organizationIds;
 
       let target: EventTarget;
       let scope: "user" | "organization" | "broadcast";
@@ -40,7 +44,7 @@ export const notificationRouter = createTRPCRouter({
           break;
         case "user": {
           const shared = await ctx.db.membership.count({
-            where: { userId: input.target.userId, organizationId: { in: myOrgIds } },
+            where: { userId: input.target.userId, organizationId: { in: [...myOrgIds] } },
           });
           if (input.target.userId !== me.id && shared === 0) {
             // Same answer for "no such user" and "not in your organisation": no probing.
