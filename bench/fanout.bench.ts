@@ -64,6 +64,13 @@ async function rssAfterGc(pid: number): Promise<number> {
   return rssKiB(pid);
 }
 
+const EMPTY = Buffer.alloc(0);
+const READY = Buffer.from("system.ready");
+const HELLO = Buffer.from("event: hello");
+const ERROR = Buffer.from("serialized-error");
+const MARKER = Buffer.from("bench@");
+const QUOTE = 0x22;
+
 interface Stream {
   req: http.ClientRequest;
 }
@@ -78,30 +85,29 @@ function openStream(url: string, headers: Record<string, string>, counters: Coun
   return new Promise((resolve, reject) => {
     const req = http.get(url, { headers: { accept: "text/event-stream", ...headers }, agent: streamAgent }, (res) => {
       if (res.statusCode !== 200) return reject(new Error(`stream answered ${res.statusCode}`));
-      // Scans each chunk for markers instead of splitting frames: the load
-      // generator's own cost must stay small next to the servers'.
-      let tail = "";
+      // Scans each chunk's bytes for markers instead of decoding and splitting
+      // frames: the load generator's own cost must stay small next to the servers'.
+      let tail: Buffer = EMPTY;
       let ready = false;
-      res.setEncoding("utf8");
-      res.on("data", (chunk: string) => {
-        const text = tail + chunk;
+      res.on("data", (chunk: Buffer) => {
         const receivedAt = performance.now();
-        if (!ready && (text.includes("system.ready") || text.includes("event: hello"))) {
+        const bytes = tail.length ? Buffer.concat([tail, chunk]) : chunk;
+        if (!ready && (bytes.includes(READY) || bytes.includes(HELLO))) {
           ready = true;
           resolve({ req });
         }
-        if (!ready && text.includes("serialized-error")) reject(new Error(text));
-        let at = text.indexOf("bench@");
+        if (!ready && bytes.includes(ERROR)) reject(new Error(bytes.toString()));
+        let at = bytes.indexOf(MARKER);
         let consumed = 0;
         while (at >= 0) {
-          const end = text.indexOf('"', at);
+          const end = bytes.indexOf(QUOTE, at);
           if (end < 0) break; // the rest of this marker is in the next chunk
           counters.delivered++;
-          counters.latencies.push(receivedAt - Number.parseFloat(text.slice(at + 6, end)));
+          counters.latencies.push(receivedAt - Number.parseFloat(bytes.toString("latin1", at + MARKER.length, end)));
           consumed = end;
-          at = text.indexOf("bench@", end);
+          at = bytes.indexOf(MARKER, end);
         }
-        tail = text.slice(Math.max(consumed, text.length - 64));
+        tail = bytes.subarray(Math.max(consumed, bytes.length - 64));
       });
       res.on("error", () => {});
     });
@@ -146,6 +152,7 @@ async function measure(target: Target) {
 
   const streams: Stream[] = [];
   let failed = 0;
+  const connectCpuStart = cpuSeconds(target.pid);
   const connectStarted = performance.now();
   for (let i = 0; i < N; i += CONNECT_CONCURRENCY) {
     const batch = Array.from({ length: Math.min(CONNECT_CONCURRENCY, N - i) }, () =>
@@ -157,6 +164,7 @@ async function measure(target: Target) {
     }
   }
   const connectSeconds = (performance.now() - connectStarted) / 1000;
+  const connectCpu = cpuSeconds(target.pid) - connectCpuStart;
   await sleep(500);
   const rssOpen = await rssAfterGc(target.pid);
 
@@ -193,6 +201,8 @@ async function measure(target: Target) {
     streams: streams.length,
     failedConnections: failed,
     subscriptionsPerSecond: Math.round(streams.length / connectSeconds),
+    /** Server CPU per opened subscription: 1e6 / this is what one core could open per second. */
+    cpuMicrosPerSubscription: Math.round((connectCpu * 1e6) / Math.max(1, streams.length)),
     emitted,
     emitErrors,
     delivered: counters.delivered,

@@ -15,6 +15,8 @@ export const env = createEnv({
     // Credentials "demo login" (alice/bob/carol). On in development and test,
     // off in production unless explicitly enabled.
     AUTH_DEMO_LOGIN: bool.optional(),
+    // Where development keeps its generated secret when AUTH_SECRET is unset.
+    AUTH_DEV_SECRET_FILE: z.string().default(".data/auth-secret"),
     // The SSE fast path reuses a decoded session token this long (0 = decode on every connect).
     AUTH_SESSION_CACHE_MS: z.coerce.number().int().nonnegative().default(5_000),
     AUTH_GITHUB_ID: z.string().optional(),
@@ -48,6 +50,7 @@ export const env = createEnv({
     PGLITE_DATA_DIR: process.env.PGLITE_DATA_DIR,
     AUTH_SECRET: process.env.AUTH_SECRET,
     AUTH_DEMO_LOGIN: process.env.AUTH_DEMO_LOGIN,
+    AUTH_DEV_SECRET_FILE: process.env.AUTH_DEV_SECRET_FILE,
     AUTH_SESSION_CACHE_MS: process.env.AUTH_SESSION_CACHE_MS,
     AUTH_GITHUB_ID: process.env.AUTH_GITHUB_ID,
     AUTH_GITHUB_SECRET: process.env.AUTH_GITHUB_SECRET,

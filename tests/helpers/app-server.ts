@@ -5,7 +5,7 @@
  * the transport tests, the browser tests and the benchmark.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { appendFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -32,6 +32,8 @@ export interface StartAppOptions {
   build?: boolean;
   /** Echo the server's output as it comes. */
   echo?: boolean;
+  /** Also append the server's output to this file (tests read the logs from there). */
+  logFile?: string;
   /** A command the server runs under, e.g. a CPU pin: `["taskset", "-c", "0"]`. */
   commandPrefix?: string[];
   /** Node options, e.g. `--expose-gc`. */
@@ -79,10 +81,12 @@ export async function startApp(options: StartAppOptions = {}): Promise<AppServer
   let output = "";
   child.stdout?.on("data", (chunk: Buffer) => {
     output += chunk.toString();
+    if (options.logFile) appendFileSync(options.logFile, chunk);
     if (options.echo) process.stdout.write(chunk);
   });
   child.stderr?.on("data", (chunk: Buffer) => {
     output += chunk.toString();
+    if (options.logFile) appendFileSync(options.logFile, chunk);
     process.stderr.write(chunk);
   });
 

@@ -2,18 +2,15 @@ import { AuthError } from "next-auth";
 import { redirect } from "next/navigation";
 
 import { auth, signIn } from "~/server/auth";
+import { sameOriginPath } from "~/server/auth/callback-url";
 import { demoLoginEnabled } from "~/server/auth/config";
 import { env } from "~/env";
 
 export const dynamic = "force-dynamic";
 
-function safeCallback(url: string | undefined) {
-  return url?.startsWith("/") && !url.startsWith("//") ? url : "/";
-}
-
 export default async function SignInPage(props: { searchParams: Promise<{ callbackUrl?: string; error?: string }> }) {
   const { callbackUrl, error } = await props.searchParams;
-  const redirectTo = safeCallback(callbackUrl);
+  const redirectTo = sameOriginPath(callbackUrl);
   if (await auth()) redirect(redirectTo);
 
   async function demoSignIn(formData: FormData) {

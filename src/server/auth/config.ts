@@ -9,6 +9,7 @@ import { z } from "zod";
 import { env } from "~/env";
 import { db } from "~/server/db";
 import { logger } from "~/server/logger";
+import { developmentSecret } from "./development-secret";
 import { verifyPassword } from "./password";
 
 declare module "next-auth" {
@@ -24,10 +25,6 @@ declare module "next-auth" {
 
 /** The demo login is on in development and test, off in production unless AUTH_DEMO_LOGIN=true. */
 export const demoLoginEnabled = env.AUTH_DEMO_LOGIN ?? env.NODE_ENV !== "production";
-
-// Development needs no set-up: without AUTH_SECRET a fixed, public secret is
-// used (env.js requires a real one in production).
-const DEVELOPMENT_SECRET = "development-only-secret-do-not-use-in-production";
 
 const credentialsInput = z.object({
   email: z.string().trim().toLowerCase().email(),
@@ -46,7 +43,8 @@ if (demoLoginEnabled) {
         if (!parsed.success) return null;
         const user = await db.user.findUnique({ where: { email: parsed.data.email } });
         if (!user?.passwordHash || !(await verifyPassword(parsed.data.password, user.passwordHash))) {
-          logger.info({ event: "auth.failed", email: parsed.data.email }, "demo login rejected");
+          // Never the address: logs are not a place for personal data.
+          logger.info({ event: "auth.failed", provider: "demo" }, "demo login rejected");
           return null;
         }
         return { id: user.id, email: user.email, name: user.name, image: user.image, role: user.role };
@@ -66,7 +64,9 @@ export const authConfig = {
   // JWT sessions: the subscription authenticates from the cookie alone, with
   // no database read per reconnect.
   session: { strategy: "jwt" },
-  secret: env.AUTH_SECRET ?? (env.NODE_ENV === "production" ? undefined : DEVELOPMENT_SECRET),
+  // Development needs no set-up: without AUTH_SECRET a random secret is made once
+  // and kept under .data/ (env.js requires a real one in production).
+  secret: env.AUTH_SECRET ?? (env.NODE_ENV === "production" ? undefined : developmentSecret(env.AUTH_DEV_SECRET_FILE)),
   trustHost: true,
   providers,
   pages: { signIn: "/signin" },
