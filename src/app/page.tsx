@@ -1,6 +1,7 @@
 import { redirect } from "next/navigation";
 
 import { auth, signOut } from "~/server/auth";
+import { getEventLayer } from "~/server/event-layer";
 import { LiveDemo } from "./_components/live-demo";
 
 export const dynamic = "force-dynamic";
@@ -8,6 +9,10 @@ export const dynamic = "force-dynamic";
 export default async function HomePage() {
   const session = await auth();
   if (!session?.user) redirect("/signin?callbackUrl=/");
+  // The role from the database (briefly cached), not from the cookie.
+  const entitlements = await getEventLayer().entitlements.get(session.user.id);
+  if (!entitlements) redirect("/signin?callbackUrl=/");
+  const role = entitlements.metadata.role === "ADMIN" ? "ADMIN" : "MEMBER";
 
   async function doSignOut() {
     "use server";
@@ -20,12 +25,12 @@ export default async function HomePage() {
         <h1>Live events</h1>
         <form action={doSignOut} className="row">
           <span className="muted" data-testid="signed-in-as">
-            {session.user.email} · {session.user.role.toLowerCase()}
+            {session.user.email} · {role.toLowerCase()}
           </span>
           <button type="submit">Sign out</button>
         </form>
       </header>
-      <LiveDemo me={{ id: session.user.id, role: session.user.role, name: session.user.name ?? null }} />
+      <LiveDemo me={{ id: session.user.id, role, name: session.user.name ?? null }} />
     </main>
   );
 }

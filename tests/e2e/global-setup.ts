@@ -16,6 +16,8 @@ declare module "vitest" {
     pingIntervalMs: number;
     /** The shared server's log (JSON lines, level info). */
     serverLogFile: string;
+    /** The shared server's process id (memory checks read /proc). */
+    serverPid: number;
   }
 }
 
@@ -41,6 +43,7 @@ export default async function setup(project: TestProject) {
   project.provide("webhookSecret", webhookSecret);
   project.provide("pingIntervalMs", pingIntervalMs);
   project.provide("serverLogFile", serverLogFile);
+  project.provide("serverPid", server.process.pid!);
   return async () => {
     await server.stop("SIGTERM", 1_000);
     rmSync(logDir, { recursive: true, force: true });

@@ -2,11 +2,16 @@
  * Findings of the hardening review, each tried from outside over HTTP
  * against the production build.
  */
+import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
+import http from "node:http";
 import superjson from "superjson";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 
-import { baseUrl, signIn } from "./http-client";
+import type { TRPCClientError } from "@trpc/client";
+
+import type { AppRouter } from "~/server/api/root";
+import { baseUrl, signIn, trpcClient } from "./http-client";
 
 let aliceCookie: string;
 const serverLog = () => readFileSync(inject("serverLogFile"), "utf8");
@@ -58,5 +63,99 @@ describe("hardening, over HTTP", () => {
     expect(text).not.toMatch(/newest/);
     // No id in the answer but, at most, the one the caller sent.
     expect((text.match(/\d{13}-\d+/g) ?? []).filter((id) => id !== future)).toEqual([]);
+  });
+});
+
+describe("logs nobody can flood, over HTTP", () => {
+  it("500 requests with garbage session cookies add a few lines, without stacks", async () => {
+    const before = serverLog().length;
+    const garbage = () => `authjs.session-token=${randomBytes(96).toString("base64url")}`;
+    for (let i = 0; i < 50; i++) {
+      await Promise.all(
+        Array.from({ length: 10 }, (_, j) =>
+          fetch(j % 2 ? `${baseUrl()}/api/auth/session` : `${baseUrl()}/api/trpc/events.presence`, {
+            headers: { cookie: garbage() },
+          }).then((res) => res.text()),
+        ),
+      );
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    const added = serverLog().slice(before);
+    expect(added.length).toBeLessThan(4_000);
+    expect(added).not.toMatch(/"stack"|\n\s+at /);
+  });
+});
+
+describe("bounded input, over HTTP", () => {
+  const rssMiB = () =>
+    Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${inject("serverPid")}/status`, "utf8"))![1]) / 1024;
+
+  /** Streams `mib` MiB of chunked body (no Content-Length, no signature) and returns the status. */
+  function hugeChunkedPost(mib: number) {
+    return new Promise<number>((resolve) => {
+      const url = new URL(`${baseUrl()}/api/webhooks/payments`);
+      const req = http.request(url, { method: "POST", headers: { "content-type": "application/json" } }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on("error", () => resolve(-1)); // the server may close the socket once it answered
+      const chunk = Buffer.alloc(1024 * 1024, "x");
+      let sent = 0;
+      const pump = () => {
+        while (sent < mib) {
+          sent++;
+          if (!req.write(chunk)) return void req.once("drain", pump);
+        }
+        req.end();
+      };
+      pump();
+    });
+  }
+
+  it("the payments webhook caps a chunked body while it streams: a few 200 MiB uploads cost the server little memory", async () => {
+    const before = rssMiB();
+    let peak = before;
+    const sampler = setInterval(() => (peak = Math.max(peak, rssMiB())), 20);
+    const statuses = await Promise.all([hugeChunkedPost(200), hugeChunkedPost(200), hugeChunkedPost(200)]);
+    clearInterval(sampler);
+    // Answered 413, or the socket was closed after the answer while the client still sent.
+    for (const status of statuses) expect([413, -1]).toContain(status);
+    expect(statuses).toContain(413);
+    // Generous: far below the 600 MiB sent (buffering it all took about 1 GB before).
+    expect(peak - before).toBeLessThan(150);
+    // The server still answers.
+    expect((await fetch(`${baseUrl()}/api/auth/csrf`)).status).toBe(200);
+  });
+});
+
+describe("roles come from the database, over HTTP", () => {
+  it("a demoted admin loses admin access at once, whatever the cookie says; a promoted member gains it", async () => {
+    const { client: alice } = trpcClient(aliceCookie);
+    const { client: bob } = trpcClient(await signIn("bob@acme.test"));
+    const people = await alice.notification.recipients.query();
+    const idOf = (email: string) => people.find((p) => p.email === email)!.id;
+    const code = (promise: Promise<unknown>) =>
+      promise.then(
+        () => "OK",
+        (e: TRPCClientError<AppRouter>) => e.data?.code,
+      );
+
+    expect(await code(bob.events.stats.query())).toBe("FORBIDDEN");
+    await alice.admin.setRole.mutate({ userId: idOf("bob@acme.test"), role: "ADMIN" });
+    try {
+      expect(await code(bob.events.stats.query())).toBe("OK"); // bob's cookie still says nothing of it
+      await bob.admin.setRole.mutate({ userId: idOf("alice@acme.test"), role: "MEMBER" });
+      try {
+        expect(await code(alice.events.stats.query())).toBe("FORBIDDEN"); // at once, same cookie
+        expect(await code(alice.admin.setRole.mutate({ userId: idOf("bob@acme.test"), role: "MEMBER" }))).toBe(
+          "FORBIDDEN",
+        );
+      } finally {
+        await bob.admin.setRole.mutate({ userId: idOf("alice@acme.test"), role: "ADMIN" });
+      }
+    } finally {
+      await alice.admin.setRole.mutate({ userId: idOf("bob@acme.test"), role: "MEMBER" });
+    }
+    expect(await code(bob.events.stats.query())).toBe("FORBIDDEN");
   });
 });

@@ -32,7 +32,7 @@ export function freshEventLayer(overrides: Partial<EventLayerConfig> = {}) {
 export async function sessionFor(email: string): Promise<Session> {
   const user = await db.user.findUniqueOrThrow({ where: { email } });
   return {
-    user: { id: user.id, email: user.email, name: user.name, role: user.role },
+    user: { id: user.id, email: user.email, name: user.name },
     sessionId: randomUUID(),
     expires: new Date(Date.now() + 3_600_000).toISOString(),
   };

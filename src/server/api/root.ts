@@ -1,9 +1,11 @@
 import { createCallerFactory, createTRPCRouter } from "~/server/api/trpc";
+import { adminRouter } from "~/server/api/routers/admin";
 import { eventsRouter } from "~/server/api/routers/events";
 import { notificationRouter } from "~/server/api/routers/notification";
 import { orderRouter } from "~/server/api/routers/order";
 
 export const appRouter = createTRPCRouter({
+  admin: adminRouter,
   events: eventsRouter,
   notification: notificationRouter,
   order: orderRouter,

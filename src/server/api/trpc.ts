@@ -18,6 +18,7 @@ import {
   type Subscription,
   type SubscriptionSink,
 } from "~/server/events";
+import { expectedFailures } from "~/server/log-throttle";
 import { logger } from "~/server/logger";
 
 export interface TRPCContext {
@@ -116,26 +117,36 @@ const errorMapping = t.middleware(async ({ next, path, type }) => {
       // tRPC's default message is the issues as JSON; say it in words instead.
       result.error = new TRPCError({ code: "BAD_REQUEST", message: `invalid input: ${z.prettifyError(cause)}`, cause });
     }
-    const level = result.error.code === "INTERNAL_SERVER_ERROR" ? "error" : "info";
-    logger[level](
-      { event: "trpc.error", path, type, code: result.error.code, message: result.error.message },
-      "procedure failed",
-    );
+    const { code, message } = result.error;
+    if (code === "INTERNAL_SERVER_ERROR") {
+      logger.error({ event: "trpc.error", path, type, code, message }, "procedure failed");
+    } else {
+      // The caller's mistake (or an attack): once per procedure and code per interval.
+      const line = expectedFailures.take(`trpc:${path}:${code}`);
+      if (line) logger.info({ event: "trpc.error", path, type, code, message, ...line }, "procedure refused");
+    }
   }
   return result;
 });
 
 export const publicProcedure = t.procedure.use(errorMapping);
 
-export const protectedProcedure = publicProcedure.use(({ ctx, next }) => {
+/**
+ * A signed-in caller, with what they may do read from the database (through
+ * the event layer's short per-user cache), never from the token: a demoted
+ * admin or a removed member loses access at once, not when the cookie expires.
+ */
+export const protectedProcedure = publicProcedure.use(async ({ ctx, next }) => {
   if (!ctx.session?.user?.id) {
     throw new TRPCError({ code: "UNAUTHORIZED", message: "sign in to use this procedure" });
   }
-  return next({ ctx: { ...ctx, session: ctx.session } });
+  const entitlements = await getEventLayer().entitlements.get(ctx.session.user.id);
+  if (!entitlements) throw new TRPCError({ code: "UNAUTHORIZED", message: "the signed-in user no longer exists" });
+  return next({ ctx: { ...ctx, session: ctx.session, entitlements, isAdmin: entitlements.metadata.role === "ADMIN" } });
 });
 
 export const adminProcedure = protectedProcedure.use(({ ctx, next }) => {
-  if (ctx.session.user.role !== "ADMIN") {
+  if (!ctx.isAdmin) {
     throw new TRPCError({ code: "FORBIDDEN", message: "administrators only" });
   }
   return next();

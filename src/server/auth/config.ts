@@ -8,6 +8,7 @@ import { z } from "zod";
 
 import { env } from "~/env";
 import { db } from "~/server/db";
+import { expectedFailures } from "~/server/log-throttle";
 import { logger } from "~/server/logger";
 import { developmentSecret } from "./development-secret";
 import { verifyPassword } from "./password";
@@ -16,12 +17,19 @@ declare module "next-auth" {
   interface Session extends DefaultSession {
     /** Stable id of this sign-in; a delivery target (`{ kind: "session" }`). */
     sessionId: string;
-    user: { id: string; role: "ADMIN" | "MEMBER" } & DefaultSession["user"];
-  }
-  interface User {
-    role?: "ADMIN" | "MEMBER";
+    /** Who, not what they may do: roles and memberships are read from the database per request. */
+    user: { id: string } & DefaultSession["user"];
   }
 }
+
+/** Auth.js errors that a client causes by sending something wrong; logged without stacks, throttled. */
+const EXPECTED_AUTH_ERRORS = new Set([
+  "JWTSessionError",
+  "SessionTokenError",
+  "CredentialsSignin",
+  "MissingCSRF",
+  "InvalidCheck",
+]);
 
 /** The demo login is on in development and test, off in production unless AUTH_DEMO_LOGIN=true. */
 export const demoLoginEnabled = env.AUTH_DEMO_LOGIN ?? env.NODE_ENV !== "production";
@@ -47,7 +55,7 @@ if (demoLoginEnabled) {
           logger.info({ event: "auth.failed", provider: "demo" }, "demo login rejected");
           return null;
         }
-        return { id: user.id, email: user.email, name: user.name, image: user.image, role: user.role };
+        return { id: user.id, email: user.email, name: user.name, image: user.image };
       },
     }),
   );
@@ -76,7 +84,6 @@ export const authConfig = {
         // A new sign-in: a fresh session id, so two sign-ins of one user are two sessions.
         token.sid = randomUUID();
         token.sub = user.id;
-        token.role = user.role ?? "MEMBER";
       }
       return token;
     },
@@ -87,7 +94,6 @@ export const authConfig = {
         user: {
           ...session.user,
           id: token.sub!,
-          role: token.role === "ADMIN" ? "ADMIN" : "MEMBER",
         },
       };
     },
@@ -103,7 +109,16 @@ export const authConfig = {
     },
   },
   logger: {
-    error: (error) => logger.error({ event: "auth.error", err: error }, "auth error"),
+    error: (error) => {
+      const type = (error as { type?: string }).type ?? error.name;
+      // A garbage or expired cookie is the client's problem, and anyone can send one.
+      if (EXPECTED_AUTH_ERRORS.has(type)) {
+        const line = expectedFailures.take(`auth:${type}`);
+        if (line) logger.warn({ event: "auth.rejected", type, ...line }, "auth rejected a request");
+        return;
+      }
+      logger.error({ event: "auth.error", type, err: error }, "auth error");
+    },
     warn: (code) => logger.warn({ event: "auth.warn", code }, "auth warning"),
     debug: () => {},
   },

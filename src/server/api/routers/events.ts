@@ -1,4 +1,3 @@
-import { TRPCError } from "@trpc/server";
 import { z } from "zod";
 
 import { adminProcedure, createTRPCRouter, protectedProcedure, trackedItems } from "~/server/api/trpc";
@@ -24,14 +23,10 @@ export const onEventInput = z.object({
 export const eventsRouter = createTRPCRouter({
   onEvent: protectedProcedure.input(onEventInput).subscription(async ({ ctx, input, signal }) => {
     const layer = getEventLayer();
-    const entitlements = await layer.entitlements.get(ctx.session.user.id);
-    if (!entitlements) {
-      throw new TRPCError({ code: "UNAUTHORIZED", message: "the signed-in user no longer exists" });
-    }
     const identity = subscriberOf(
       { sessionId: ctx.session.sessionId, userId: ctx.session.user.id },
       input.tabId ?? ctx.tabId,
-      entitlements,
+      ctx.entitlements,
     );
     // Awaited before returning, so a refused cursor or a reached limit
     // reaches the client as a plain typed error.

@@ -3,7 +3,7 @@ import { TRPCError } from "@trpc/server";
 import { z } from "zod";
 
 import { createTRPCRouter, protectedProcedure } from "~/server/api/trpc";
-import { bus, getEventLayer } from "~/server/event-layer";
+import { bus } from "~/server/event-layer";
 import { tabSessionId, type EventTarget } from "~/server/events";
 import { organizationIdsOf } from "~/server/tenancy";
 
@@ -27,9 +27,7 @@ export const notificationRouter = createTRPCRouter({
       const me = ctx.session.user;
       // The organisations the event layer delivers to this user by (briefly cached), so
       // who may address an organisation and who receives from it never disagree.
-      const entitlements = await getEventLayer().entitlements.get(me.id);
-      if (!entitlements) throw new TRPCError({ code: "UNAUTHORIZED", message: "the signed-in user no longer exists" });
-      const myOrgIds = entitlements.organizationIds;
+      const myOrgIds = ctx.entitlements.organizationIds;
 
       let target: EventTarget;
       let scope: "user" | "organization" | "broadcast";
@@ -64,7 +62,7 @@ export const notificationRouter = createTRPCRouter({
           break;
         }
         case "broadcast":
-          if (me.role !== "ADMIN") {
+          if (!ctx.isAdmin) {
             throw new TRPCError({ code: "FORBIDDEN", message: "only administrators can broadcast" });
           }
           target = { kind: "broadcast" };

@@ -1,5 +1,7 @@
 import { env } from "~/env";
 import { db } from "~/server/db";
+import { readBodyCapped } from "~/server/http/read-body";
+import { expectedFailures } from "~/server/log-throttle";
 import { logger } from "~/server/logger";
 import { MAX_WEBHOOK_BYTES, SIGNATURE_HEADER, handlePaymentWebhook } from "~/server/webhooks/payments";
 
@@ -7,28 +9,34 @@ export const runtime = "nodejs";
 export const dynamic = "force-dynamic";
 
 export async function POST(req: Request) {
-  const length = Number(req.headers.get("content-length") ?? 0);
-  if (length > MAX_WEBHOOK_BYTES) {
-    return Response.json({ error: "payload_too_large" }, { status: 413 });
-  }
-  // The signature covers the exact bytes sent, so read the raw text, not JSON.
-  const rawBody = await req.text();
-  if (Buffer.byteLength(rawBody) > MAX_WEBHOOK_BYTES) {
-    return Response.json({ error: "payload_too_large" }, { status: 413 });
-  }
+  const tooLarge = () =>
+    Response.json(
+      { error: "payload_too_large", message: `the body is over ${MAX_WEBHOOK_BYTES} bytes` },
+      { status: 413, headers: { connection: "close" } },
+    );
+  // A declared length over the cap is refused before reading anything.
+  if (Number(req.headers.get("content-length") ?? 0) > MAX_WEBHOOK_BYTES) return tooLarge();
+  // Otherwise (chunked, or a length that lies) the cap holds while streaming.
+  // The signature covers the exact bytes sent, so the raw bytes are kept, not JSON.
+  const read = await readBodyCapped(req.body, MAX_WEBHOOK_BYTES);
+  if (!read.ok) return tooLarge();
+  const rawBody = read.body.toString("utf8");
   const result = await handlePaymentWebhook(
     db,
     env.PAYMENTS_WEBHOOK_SECRET,
     rawBody,
     req.headers.get(SIGNATURE_HEADER),
   );
-  logger[result.status >= 400 ? "warn" : "info"](
-    {
-      event: "webhook.payments",
-      status: result.status,
-      ...("error" in result.body ? { error: result.body.error } : {}),
-    },
-    "payment webhook handled",
-  );
+  const fields = {
+    event: "webhook.payments",
+    status: result.status,
+    ...("error" in result.body ? { error: result.body.error } : {}),
+  };
+  if (result.status < 400) logger.info(fields, "payment webhook handled");
+  else {
+    // Bad signatures and bodies are anyone's to send: once per kind per interval.
+    const line = expectedFailures.take(`webhook:${result.status}`);
+    if (line) logger.warn({ ...fields, ...line }, "payment webhook refused");
+  }
   return Response.json(result.body, { status: result.status });
 }
