@@ -15,6 +15,12 @@ export const env = createEnv({
     // Credentials "demo login" (alice/bob/carol). On in development and test,
     // off in production unless explicitly enabled.
     AUTH_DEMO_LOGIN: bool.optional(),
+    // How long a sign-in lasts without being refreshed (Auth.js session maxAge, seconds).
+    AUTH_SESSION_MAX_AGE_S: z.coerce
+      .number()
+      .int()
+      .positive()
+      .default(30 * 24 * 60 * 60),
     // Where development keeps its generated secret when AUTH_SECRET is unset.
     AUTH_DEV_SECRET_FILE: z.string().default(".data/auth-secret"),
     // The SSE fast path reuses a decoded session token this long (0 = decode on every connect).
@@ -51,6 +57,7 @@ export const env = createEnv({
     AUTH_SECRET: process.env.AUTH_SECRET,
     AUTH_DEMO_LOGIN: process.env.AUTH_DEMO_LOGIN,
     AUTH_DEV_SECRET_FILE: process.env.AUTH_DEV_SECRET_FILE,
+    AUTH_SESSION_MAX_AGE_S: process.env.AUTH_SESSION_MAX_AGE_S,
     AUTH_SESSION_CACHE_MS: process.env.AUTH_SESSION_CACHE_MS,
     AUTH_GITHUB_ID: process.env.AUTH_GITHUB_ID,
     AUTH_GITHUB_SECRET: process.env.AUTH_GITHUB_SECRET,

@@ -35,6 +35,7 @@ export async function sessionFor(email: string): Promise<Session> {
     user: { id: user.id, email: user.email, name: user.name },
     sessionId: randomUUID(),
     expires: new Date(Date.now() + 3_600_000).toISOString(),
+    tokenExpires: new Date(Date.now() + 3_600_000).toISOString(),
   };
 }
 

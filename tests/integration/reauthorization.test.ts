@@ -64,7 +64,9 @@ describe("open subscriptions are re-authorised while they stay open", () => {
 
   it("a session that expires ends its stream with UNAUTHORIZED and frees the registry", async () => {
     const { carol } = await demoSessions();
-    const shortLived = { ...carol, expires: new Date(Date.now() + 300).toISOString() };
+    const end = new Date(Date.now() + 300).toISOString();
+    // The cookie's own end (Auth.js recomputes `expires` on every read; streams use `tokenExpires`).
+    const shortLived = { ...carol, expires: end, tokenExpires: end };
     const sub = await subscribe(shortLived);
     await sub.ready();
     await sub.ended();

@@ -92,6 +92,11 @@ function fromEventLayerError(error: EventLayerError): TRPCError {
   return new TRPCError({ code: error.code, message: error.message, cause: error });
 }
 
+/** An error as tRPC should report it: event-layer errors keep their codes, anything else passes through. */
+export function toTRPCError(error: unknown): unknown {
+  return error instanceof EventLayerError ? fromEventLayerError(error) : error;
+}
+
 /**
  * A subscription's items as tRPC tracked events (the id becomes the SSE
  * `id:`, which the client sends back to resume). tRPC's middleware only sees
@@ -102,7 +107,7 @@ export async function* trackedItems(items: AsyncIterable<StreamItem> | Iterable<
   try {
     for await (const item of items) yield tracked(item.id, item.event);
   } catch (error) {
-    throw error instanceof EventLayerError ? fromEventLayerError(error) : error;
+    throw toTRPCError(error);
   }
 }
 

@@ -17,6 +17,12 @@ declare module "next-auth" {
   interface Session extends DefaultSession {
     /** Stable id of this sign-in; a delivery target (`{ kind: "session" }`). */
     sessionId: string;
+    /**
+     * When the presented cookie stops being valid (ISO-8601). Auth.js's own
+     * `expires` is recomputed as now + maxAge on every read, so an open stream
+     * must not use it.
+     */
+    tokenExpires: string | null;
     /** Who, not what they may do: roles and memberships are read from the database per request. */
     user: { id: string } & DefaultSession["user"];
   }
@@ -71,7 +77,7 @@ export const authConfig = {
   adapter: PrismaAdapter(db),
   // JWT sessions: the subscription authenticates from the cookie alone, with
   // no database read per reconnect.
-  session: { strategy: "jwt" },
+  session: { strategy: "jwt", maxAge: env.AUTH_SESSION_MAX_AGE_S },
   // Development needs no set-up: without AUTH_SECRET a random secret is made once
   // and kept under .data/ (env.js requires a real one in production).
   secret: env.AUTH_SECRET ?? (env.NODE_ENV === "production" ? undefined : developmentSecret(env.AUTH_DEV_SECRET_FILE)),
@@ -91,6 +97,7 @@ export const authConfig = {
       return {
         ...session,
         sessionId: typeof token.sid === "string" ? token.sid : `sub:${token.sub}`,
+        tokenExpires: typeof token.exp === "number" ? new Date(token.exp * 1000).toISOString() : null,
         user: {
           ...session.user,
           id: token.sub!,

@@ -31,14 +31,27 @@ function sessionOfRequest(headers: IncomingHttpHeaders): Promise<Session | null>
   if (!tokens) return Promise.resolve(null);
   const now = Date.now();
   const hit = sessions.get(tokens);
-  if (hit && hit.until > now) return hit.session;
+  if (hit && hit.until > now) return hit.session.then(unexpired);
   const context = { req: { headers }, res: { headers: new Headers() } };
   const session = uncachedAuth(context as unknown as GetServerSidePropsContext);
+  const entry = { session, until: now + env.AUTH_SESSION_CACHE_MS };
   sessions.delete(tokens);
-  sessions.set(tokens, { session, until: now + env.AUTH_SESSION_CACHE_MS });
+  sessions.set(tokens, entry);
   if (sessions.size > MAX_CACHED_SESSIONS) sessions.delete(sessions.keys().next().value!);
-  session.catch(() => sessions.delete(tokens));
-  return session;
+  session.then(
+    // Never past the token's own end.
+    (s) => s?.tokenExpires && (entry.until = Math.min(entry.until, Date.parse(s.tokenExpires))),
+    () => sessions.delete(tokens),
+  );
+  return session.then(unexpired);
+}
+
+/**
+ * Auth.js accepts a token up to 15 s past its end (clock tolerance); requests
+ * and streams stop at the end itself, so they agree with each other.
+ */
+function unexpired(session: Session | null): Session | null {
+  return session?.tokenExpires && Date.parse(session.tokenExpires) <= Date.now() ? null : session;
 }
 
 export { auth, handlers, sessionOfRequest, signIn, signOut };

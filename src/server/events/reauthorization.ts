@@ -2,7 +2,8 @@
  * Re-authorisation of open subscriptions, for the whole process: one timer,
  * one entitlement lookup per user per interval however many streams the user
  * has open, and users spread over the interval (each starts at a random
- * point in it) rather than all read at the same instant.
+ * point in it) rather than all read at the same instant. Session expiry is
+ * checked on every tick (a comparison, no lookup).
  */
 import type { Entitlements } from "./identity";
 import type { EntitlementCache } from "./entitlement-cache";
@@ -12,6 +13,8 @@ import type { EventLayerLogger } from "./logger";
 export interface Reauthorizable {
   /** Applies the user's current entitlements (null: the user is gone). */
   reauthorize(entitlements: Entitlements | null): void;
+  /** Ends the subscription if its session is past its end; checked on every tick. */
+  checkExpiry(now: number): void;
 }
 
 interface UserSchedule {
@@ -31,12 +34,16 @@ export class Reauthorizer {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** Re-authorises `member` every interval until the returned function is called. No-op when the interval is 0. */
+  /**
+   * Re-authorises `member` every interval, and ends it when its session ends,
+   * until the returned function is called. With an interval of 0 only the
+   * expiry is checked.
+   */
   add(userId: string, member: Reauthorizable): () => void {
-    if (this.intervalMs <= 0) return () => {};
     let schedule = this.users.get(userId);
     if (!schedule) {
-      schedule = { members: new Set(), dueAt: this.now() + Math.random() * this.intervalMs, running: false };
+      const dueAt = this.intervalMs > 0 ? this.now() + Math.random() * this.intervalMs : Infinity;
+      schedule = { members: new Set(), dueAt, running: false };
       this.users.set(userId, schedule);
     }
     schedule.members.add(member);
@@ -55,7 +62,8 @@ export class Reauthorizer {
   }
 
   private start(): NodeJS.Timeout {
-    const timer = setInterval(() => this.tick(), Math.min(1_000, Math.max(10, this.intervalMs / 10)));
+    const tickMs = this.intervalMs > 0 ? Math.min(1_000, Math.max(10, this.intervalMs / 10)) : 1_000;
+    const timer = setInterval(() => this.tick(), tickMs);
     timer.unref();
     return timer;
   }
@@ -68,7 +76,9 @@ export class Reauthorizer {
   private tick(): void {
     const now = this.now();
     for (const [userId, schedule] of this.users) {
-      if (schedule.running || schedule.dueAt > now) continue;
+      // Sessions end on time, not at the user's next re-authorisation.
+      for (const member of [...schedule.members]) member.checkExpiry(now);
+      if (schedule.running || schedule.dueAt > now || schedule.members.size === 0) continue;
       schedule.running = true;
       schedule.dueAt = now + this.intervalMs;
       this.entitlements

@@ -301,6 +301,14 @@ export class Subscription implements Reauthorizable {
     }
   }
 
+  /** Ends the subscription once its session is past its end. */
+  checkExpiry(now: number): void {
+    const expiresAt = this.options.expiresAt;
+    if (this.state !== "closed" && expiresAt != null && expiresAt <= now) {
+      this.close("revoked", new SubscriptionRevokedError("the session has expired; sign in again"));
+    }
+  }
+
   /** Applies the user's current entitlements (re-authorisation); see `SubscriptionOptions.reauthorizer`. */
   reauthorize(entitlements: Entitlements | null): void {
     // A check still in flight when the stream ended must not subscribe again.

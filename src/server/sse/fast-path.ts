@@ -15,7 +15,7 @@ import { getErrorShape, getTRPCErrorFromUnknown, sseHeaders } from "@trpc/server
 import superjson from "superjson";
 
 import { appRouter, createCaller } from "~/server/api/root";
-import { createSseContext } from "~/server/api/trpc";
+import { createSseContext, toTRPCError } from "~/server/api/trpc";
 import { getEventLayer } from "~/server/event-layer";
 import { logger } from "~/server/logger";
 import { connectedFrame, errorFrame } from "./frames";
@@ -43,7 +43,7 @@ function errorShape(error: unknown, input: unknown): Buffer {
   return errorFrame(
     getErrorShape({
       config,
-      error: getTRPCErrorFromUnknown(error),
+      error: getTRPCErrorFromUnknown(toTRPCError(error)),
       type: "subscription",
       path: PROCEDURE,
       input,

@@ -36,7 +36,7 @@ export const eventsRouter = createTRPCRouter({
         names: input.names ?? null,
         lastEventId: input.lastEventId ?? null,
         sink,
-        expiresAt: Date.parse(ctx.session.expires),
+        expiresAt: ctx.session.tokenExpires ? Date.parse(ctx.session.tokenExpires) : null,
       });
     if (ctx.sse) {
       // The SSE fast path: the subscription writes straight to its response.
