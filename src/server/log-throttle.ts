@@ -3,6 +3,8 @@
  * logged at most once per key per interval, with how many were left out, so
  * nobody can flood the logs by sending garbage.
  */
+import { processSingleton } from "~/server/process-singleton";
+
 export class LogThrottle {
   private readonly last = new Map<string, { at: number; suppressed: number }>();
 
@@ -28,4 +30,4 @@ export class LogThrottle {
 }
 
 /** One throttle for the process's expected-failure lines. */
-export const expectedFailures = new LogThrottle(60_000);
+export const expectedFailures = processSingleton("expected-failures", () => new LogThrottle(60_000));

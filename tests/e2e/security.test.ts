@@ -11,7 +11,8 @@ import { beforeAll, describe, expect, inject, it } from "vitest";
 import type { TRPCClientError } from "@trpc/client";
 
 import type { AppRouter } from "~/server/api/root";
-import { baseUrl, signIn, trpcClient } from "./http-client";
+import { signOut as signOutAt } from "../helpers/app-server";
+import { baseUrl, live, signIn, trpcClient, until } from "./http-client";
 
 let aliceCookie: string;
 const serverLog = () => readFileSync(inject("serverLogFile"), "utf8");
@@ -157,5 +158,56 @@ describe("roles come from the database, over HTTP", () => {
       await alice.admin.setRole.mutate({ userId: idOf("bob@acme.test"), role: "MEMBER" });
     }
     expect(await code(bob.events.stats.query())).toBe("FORBIDDEN");
+  });
+});
+
+describe("sessions that can be ended, over HTTP", () => {
+  const code = (promise: Promise<unknown>) =>
+    promise.then(
+      () => "OK",
+      (e: TRPCClientError<AppRouter>) => e.data?.code,
+    );
+
+  it("after sign-out the old cookie opens nothing, answers nothing, is not re-issued, and its open stream ends at once", async () => {
+    const cookie = await signIn("carol@globex.test");
+    const { client } = trpcClient(cookie);
+    const sub = live(client, { names: ["notification.created"] });
+    await sub.ready();
+    expect(await code(client.notification.recipients.query())).toBe("OK");
+
+    await signOutAt(baseUrl(), cookie);
+    await until(() => sub.errors.length > 0, "the open stream to end", 3_000);
+    expect(sub.errors[0]!.data?.code).toBe("UNAUTHORIZED");
+    expect(await code(client.notification.recipients.query())).toBe("UNAUTHORIZED");
+    const again = live(client);
+    await until(() => again.errors.length > 0, "a new stream to be refused");
+    expect(again.errors[0]!.data?.code).toBe("UNAUTHORIZED");
+    again.unsubscribe();
+    const session = await fetch(`${baseUrl()}/api/auth/session`, { headers: { cookie } });
+    expect(await session.json()).toBeNull();
+    const reissued = session.headers
+      .getSetCookie()
+      .filter((c) => /^(__Secure-)?authjs\.session-token=[^;]+/.test(c) && !/Max-Age=0|1970/.test(c));
+    expect(reissued).toEqual([]);
+  });
+
+  it("'sign out everywhere' ends every sign-in of the user, and an administrator can revoke a user", async () => {
+    const bobHere = trpcClient(await signIn("bob@acme.test")).client;
+    const bobThere = trpcClient(await signIn("bob@acme.test")).client;
+    const stream = live(bobThere, { names: ["notification.created"] });
+    await stream.ready();
+    await bobHere.session.signOutEverywhere.mutate();
+    await until(() => stream.errors.length > 0, "the other sign-in's stream to end", 3_000);
+    expect(await code(bobThere.notification.recipients.query())).toBe("UNAUTHORIZED");
+    expect(await code(bobHere.notification.recipients.query())).toBe("UNAUTHORIZED");
+
+    const { client: alice } = trpcClient(aliceCookie);
+    const bobAgain = trpcClient(await signIn("bob@acme.test")).client;
+    expect(await code(bobAgain.notification.recipients.query())).toBe("OK");
+    const bobId = (await alice.notification.recipients.query()).find((p) => p.email === "bob@acme.test")!.id;
+    await alice.admin.revokeUser.mutate({ userId: bobId });
+    expect(await code(bobAgain.notification.recipients.query())).toBe("UNAUTHORIZED");
+    // Signing in again works: revocation ends sign-ins, it does not lock the account.
+    expect(await code(trpcClient(await signIn("bob@acme.test")).client.notification.recipients.query())).toBe("OK");
   });
 });

@@ -147,3 +147,17 @@ export async function signIn(baseUrl: string, email: string, password = "demo"):
   if (!jar.has("authjs.session-token")) throw new Error(`sign-in as ${email} failed: ${res.status}`);
   return [...jar].map(([k, v]) => `${k}=${v}`).join("; ");
 }
+
+/** Signs out through Auth.js's sign-out endpoint, as the page's button does. */
+export async function signOut(baseUrl: string, cookie: string): Promise<void> {
+  const { csrfToken } = (await (await fetch(`${baseUrl}/api/auth/csrf`, { headers: { cookie } })).json()) as {
+    csrfToken: string;
+  };
+  const res = await fetch(`${baseUrl}/api/auth/signout`, {
+    method: "POST",
+    redirect: "manual",
+    headers: { "content-type": "application/x-www-form-urlencoded", cookie },
+    body: new URLSearchParams({ csrfToken, callbackUrl: "/" }),
+  });
+  if (res.status >= 400) throw new Error(`sign-out failed: ${res.status}`);
+}

@@ -67,3 +67,22 @@ describe("connection registry", () => {
     });
   });
 });
+
+describe("event-layer errors", () => {
+  it("are recognised across copies of the module, while subclasses stay distinct", async () => {
+    const {
+      EventLayerError: Base,
+      ConnectionLimitError: Limit,
+      SubscriptionRevokedError: Revoked,
+    } = await import("~/server/events/errors");
+    // What another bundle's copy of the class produces: same brand, different class.
+    const foreign = Object.assign(Object.create(Error.prototype) as Error, {
+      [Symbol.for("t3-live-events.EventLayerError")]: true,
+      code: "TOO_MANY_REQUESTS",
+    });
+    expect(foreign instanceof Base).toBe(true);
+    expect(new Limit("x") instanceof Base).toBe(true);
+    expect(new Limit("x") instanceof Revoked).toBe(false);
+    expect(new Error("x") instanceof Base).toBe(false);
+  });
+});

@@ -3,12 +3,14 @@ import { adminRouter } from "~/server/api/routers/admin";
 import { eventsRouter } from "~/server/api/routers/events";
 import { notificationRouter } from "~/server/api/routers/notification";
 import { orderRouter } from "~/server/api/routers/order";
+import { sessionRouter } from "~/server/api/routers/session";
 
 export const appRouter = createTRPCRouter({
   admin: adminRouter,
   events: eventsRouter,
   notification: notificationRouter,
   order: orderRouter,
+  session: sessionRouter,
 });
 
 export type AppRouter = typeof appRouter;

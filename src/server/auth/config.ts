@@ -11,6 +11,7 @@ import { db } from "~/server/db";
 import { expectedFailures } from "~/server/log-throttle";
 import { logger } from "~/server/logger";
 import { developmentSecret } from "./development-secret";
+import { endSignIn, isSignInActive, recordSignIn } from "./sign-in-sessions";
 import { verifyPassword } from "./password";
 
 declare module "next-auth" {
@@ -85,18 +86,21 @@ export const authConfig = {
   providers,
   pages: { signIn: "/signin" },
   callbacks: {
-    jwt({ token, user }) {
-      if (user) {
-        // A new sign-in: a fresh session id, so two sign-ins of one user are two sessions.
-        token.sid = randomUUID();
-        token.sub = user.id;
+    async jwt({ token, user }) {
+      if (user?.id) {
+        // A new sign-in: a fresh session id, so two sign-ins of one user are two
+        // sessions, and a row the server can end.
+        const sid = randomUUID();
+        await recordSignIn(sid, user.id, env.AUTH_SESSION_MAX_AGE_S);
+        return { ...token, sid, sub: user.id };
       }
-      return token;
+      // Every later read of the cookie: null (no session, cookie cleared) once the sign-in was ended.
+      return typeof token.sid === "string" && (await isSignInActive(token.sid)) ? token : null;
     },
     session({ session, token }) {
       return {
         ...session,
-        sessionId: typeof token.sid === "string" ? token.sid : `sub:${token.sub}`,
+        sessionId: token.sid as string,
         tokenExpires: typeof token.exp === "number" ? new Date(token.exp * 1000).toISOString() : null,
         user: {
           ...session.user,
@@ -106,6 +110,12 @@ export const authConfig = {
     },
   },
   events: {
+    // Sign-out ends the sign-in on the server: its cookie stops working
+    // everywhere and its open streams end, not only this browser's copy.
+    async signOut(message) {
+      const sid = "token" in message ? message.token?.sid : undefined;
+      if (typeof sid === "string") await endSignIn(sid);
+    },
     // OAuth sign-ups get a personal organisation, so every user has a tenant.
     async createUser({ user }) {
       if (!user.id) return;

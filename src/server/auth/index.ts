@@ -5,6 +5,7 @@ import { cache } from "react";
 
 import { env } from "~/env";
 import { authConfig } from "./config";
+import { cacheSession, cachedSession } from "./session-cache";
 
 const { auth: uncachedAuth, handlers, signIn, signOut } = NextAuth(authConfig);
 
@@ -13,8 +14,6 @@ const auth = cache(uncachedAuth);
 
 // Auth.js's session cookie, possibly chunked (`.0`, `.1`, …), with or without the secure prefix.
 const SESSION_COOKIE = /(?:^|;\s*)(?:__Secure-)?authjs\.session-token(?:\.\d+)?=([^;]*)/g;
-const MAX_CACHED_SESSIONS = 10_000;
-const sessions = new Map<string, { session: Promise<Session | null>; until: number }>();
 
 /**
  * The session of a plain Node request (the SSE fast path runs outside Next's
@@ -30,19 +29,11 @@ function sessionOfRequest(headers: IncomingHttpHeaders): Promise<Session | null>
   const tokens = [...(headers.cookie ?? "").matchAll(SESSION_COOKIE)].map((m) => m[1]).join(";");
   if (!tokens) return Promise.resolve(null);
   const now = Date.now();
-  const hit = sessions.get(tokens);
-  if (hit && hit.until > now) return hit.session.then(unexpired);
+  const hit = cachedSession(tokens, now);
+  if (hit) return hit.then(unexpired);
   const context = { req: { headers }, res: { headers: new Headers() } };
   const session = uncachedAuth(context as unknown as GetServerSidePropsContext);
-  const entry = { session, until: now + env.AUTH_SESSION_CACHE_MS };
-  sessions.delete(tokens);
-  sessions.set(tokens, entry);
-  if (sessions.size > MAX_CACHED_SESSIONS) sessions.delete(sessions.keys().next().value!);
-  session.then(
-    // Never past the token's own end.
-    (s) => s?.tokenExpires && (entry.until = Math.min(entry.until, Date.parse(s.tokenExpires))),
-    () => sessions.delete(tokens),
-  );
+  cacheSession(tokens, session, now + env.AUTH_SESSION_CACHE_MS);
   return session.then(unexpired);
 }
 

@@ -7,8 +7,22 @@
 /** What went wrong, in terms an API edge can translate (HTTP status, tRPC code). */
 export type EventErrorCode = "BAD_REQUEST" | "UNAUTHORIZED" | "PAYLOAD_TOO_LARGE" | "TOO_MANY_REQUESTS";
 
+const BRAND = Symbol.for("t3-live-events.EventLayerError");
+
 export abstract class EventLayerError extends Error {
   abstract readonly code: EventErrorCode;
+  readonly [BRAND] = true;
+
+  /**
+   * `instanceof EventLayerError` holds across copies of this module: Next.js
+   * bundles it once per route, and the process-wide layer throws from
+   * whichever copy built it.
+   */
+  static [Symbol.hasInstance](value: unknown): boolean {
+    if (this !== EventLayerError) return Function.prototype[Symbol.hasInstance].call(this, value);
+    return typeof value === "object" && value !== null && BRAND in value;
+  }
+
   constructor(
     message: string,
     readonly details?: Record<string, unknown>,

@@ -13,6 +13,8 @@ export interface ConnectionRecord {
   readonly userId: string;
   readonly userName: string | null;
   readonly sessionId: string;
+  /** The sign-in this connection belongs to (all its tabs). */
+  readonly signInSessionId: string;
   organizationIds: readonly string[];
   readonly connectedAt: number;
   eventsSent: number;
@@ -40,6 +42,7 @@ export interface ConnectionStats {
 export class ConnectionRegistry {
   private readonly connections = new Map<string, ConnectionRecord>();
   private readonly byUser = new Map<string, Set<ConnectionRecord>>();
+  private readonly enders = new Map<string, (reason: string) => void>();
   private eventsSent = 0;
   private lastEventAt: number | null = null;
   private opened = 0;
@@ -56,8 +59,11 @@ export class ConnectionRegistry {
     return this.connections.size;
   }
 
-  /** Registers a connection, or throws ConnectionLimitError when a limit is reached. */
-  open(subscriber: ResolvedSubscriber): ConnectionRecord {
+  /**
+   * Registers a connection, or throws ConnectionLimitError when a limit is
+   * reached. `end` closes it when its session is revoked.
+   */
+  open(subscriber: ResolvedSubscriber, end: (reason: string) => void = () => {}): ConnectionRecord {
     if (this.connections.size >= this.limits.maxConnections) {
       this.rejected++;
       throw new ConnectionLimitError(
@@ -76,12 +82,14 @@ export class ConnectionRegistry {
       userId: subscriber.userId,
       userName: subscriber.userName,
       sessionId: subscriber.sessionId,
+      signInSessionId: subscriber.signInSessionId,
       organizationIds: [...subscriber.organizationIds],
       connectedAt: this.now(),
       eventsSent: 0,
       lastEventAt: null,
     };
     this.connections.set(record.connectionId, record);
+    this.enders.set(record.connectionId, end);
     if (userConnections) userConnections.add(record);
     else this.byUser.set(subscriber.userId, new Set([record]));
     this.opened++;
@@ -97,6 +105,7 @@ export class ConnectionRegistry {
     const record = this.connections.get(connectionId);
     if (!record) return undefined;
     this.connections.delete(connectionId);
+    this.enders.delete(connectionId);
     const userConnections = this.byUser.get(record.userId);
     userConnections?.delete(record);
     if (userConnections?.size === 0) this.byUser.delete(record.userId);
@@ -116,6 +125,18 @@ export class ConnectionRegistry {
     record.lastEventAt = at;
     this.eventsSent += count;
     this.lastEventAt = at;
+  }
+
+  /**
+   * Ends this process's connections of a revoked sign-in or user at once,
+   * rather than at their next re-authorisation. Returns how many.
+   */
+  revoke(match: { signInSessionId: string } | { userId: string }, reason: string): number {
+    const matching = [...this.connections.values()].filter((record) =>
+      "userId" in match ? record.userId === match.userId : record.signInSessionId === match.signInSessionId,
+    );
+    for (const record of matching) this.enders.get(record.connectionId)?.(reason);
+    return matching.length;
   }
 
   get(connectionId: string): ConnectionRecord | undefined {

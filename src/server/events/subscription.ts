@@ -77,7 +77,11 @@ export class Subscription implements Reauthorizable {
 
   /** Registers, replays and writes `system.ready`; throws EventLayerErrors before anything is held. */
   static async open(options: SubscriptionOptions): Promise<Subscription> {
-    const subscription = new Subscription(options, options.registry.open(options.identity));
+    let subscription: Subscription | undefined = undefined;
+    const record = options.registry.open(options.identity, (reason) =>
+      subscription?.close("revoked", new SubscriptionRevokedError(reason)),
+    );
+    subscription = new Subscription(options, record);
     await subscription.start();
     return subscription;
   }

@@ -2,6 +2,7 @@ import { TRPCError } from "@trpc/server";
 import { z } from "zod";
 
 import { adminProcedure, createTRPCRouter } from "~/server/api/trpc";
+import { endAllSignIns } from "~/server/auth/sign-in-sessions";
 import { getEventLayer } from "~/server/event-layer";
 
 export const adminRouter = createTRPCRouter({
@@ -21,4 +22,9 @@ export const adminRouter = createTRPCRouter({
       getEventLayer().entitlements.invalidate(input.userId);
       return { userId: input.userId, role: input.role };
     }),
+
+  /** Ends every sign-in of a user: their cookies stop working and their open streams end at once. */
+  revokeUser: adminProcedure
+    .input(z.object({ userId: z.string().min(1).max(64) }))
+    .mutation(({ input }) => endAllSignIns(input.userId)),
 });

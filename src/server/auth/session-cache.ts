@@ -1,0 +1,45 @@
+/**
+ * Decoded session tokens, kept briefly so a burst of requests and stream
+ * connects with one cookie pays Auth.js's decryption once. Ending a sign-in
+ * forgets its entries at once.
+ */
+import type { Session } from "next-auth";
+
+import { processSingleton } from "~/server/process-singleton";
+
+interface Entry {
+  session: Promise<Session | null>;
+  until: number;
+  sessionId?: string;
+}
+
+const MAX_ENTRIES = 10_000;
+const entries = processSingleton("session-cache", () => new Map<string, Entry>());
+
+export function cachedSession(token: string, now: number): Promise<Session | null> | undefined {
+  const hit = entries.get(token);
+  return hit && hit.until > now ? hit.session : undefined;
+}
+
+export function cacheSession(token: string, session: Promise<Session | null>, until: number): void {
+  const entry: Entry = { session, until };
+  entries.delete(token);
+  entries.set(token, entry);
+  if (entries.size > MAX_ENTRIES) entries.delete(entries.keys().next().value!);
+  session.then(
+    (s) => {
+      if (!s) return;
+      entry.sessionId = s.sessionId;
+      // Never past the token's own end.
+      if (s.tokenExpires) entry.until = Math.min(entry.until, Date.parse(s.tokenExpires));
+    },
+    () => entries.delete(token),
+  );
+}
+
+/** Forgets every cached token of these sign-ins (they were just ended). */
+export function forgetSessions(sessionIds: ReadonlySet<string>): void {
+  for (const [token, entry] of entries) {
+    if (entry.sessionId && sessionIds.has(entry.sessionId)) entries.delete(token);
+  }
+}

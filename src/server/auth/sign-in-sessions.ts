@@ -1,0 +1,59 @@
+/**
+ * Sign-ins the server can end. Each sign-in is a row (`SignInSession`, keyed
+ * by the JWT's `sid`); Auth.js's jwt callback checks it on every read of the
+ * cookie, so a revoked sign-in's cookie yields no session anywhere (pages,
+ * tRPC, the SSE fast path, `/api/auth/session`, which also stops re-issuing
+ * it). Ending a sign-in also ends its open streams at once.
+ */
+import { env } from "~/env";
+import { db } from "~/server/db";
+import { getEventLayer } from "~/server/event-layer";
+import { processSingleton } from "~/server/process-singleton";
+import { forgetSessions } from "./session-cache";
+
+const checks = processSingleton("sign-in-checks", () => new Map<string, { active: Promise<boolean>; until: number }>());
+const MAX_CHECKS = 10_000;
+
+export async function recordSignIn(sessionId: string, userId: string, maxAgeSeconds: number): Promise<void> {
+  await db.signInSession.create({
+    data: { id: sessionId, userId, expiresAt: new Date(Date.now() + maxAgeSeconds * 1_000) },
+  });
+}
+
+/** True while the sign-in exists and was not ended (briefly cached; ending one here takes effect at once). */
+export function isSignInActive(sessionId: string): Promise<boolean> {
+  const now = Date.now();
+  const hit = checks.get(sessionId);
+  if (hit && hit.until > now) return hit.active;
+  const active = db.signInSession
+    .findUnique({ where: { id: sessionId }, select: { revokedAt: true } })
+    .then((row) => row !== null && row.revokedAt === null);
+  checks.delete(sessionId);
+  checks.set(sessionId, { active, until: now + env.AUTH_SESSION_CACHE_MS });
+  if (checks.size > MAX_CHECKS) checks.delete(checks.keys().next().value!);
+  active.catch(() => checks.delete(sessionId));
+  return active;
+}
+
+function ended(sessionIds: string[], reason: string): number {
+  const forever = { active: Promise.resolve(false), until: Number.POSITIVE_INFINITY };
+  for (const id of sessionIds) checks.set(id, forever);
+  forgetSessions(new Set(sessionIds));
+  let streams = 0;
+  for (const id of sessionIds) streams += getEventLayer().registry.revoke({ signInSessionId: id }, reason);
+  return streams;
+}
+
+/** Ends one sign-in (sign-out). Returns how many open streams it ended. */
+export async function endSignIn(sessionId: string): Promise<number> {
+  await db.signInSession.updateMany({ where: { id: sessionId, revokedAt: null }, data: { revokedAt: new Date() } });
+  return ended([sessionId], "the session was signed out; sign in again");
+}
+
+/** Ends every sign-in of a user ("sign out everywhere", or an administrator's revocation). */
+export async function endAllSignIns(userId: string): Promise<{ sessions: number; streams: number }> {
+  const rows = await db.signInSession.findMany({ where: { userId, revokedAt: null }, select: { id: true } });
+  await db.signInSession.updateMany({ where: { userId, revokedAt: null }, data: { revokedAt: new Date() } });
+  const ids = rows.map((r) => r.id);
+  return { sessions: ids.length, streams: ended(ids, "the session was ended; sign in again") };
+}
