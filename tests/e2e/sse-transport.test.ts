@@ -259,12 +259,13 @@ describe("SSE transport with tRPC's client", () => {
     }
   });
 
-  it("the payments webhook verifies its signature over HTTP and emits to the order's organisation", async () => {
+  it("the payments webhook verifies its timestamped signature over HTTP, emits once per delivery, to the order's organisation", async () => {
     const { client } = trpcClient(aliceCookie);
     const order = await client.order.create.mutate({ title: "Webhook order", totalCents: 1_999, currency: "USD" });
     const sub = live(client, { names: ["payment.succeeded"] });
     await sub.ready();
     const body = JSON.stringify({
+      id: `evt_${order.id}`,
       type: "payment.succeeded",
       orderId: order.id,
       amount: 1_999,
@@ -279,16 +280,33 @@ describe("SSE transport with tRPC's client", () => {
       });
     expect((await post({})).status).toBe(401);
     expect((await post({ [SIGNATURE_HEADER]: signPayload("not-the-secret-at-all", body) })).status).toBe(401);
-    const huge = JSON.stringify({ type: "payment.failed", orderId: order.id, errorCode: "x".repeat(70_000) });
+    const huge = JSON.stringify({
+      id: "evt_huge",
+      type: "payment.failed",
+      orderId: order.id,
+      errorCode: "x".repeat(70_000),
+    });
     const tooLarge = await fetch(`${baseUrl()}/api/webhooks/payments`, {
       method: "POST",
       headers: { "content-type": "application/json", [SIGNATURE_HEADER]: signPayload(inject("webhookSecret"), huge) },
       body: huge,
     });
     expect(tooLarge.status).toBe(413);
-    const ok = await post({ [SIGNATURE_HEADER]: signPayload(inject("webhookSecret"), body) });
+    // A capture of a real delivery, replayed after the tolerance: refused.
+    const stale = signPayload(inject("webhookSecret"), body, Math.floor(Date.now() / 1000) - 600);
+    expect((await post({ [SIGNATURE_HEADER]: stale })).status).toBe(401);
+    const signature = signPayload(inject("webhookSecret"), body);
+    const ok = await post({ [SIGNATURE_HEADER]: signature });
     expect(ok.status).toBe(202);
+    // The same delivery again (a provider retry, or a replay within the tolerance): the first answer, no event.
+    const repeat = await post({ [SIGNATURE_HEADER]: signature });
+    expect(repeat.status).toBe(202);
+    expect(await repeat.json()).toMatchObject({
+      duplicate: true,
+      eventId: ((await ok.json()) as { eventId: string }).eventId,
+    });
     await sub.waitFor("payment.succeeded");
+    await new Promise((r) => setTimeout(r, 200));
     expect(sub.events()).toHaveLength(1);
     expect(sub.events()[0]!.event.data).toMatchObject({ orderId: order.id, displayAmount: "$19.99" });
     sub.unsubscribe();

@@ -22,6 +22,7 @@ describe("payments webhook", () => {
     await Promise.all([acme.ready(), globex.ready()]);
 
     const body = JSON.stringify({
+      id: `evt_${order.id}_paid`,
       type: "payment.succeeded",
       orderId: order.id,
       amount: 4_200,
@@ -39,7 +40,12 @@ describe("payments webhook", () => {
       displayAmount: "$42.00",
     });
 
-    const failed = JSON.stringify({ type: "payment.failed", orderId: order.id, errorCode: "card_declined" });
+    const failed = JSON.stringify({
+      id: `evt_${order.id}_failed`,
+      type: "payment.failed",
+      orderId: order.id,
+      errorCode: "card_declined",
+    });
     expect((await handlePaymentWebhook(db, secret, failed, signPayload(secret, failed))).status).toBe(202);
     await acme.waitForName("payment.failed");
     expect(globex.events()).toEqual([]);
@@ -50,18 +56,78 @@ describe("payments webhook", () => {
     const alice = await sessionFor("alice@acme.test");
     const order = await callerFor(alice).order.create({ title: "Unpaid", totalCents: 100 });
     const emittedBefore = (await getEventLayer().bus.stats()).emitted;
-    const body = JSON.stringify({ type: "payment.failed", orderId: order.id, errorCode: "x" });
+    const body = JSON.stringify({ id: "evt_x", type: "payment.failed", orderId: order.id, errorCode: "x" });
     expect((await handlePaymentWebhook(db, secret, body, null)).status).toBe(401);
     expect((await handlePaymentWebhook(db, secret, body, signPayload("wrong-secret-wrong", body))).status).toBe(401);
     expect((await handlePaymentWebhook(db, secret, `${body}\n`, signPayload(secret, body))).status).toBe(401);
     const notJson = "{oops";
     expect((await handlePaymentWebhook(db, secret, notJson, signPayload(secret, notJson))).status).toBe(400);
-    const badType = JSON.stringify({ type: "payment.refunded", orderId: order.id });
+    const badType = JSON.stringify({ id: "evt_y", type: "payment.refunded", orderId: order.id });
     expect((await handlePaymentWebhook(db, secret, badType, signPayload(secret, badType))).status).toBe(400);
-    const unknownOrder = JSON.stringify({ type: "payment.failed", orderId: "nope", errorCode: "x" });
+    const unknownOrder = JSON.stringify({ id: "evt_z", type: "payment.failed", orderId: "nope", errorCode: "x" });
     expect((await handlePaymentWebhook(db, secret, unknownOrder, signPayload(secret, unknownOrder))).status).toBe(404);
     expect((await handlePaymentWebhook(db, undefined, body, signPayload(secret, body))).status).toBe(503);
     expect((await getEventLayer().bus.stats()).emitted).toBe(emittedBefore);
+  });
+});
+
+describe("payments webhook: deliveries, amounts, state", () => {
+  it("a repeated delivery answers with the first result and emits nothing; the payment is recorded on the order", async () => {
+    const alice = await sessionFor("alice@acme.test");
+    const order = await callerFor(alice).order.create({ title: "Once", totalCents: 900, currency: "EUR" });
+    const acme = await subscribe(alice, { names: ["payment.succeeded"] });
+    await acme.ready();
+    const body = JSON.stringify({
+      id: `evt_${order.id}`,
+      type: "payment.succeeded",
+      orderId: order.id,
+      amount: 900,
+      currency: "EUR",
+      providerRef: "pi_once",
+    });
+    const first = await handlePaymentWebhook(db, secret, body, signPayload(secret, body));
+    const again = await handlePaymentWebhook(db, secret, body, signPayload(secret, body));
+    const concurrent = await Promise.all(
+      [1, 2].map(() => handlePaymentWebhook(db, secret, body, signPayload(secret, body))),
+    );
+    expect(first).toMatchObject({ status: 202, body: { accepted: true } });
+    for (const repeat of [again, ...concurrent]) {
+      expect(repeat.status).toBe(202);
+      expect(repeat.body).toMatchObject({ eventId: first.body.eventId, duplicate: true });
+    }
+    await acme.waitForName("payment.succeeded");
+    await new Promise((r) => setTimeout(r, 100));
+    expect(acme.events()).toHaveLength(1);
+    expect(await db.order.findUniqueOrThrow({ where: { id: order.id } })).toMatchObject({
+      paymentStatus: "PAID",
+      paymentRef: "pi_once",
+    });
+    await acme.close();
+  });
+
+  it("a payment whose amount or currency differs from the order is refused with 422 and changes nothing", async () => {
+    const alice = await sessionFor("alice@acme.test");
+    const order = await callerFor(alice).order.create({ title: "Exact", totalCents: 500, currency: "USD" });
+    const emittedBefore = (await getEventLayer().bus.stats()).emitted;
+    for (const [amount, currency] of [
+      [499, "USD"],
+      [500, "EUR"],
+    ] as const) {
+      const body = JSON.stringify({
+        id: `evt_${order.id}_${amount}_${currency}`,
+        type: "payment.succeeded",
+        orderId: order.id,
+        amount,
+        currency,
+        providerRef: "pi_x",
+      });
+      expect(await handlePaymentWebhook(db, secret, body, signPayload(secret, body))).toMatchObject({
+        status: 422,
+        body: { error: "amount_mismatch" },
+      });
+    }
+    expect((await getEventLayer().bus.stats()).emitted).toBe(emittedBefore);
+    expect((await db.order.findUniqueOrThrow({ where: { id: order.id } })).paymentStatus).toBe("UNPAID");
   });
 });
 
