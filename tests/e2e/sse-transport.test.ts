@@ -211,6 +211,9 @@ describe("SSE transport with tRPC's client", () => {
       },
     );
     expect(stats.totalConnections).toBe(baseline);
+    // The fast path's own counters are part of the stats.
+    expect(stats.sse).toMatchObject({ slowConsumerDisconnects: 0, stalledDisconnects: 0 });
+    expect(stats.sse?.open).toBeGreaterThanOrEqual(0);
     expect(stats.clientsByUser[carolId]).toBeUndefined();
   });
 

@@ -5,13 +5,10 @@
  */
 import { env } from "~/env";
 import { createSseFastPath, type SseFastPath } from "./fast-path";
-
-const SSE_KEY = "__t3LiveEventsSse";
+import { keepSseFastPath } from "./holder";
 
 export function installSseFastPath(): SseFastPath {
-  const holder = globalThis as unknown as Record<typeof SSE_KEY, SseFastPath | undefined>;
-  return (holder[SSE_KEY] ??= createSseFastPath({
-    maxBacklogBytes: env.EVENTS_MAX_BACKLOG_BYTES,
-    stallTimeoutMs: env.EVENTS_STALL_TIMEOUT_MS,
-  }));
+  return keepSseFastPath(() =>
+    createSseFastPath({ maxBacklogBytes: env.EVENTS_MAX_BACKLOG_BYTES, stallTimeoutMs: env.EVENTS_STALL_TIMEOUT_MS }),
+  );
 }

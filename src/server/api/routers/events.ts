@@ -2,6 +2,7 @@ import { z } from "zod";
 
 import { adminProcedure, createTRPCRouter, protectedProcedure, trackedItems } from "~/server/api/trpc";
 import { getEventLayer } from "~/server/event-layer";
+import { getSseFastPath } from "~/server/sse/holder";
 import {
   eventNameSchema,
   openSubscription,
@@ -47,10 +48,10 @@ export const eventsRouter = createTRPCRouter({
     return trackedItems(stream.attach(await open(stream), signal));
   }),
 
-  /** Registry and bus totals. */
+  /** Registry, bus and SSE totals (slow-consumer and stalled-socket disconnects among them). */
   stats: adminProcedure.query(async () => {
     const { registry, bus } = getEventLayer();
-    return { ...registry.stats(), bus: await bus.stats() };
+    return { ...registry.stats(), bus: await bus.stats(), sse: getSseFastPath()?.hub.stats() ?? null };
   }),
 
   /** Who in my organisations is online right now. */
