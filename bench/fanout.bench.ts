@@ -366,6 +366,9 @@ async function main() {
         EVENTS_MAX_CONNECTIONS_PER_USER: String(N * 2 + 100),
         EVENTS_RETENTION_COUNT: "10000",
         ESCROW_JOB_INTERVAL_MS: "0",
+        // The benchmark emits as one user far above the per-user default.
+        RATE_LIMIT_EMITS_PER_USER: "1000000",
+        RATE_LIMIT_EMITS_PER_ORGANIZATION: "1000000",
         LOG_LEVEL: "error",
       },
     });

@@ -46,6 +46,9 @@ export const env = createEnv({
     EVENTS_STALL_TIMEOUT_MS: ms(30_000),
     // A user's organisations and roles are reused this long for new streams (0 = read on every connect).
     EVENTS_ENTITLEMENT_CACHE_MS: z.coerce.number().int().nonnegative().default(5_000),
+    // Emits (mutations that publish events) per 10 s, per user and per organisation.
+    RATE_LIMIT_EMITS_PER_USER: ms(100),
+    RATE_LIMIT_EMITS_PER_ORGANIZATION: ms(500),
     ESCROW_JOB_INTERVAL_MS: z.coerce.number().int().nonnegative().default(30_000),
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   },
@@ -75,6 +78,8 @@ export const env = createEnv({
     EVENTS_MAX_BACKLOG_BYTES: process.env.EVENTS_MAX_BACKLOG_BYTES,
     EVENTS_STALL_TIMEOUT_MS: process.env.EVENTS_STALL_TIMEOUT_MS,
     EVENTS_ENTITLEMENT_CACHE_MS: process.env.EVENTS_ENTITLEMENT_CACHE_MS,
+    RATE_LIMIT_EMITS_PER_USER: process.env.RATE_LIMIT_EMITS_PER_USER,
+    RATE_LIMIT_EMITS_PER_ORGANIZATION: process.env.RATE_LIMIT_EMITS_PER_ORGANIZATION,
     ESCROW_JOB_INTERVAL_MS: process.env.ESCROW_JOB_INTERVAL_MS,
     LOG_LEVEL: process.env.LOG_LEVEL,
   },

@@ -19,6 +19,7 @@ import {
   type SubscriptionSink,
 } from "~/server/events";
 import { expectedFailures } from "~/server/log-throttle";
+import { limitEmit, RateLimitedError } from "~/server/rate-limits";
 import { logger } from "~/server/logger";
 
 export interface TRPCContext {
@@ -79,6 +80,8 @@ const t = initTRPC.context<TRPCContext>().create({
       data: {
         ...shape.data,
         zodError: error.cause instanceof ZodError ? error.cause.flatten() : null,
+        // When to try again after TOO_MANY_REQUESTS.
+        ...(error.cause instanceof RateLimitedError ? { retryAfterMs: error.cause.retryAfterMs } : {}),
       },
     };
   },
@@ -148,6 +151,17 @@ export const protectedProcedure = publicProcedure.use(async ({ ctx, next }) => {
   const entitlements = await getEventLayer().entitlements.get(ctx.session.user.id);
   if (!entitlements) throw new TRPCError({ code: "UNAUTHORIZED", message: "the signed-in user no longer exists" });
   return next({ ctx: { ...ctx, session: ctx.session, entitlements, isAdmin: entitlements.metadata.role === "ADMIN" } });
+});
+
+/** A procedure that emits events: limited per user and per organisation (fairness between tenants). */
+export const emittingProcedure = protectedProcedure.use(async ({ ctx, next }) => {
+  try {
+    await limitEmit(ctx.session.user.id, ctx.entitlements.organizationIds);
+  } catch (error) {
+    if (!(error instanceof RateLimitedError)) throw error;
+    throw new TRPCError({ code: "TOO_MANY_REQUESTS", message: error.message, cause: error });
+  }
+  return next();
 });
 
 export const adminProcedure = protectedProcedure.use(({ ctx, next }) => {

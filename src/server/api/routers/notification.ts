@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
 
-import { createTRPCRouter, protectedProcedure } from "~/server/api/trpc";
+import { createTRPCRouter, emittingProcedure, protectedProcedure } from "~/server/api/trpc";
 import { bus } from "~/server/event-layer";
 import { tabSessionId, type EventTarget } from "~/server/events";
 import { organizationIdsOf } from "~/server/tenancy";
@@ -21,7 +21,7 @@ export const notificationRouter = createTRPCRouter({
    * The demo mutation: emits `notification.created` to a user of one of my
    * organisations, to myself, to my organisation, or (admins) to everyone.
    */
-  send: protectedProcedure
+  send: emittingProcedure
     .input(z.object({ target: notificationTarget, message: z.string().trim().min(1).max(1000) }))
     .mutation(async ({ ctx, input }) => {
       const me = ctx.session.user;

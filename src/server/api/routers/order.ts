@@ -1,7 +1,7 @@
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
 
-import { createTRPCRouter, protectedProcedure } from "~/server/api/trpc";
+import { createTRPCRouter, emittingProcedure, protectedProcedure } from "~/server/api/trpc";
 import { orderStatuses } from "~/server/events";
 import { OrderTransitionError, changeOrderStatus, createOrder } from "~/server/services/orders";
 import { organizationIdsOf } from "~/server/tenancy";
@@ -16,7 +16,7 @@ export const orderRouter = createTRPCRouter({
     });
   }),
 
-  create: protectedProcedure
+  create: emittingProcedure
     .input(
       z.object({
         title: z.string().trim().min(1).max(200),
@@ -43,7 +43,7 @@ export const orderRouter = createTRPCRouter({
       });
     }),
 
-  updateStatus: protectedProcedure
+  updateStatus: emittingProcedure
     .input(z.object({ orderId: z.string().min(1), to: z.enum(orderStatuses) }))
     .mutation(async ({ ctx, input }) => {
       const orgIds = await organizationIdsOf(ctx.db, ctx.session.user.id);
