@@ -11,7 +11,7 @@ import { silentLogger } from "./logger";
 import type { Presence } from "./presence";
 import { MemoryPresence } from "./presence-memory";
 import { ConnectionRegistry } from "./registry";
-import { Reauthorizer } from "./reauthorization";
+import { Reauthorizer } from "./reauthorizer";
 import { MemoryReplayLog } from "./replay-log-memory";
 import { Subscription, type SubscriptionOptions } from "./subscription";
 import { MemoryTransport } from "./transport-memory";

@@ -22,7 +22,7 @@ import { assertCursorWithin, compareEventIds, type EventId } from "./event-id";
 import { sameEntitlements, type Entitlements, type ResolvedSubscriber } from "./identity";
 import type { EventLayerLogger } from "./logger";
 import type { Presence } from "./presence";
-import type { Reauthorizable, Reauthorizer } from "./reauthorization";
+import type { Reauthorizable, Reauthorizer } from "./reauthorizer";
 import type { ConnectionRecord, ConnectionRegistry } from "./registry";
 import { gapItem, readyItem } from "./system-events";
 
