@@ -30,26 +30,31 @@ export type LiveEvent = {
 
 export type LiveEventOf<N extends EventName> = Extract<LiveEvent, { name: N }>;
 
-const liveEvents = new WeakMap<EventEnvelope, LiveEvent>();
+/** One item of a subscription's stream: the event and its id, the resume cursor. */
+export interface StreamItem {
+  id: EventId;
+  event: LiveEvent;
+}
 
-/** One frozen object per envelope, shared by every recipient (so its wire form is built once). */
-export function toLiveEvent(envelope: EventEnvelope): LiveEvent {
-  let event = liveEvents.get(envelope);
-  if (!event) {
-    event = Object.freeze({
+const items = new WeakMap<EventEnvelope, StreamItem>();
+
+/**
+ * The stream item of an envelope: one frozen object per envelope, shared by
+ * every recipient, so delivery allocates nothing per subscriber and the wire
+ * form can be built once per event.
+ */
+export function toStreamItem(envelope: EventEnvelope): StreamItem {
+  let item = items.get(envelope);
+  if (!item) {
+    const event = Object.freeze({
       id: envelope.id,
       name: envelope.name,
       version: envelope.version,
       data: envelope.data,
       emittedAt: envelope.emittedAt,
     }) as LiveEvent;
-    liveEvents.set(envelope, event);
+    item = Object.freeze({ id: envelope.id, event });
+    items.set(envelope, item);
   }
-  return event;
-}
-
-/** One item of a subscription's stream: the event and its id, the resume cursor. */
-export interface StreamItem {
-  id: EventId;
-  event: LiveEvent;
+  return item;
 }

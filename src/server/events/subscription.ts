@@ -16,7 +16,7 @@
  */
 import type { EventBus } from "./bus";
 import type { EventName } from "./catalog";
-import { toLiveEvent, type EventEnvelope, type StreamItem } from "./envelope";
+import { toStreamItem, type EventEnvelope, type StreamItem } from "./envelope";
 import { SubscriptionRevokedError } from "./errors";
 import { assertCursorWithin, compareEventIds, type EventId } from "./event-id";
 import { sameEntitlements, type Entitlements, type ResolvedSubscriber } from "./identity";
@@ -232,7 +232,7 @@ export class Subscription implements Reauthorizable {
   private deliver(envelope: EventEnvelope): void {
     if (compareEventIds(envelope.id, this.cursor) <= 0) return;
     this.cursor = envelope.id;
-    if (!this.send({ id: envelope.id, event: toLiveEvent(envelope) })) this.fallBehind();
+    if (!this.send(toStreamItem(envelope))) this.fallBehind();
   }
 
   private send(item: StreamItem): boolean {
@@ -276,7 +276,7 @@ export class Subscription implements Reauthorizable {
     for (const envelope of replay.events) {
       this.cursor = envelope.id;
       written++;
-      if (!this.send({ id: envelope.id, event: toLiveEvent(envelope) })) {
+      if (!this.send(toStreamItem(envelope))) {
         this.fallBehind();
         return written;
       }

@@ -5,7 +5,7 @@
  * Each line ends with "\n" and each frame with an extra "\n\n".
  *
  * An event's frame is built once per emit and shared by every recipient:
- * `toLiveEvent` returns one object per envelope, and its bytes are cached here.
+ * `toStreamItem` returns one item per envelope, and its bytes are cached here.
  */
 import superjson from "superjson";
 
@@ -33,10 +33,10 @@ const frames = new WeakMap<object, Buffer>();
 
 /** The bytes of one item; the same buffer for every recipient of the same event. */
 export function itemFrame(item: StreamItem): Buffer {
-  let frame = frames.get(item.event);
+  let frame = frames.get(item);
   if (!frame) {
     frame = encode(`data: ${JSON.stringify(superjson.serialize(item.event))}\nid: ${item.id}\n\n\n`);
-    frames.set(item.event, frame);
+    frames.set(item, frame);
   }
   return frame;
 }

@@ -5,7 +5,6 @@ import { z } from "zod";
 import { createTRPCRouter, emittingProcedure, protectedProcedure } from "~/server/api/trpc";
 import { bus } from "~/server/event-layer";
 import { tabSessionId, type EventTarget } from "~/server/events";
-import { organizationIdsOf } from "~/server/tenancy";
 
 const notificationTarget = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("user"), userId: z.string().min(1).max(64) }),
@@ -86,7 +85,7 @@ export const notificationRouter = createTRPCRouter({
   /** Members of my organisations, for the "send to a user" picker. */
   recipients: protectedProcedure.query(async ({ ctx }) => {
     const members = await ctx.db.membership.findMany({
-      where: { organizationId: { in: await organizationIdsOf(ctx.db, ctx.session.user.id) } },
+      where: { organizationId: { in: [...ctx.entitlements.organizationIds] } },
       select: {
         user: { select: { id: true, name: true, email: true } },
         organization: { select: { id: true, name: true } },

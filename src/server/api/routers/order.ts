@@ -4,11 +4,10 @@ import { z } from "zod";
 import { createTRPCRouter, emittingProcedure, protectedProcedure } from "~/server/api/trpc";
 import { orderStatuses } from "~/server/events";
 import { OrderTransitionError, changeOrderStatus, createOrder } from "~/server/services/orders";
-import { organizationIdsOf } from "~/server/tenancy";
 
 export const orderRouter = createTRPCRouter({
   list: protectedProcedure.query(async ({ ctx }) => {
-    const orgIds = await organizationIdsOf(ctx.db, ctx.session.user.id);
+    const orgIds = [...ctx.entitlements.organizationIds];
     return ctx.db.order.findMany({
       where: { organizationId: { in: orgIds } },
       orderBy: { createdAt: "desc" },
@@ -29,7 +28,7 @@ export const orderRouter = createTRPCRouter({
       }),
     )
     .mutation(async ({ ctx, input }) => {
-      const orgIds = await organizationIdsOf(ctx.db, ctx.session.user.id);
+      const orgIds = [...ctx.entitlements.organizationIds];
       const organizationId = input.organizationId ?? orgIds[0];
       if (!organizationId || !orgIds.includes(organizationId)) {
         throw new TRPCError({ code: "FORBIDDEN", message: "you can only create orders in your own organisation" });
@@ -46,7 +45,7 @@ export const orderRouter = createTRPCRouter({
   updateStatus: emittingProcedure
     .input(z.object({ orderId: z.string().min(1), to: z.enum(orderStatuses) }))
     .mutation(async ({ ctx, input }) => {
-      const orgIds = await organizationIdsOf(ctx.db, ctx.session.user.id);
+      const orgIds = [...ctx.entitlements.organizationIds];
       const order = await ctx.db.order.findFirst({ where: { id: input.orderId, organizationId: { in: orgIds } } });
       if (!order) throw new TRPCError({ code: "NOT_FOUND", message: "no such order in your organisation" });
       try {
