@@ -195,6 +195,15 @@ describe("SSE transport with tRPC's client", () => {
   it("a disconnect frees the registry entry", async () => {
     const { client: admin } = trpcClient(aliceCookie);
     const { client } = trpcClient(carolCookie);
+    // Earlier tests' streams (all alice's) close asynchronously: count from a settled registry.
+    const aliceId = (await admin.notification.recipients.query()).find((p) => p.email === "alice@acme.test")!.id;
+    await waitUntil(
+      async () => !(await admin.events.stats.query()).clientsByUser[aliceId],
+      "earlier streams to close",
+      {
+        intervalMs: 50,
+      },
+    );
     const baseline = (await admin.events.stats.query()).totalConnections;
     const sub = live(client);
     await sub.ready();
@@ -219,6 +228,7 @@ describe("SSE transport with tRPC's client", () => {
 
   it("the fast path and tRPC's stock handler deliver the same sequence, ids included, live and on resume", async () => {
     const { client: direct } = trpcClient(aliceCookie);
+    const openBefore = (await direct.events.stats.query()).totalConnections;
     const cursor = (await direct.notification.send.mutate({ target: { kind: "self" }, message: "cursor" })).id;
     await direct.notification.send.mutate({ target: { kind: "self" }, message: "missed" });
     const subscribers = (["fast", "trpc"] as const).map((transport) => {
@@ -236,6 +246,14 @@ describe("SSE transport with tRPC's client", () => {
     expect(readies[0]!.data).toMatchObject({ resumedFrom: cursor, replayed: 1 });
     expect(readies[1]!.data).toMatchObject({ resumedFrom: cursor, replayed: 1 });
     for (const sub of subscribers) sub.unsubscribe();
+    // Leave no stream behind for the next test's counts.
+    await waitUntil(
+      async () => (await direct.events.stats.query()).totalConnections === openBefore,
+      "both streams to close",
+      {
+        intervalMs: 50,
+      },
+    );
   });
 
   it("the fast path answers refused requests byte for byte as tRPC's stock handler", async () => {
