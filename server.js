@@ -24,6 +24,26 @@ const fastPathEnabled = process.env.EVENTS_FAST_PATH ? process.env.EVENTS_FAST_P
 // tRPC's stock handler stays reachable for comparisons (tests, benchmark) when allowed.
 const stockAllowed = process.env.EVENTS_ALLOW_STOCK_SSE === "true";
 const STREAM_PATH = "/api/trpc/events.onEvent";
+// Must match src/server/http/client-ip.ts.
+const CLIENT_IP_HEADER = "x-live-events-client-ip";
+// How many proxies of ours append to X-Forwarded-For in front of this server (0: clients connect directly).
+const trustProxyHops = Number(process.env.TRUST_PROXY_HOPS ?? 0);
+
+/**
+ * The client's address for per-address limits: the socket's peer, or, behind
+ * `trustProxyHops` proxies of ours, the address the outermost of them saw
+ * (entries further left are whatever the client wrote, and are ignored).
+ * @param {import("node:http").IncomingMessage} req
+ */
+function clientIp(req) {
+  if (trustProxyHops > 0) {
+    const header = req.headers["x-forwarded-for"];
+    const hops = (Array.isArray(header) ? header.join(",") : (header ?? "")).split(",").map((s) => s.trim());
+    const seen = hops[hops.length - trustProxyHops];
+    if (seen) return seen;
+  }
+  return req.socket.remoteAddress ?? "unknown";
+}
 
 /** @typedef {{ handle(req: import("node:http").IncomingMessage, res: import("node:http").ServerResponse): boolean; drain(spreadMs: number): number }} SseFastPath */
 /** Set by src/instrumentation.ts inside Next's bundle. */
@@ -46,6 +66,8 @@ const nextStreams = new Set();
 let closing = false;
 
 const server = createServer((req, res) => {
+  // Always overwritten: a value the client sent must never count.
+  req.headers[CLIENT_IP_HEADER] = clientIp(req);
   const url = req.url ?? "/";
   const isStream = url.startsWith(STREAM_PATH);
   if (closing) {

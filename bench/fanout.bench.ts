@@ -364,6 +364,10 @@ async function main() {
       env: {
         EVENTS_MAX_CONNECTIONS: String(N * 2 + 100),
         EVENTS_MAX_CONNECTIONS_PER_USER: String(N * 2 + 100),
+        EVENTS_MAX_CONNECTIONS_PER_ORGANIZATION: String(N * 2 + 100),
+        // Every simulated client connects and signs in from 127.0.0.1.
+        RATE_LIMIT_STREAM_OPENS_PER_IP: "0",
+        RATE_LIMIT_SIGNINS_PER_IP: "0",
         EVENTS_RETENTION_COUNT: "10000",
         ESCROW_JOB_INTERVAL_MS: "0",
         // The benchmark emits as one user far above the per-user default.

@@ -2,6 +2,14 @@
 export async function register() {
   if (process.env.NEXT_RUNTIME !== "nodejs") return;
   const { env } = await import("~/env");
+  const { demoLoginEnabled } = await import("~/server/auth/config");
+  if (demoLoginEnabled && env.NODE_ENV === "production") {
+    const { logger } = await import("~/server/logger");
+    logger.warn(
+      { event: "auth.demo_login_enabled" },
+      "AUTH_DEMO_LOGIN=true in production: anyone can sign in as a demo user with the password 'demo'",
+    );
+  }
   const { startEscrowReleaseJob } = await import("~/server/jobs/escrow-release");
   startEscrowReleaseJob(env.ESCROW_JOB_INTERVAL_MS);
   const { installSseFastPath } = await import("~/server/sse/install");

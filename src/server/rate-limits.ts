@@ -1,14 +1,18 @@
 /**
- * Fairness between users and tenants: how many events one user and one
- * organisation may emit per window, with rate-limiter-flexible (in this
- * process's memory; a Redis store fits the same API for many instances).
+ * Fairness between users and tenants, and brakes on abuse, with
+ * rate-limiter-flexible (in this process's memory; a Redis store fits the
+ * same API for many instances):
+ * - events one user and one organisation may emit per 10 s;
+ * - sign-in attempts per client address per minute (each costs a password hash);
+ * - failed sign-ins per account per 15 minutes (password guessing spread over addresses);
+ * - streams one client address may open per minute (reconnect floods).
+ * A limit of 0 turns that limit off.
  */
+import { createHash } from "node:crypto";
 import { RateLimiterMemory, RateLimiterRes } from "rate-limiter-flexible";
 
 import { env } from "~/env";
 import { processSingleton } from "~/server/process-singleton";
-
-const WINDOW_S = 10;
 
 /** Refused by a rate limit; `retryAfterMs` says when the next attempt can succeed. */
 export class RateLimitedError extends Error {
@@ -21,31 +25,67 @@ export class RateLimitedError extends Error {
   }
 }
 
+const limiter = (keyPrefix: string, points: number, duration: number) =>
+  points > 0 ? new RateLimiterMemory({ keyPrefix, points, duration }) : null;
+
 const limiters = processSingleton("rate-limiters", () => ({
-  user: new RateLimiterMemory({ keyPrefix: "emit-user", points: env.RATE_LIMIT_EMITS_PER_USER, duration: WINDOW_S }),
-  organization: new RateLimiterMemory({
-    keyPrefix: "emit-org",
-    points: env.RATE_LIMIT_EMITS_PER_ORGANIZATION,
-    duration: WINDOW_S,
-  }),
+  emitsPerUser: limiter("emit-user", env.RATE_LIMIT_EMITS_PER_USER, 10),
+  emitsPerOrganization: limiter("emit-org", env.RATE_LIMIT_EMITS_PER_ORGANIZATION, 10),
+  signInsPerIp: limiter("signin-ip", env.RATE_LIMIT_SIGNINS_PER_IP, 60),
+  signInFailuresPerAccount: limiter("signin-fail-account", env.RATE_LIMIT_SIGNIN_FAILURES_PER_ACCOUNT, 15 * 60),
+  streamOpensPerIp: limiter("stream-ip", env.RATE_LIMIT_STREAM_OPENS_PER_IP, 60),
 }));
 
-async function consume(limiter: RateLimiterMemory, key: string, what: string): Promise<void> {
+function refused(result: RateLimiterRes, message: string): RateLimitedError {
+  const retryAfterMs = Math.max(1, result.msBeforeNext);
+  return new RateLimitedError(`${message}; retry in ${Math.ceil(retryAfterMs / 1000)} s`, retryAfterMs);
+}
+
+async function consume(limiter: RateLimiterMemory | null, key: string, message: string): Promise<void> {
+  if (!limiter) return;
   try {
     await limiter.consume(key);
   } catch (result) {
     if (!(result instanceof RateLimiterRes)) throw result;
-    const retryAfterMs = Math.max(1, result.msBeforeNext);
-    throw new RateLimitedError(
-      `${what} has sent too many events; retry in ${Math.ceil(retryAfterMs / 1000)} s`,
-      retryAfterMs,
-    );
+    throw refused(result, message);
   }
 }
 
 /** Counts one emit against the user and each of their organisations; throws RateLimitedError past a limit. */
 export async function limitEmit(userId: string, organizationIds: readonly string[]): Promise<void> {
-  await consume(limiters.user, userId, "you");
+  await consume(limiters.emitsPerUser, userId, "you have sent too many events");
   for (const organizationId of organizationIds)
-    await consume(limiters.organization, organizationId, "your organisation");
+    await consume(limiters.emitsPerOrganization, organizationId, "your organisation has sent too many events");
+}
+
+/** Counts one stream opened from `ip` (null: an in-process caller, not limited). */
+export async function limitStreamOpen(ip: string | null): Promise<void> {
+  if (ip !== null) await consume(limiters.streamOpensPerIp, ip, "too many streams opened from your address");
+}
+
+/** Accounts are keyed by a hash of the normalised address: limiter keys may end up in Redis or a dump. */
+const accountKey = (email: string) => createHash("sha256").update(email.trim().toLowerCase()).digest("base64url");
+
+/**
+ * Before a password is checked: counts the attempt against the address and
+ * refuses an account that failed too often lately (whatever the address).
+ */
+export async function limitSignIn(ip: string | null, email: string): Promise<void> {
+  if (ip !== null) await consume(limiters.signInsPerIp, ip, "too many sign-in attempts from your address");
+  const failures = limiters.signInFailuresPerAccount;
+  if (!failures) return;
+  const result = await failures.get(accountKey(email));
+  if (result && result.remainingPoints <= 0) throw refused(result, "too many failed sign-ins for this account");
+}
+
+/** After the password check: a failure counts against the account, a success clears its count. */
+export async function recordSignInOutcome(email: string, ok: boolean): Promise<void> {
+  const failures = limiters.signInFailuresPerAccount;
+  if (!failures) return;
+  const key = accountKey(email);
+  if (ok) {
+    await failures.delete(key);
+    return;
+  }
+  await failures.penalty(key, 1);
 }

@@ -49,6 +49,8 @@ export function TRPCReactProvider(props: { children: React.ReactNode }) {
           false: httpBatchStreamLink({
             url: `${getBaseUrl()}/api/trpc`,
             transformer: SuperJSON,
+            // The server refuses batches over TRPC_MAX_BATCH_SIZE (default 20); stay below it.
+            maxItems: 10,
             // The tab id makes "this session" mean this tab (see tab-id.ts).
             headers: () => ({ "x-trpc-source": "nextjs-react", "x-tab-id": getTabId() }),
           }),

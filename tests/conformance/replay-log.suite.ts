@@ -16,7 +16,11 @@ export type ReplayLogFactory = (retention: ReplayLogRetention) => Promise<Replay
 export function replayLogConformance(name: string, create: ReplayLogFactory) {
   describe(`ReplayLog conformance: ${name}`, () => {
     const setup = async (retention: Partial<ReplayLogRetention> = {}) => {
-      const log = await create({ maxEvents: retention.maxEvents ?? 5, maxAgeMs: retention.maxAgeMs ?? 60_000 });
+      const log = await create({
+        maxEvents: retention.maxEvents ?? 5,
+        maxAgeMs: retention.maxAgeMs ?? 60_000,
+        maxTotalEvents: retention.maxTotalEvents,
+      });
       const origin = await log.head();
       const append = (orderId: string, organizationId = "acme"): Promise<EventEnvelope> =>
         Promise.resolve(
@@ -57,15 +61,63 @@ export function replayLogConformance(name: string, create: ReplayLogFactory) {
       expect(await log.readAfter(origin)).toMatchObject({ kind: "events", events: [e] });
     });
 
-    it("filters what it replays", async () => {
+    it("reads only the reader's audiences, then its filter", async () => {
       const { log, origin, append } = await setup();
-      await append("1", "acme");
+      const acme = await append("1", "acme");
       const globex = await append("2", "globex");
-      const result = await log.readAfter(
-        origin,
-        (e) => e.target.kind === "organization" && e.target.organizationId === "globex",
-      );
-      expect(result.kind === "events" && result.events).toEqual([globex]);
+      const globexToo = await append("3", "globex");
+      expect(await log.readAfter(origin, { audiences: ["org:globex"] })).toMatchObject({
+        kind: "events",
+        events: [globex, globexToo],
+      });
+      expect(
+        await log.readAfter(origin, { audiences: ["org:acme", "org:globex"], filter: (e) => e.id !== globex.id }),
+      ).toMatchObject({ kind: "events", events: [acme, globexToo] });
+    });
+
+    it("merges a reader's audiences in id order", async () => {
+      const { log, origin, append } = await setup({ maxEvents: 100 });
+      const appended: EventEnvelope[] = [];
+      for (let i = 0; i < 12; i++) appended.push(await append(String(i), ["acme", "globex", "initech"][i % 3]));
+      const result = await log.readAfter(origin, { audiences: ["org:initech", "org:acme", "org:globex"] });
+      expect(result.kind === "events" && result.events.map((e) => e.id)).toEqual(appended.map((e) => e.id));
+    });
+
+    it("one audience's volume never evicts another's history, nor gaps its cursors", async () => {
+      const { log, append } = await setup({ maxEvents: 3 });
+      const acme = [await append("a1", "acme"), await append("a2", "acme")];
+      const cursor = acme[0]!.id;
+      for (let i = 0; i < 20; i++) await append(`flood ${i}`, "globex");
+      expect(await log.readAfter(cursor, { audiences: ["org:acme", "broadcast"] })).toMatchObject({
+        kind: "events",
+        events: [acme[1]],
+      });
+      // The flooding audience lost its own history, and its readers are told.
+      expect(await log.readAfter(cursor, { audiences: ["org:globex"] })).toMatchObject({
+        kind: "gap",
+        reason: "retention_exceeded",
+      });
+    });
+
+    it("the total bound evicts oldest first across audiences, with a gap for cursors before what it evicted", async () => {
+      const { log, append } = await setup({ maxEvents: 10, maxTotalEvents: 4 });
+      const first = await append("1", "acme");
+      const second = await append("2", "globex");
+      const rest = [await append("3", "initech"), await append("4", "acme"), await append("5", "globex")];
+      expect(await log.size()).toBe(4);
+      expect(await log.readAfter(first.id, { audiences: ["org:acme"] })).toMatchObject({
+        kind: "events",
+        events: [rest[1]],
+      });
+      expect(await log.readAfter(second.id)).toMatchObject({ kind: "events", events: rest });
+      // A cursor at the evicted event itself missed nothing.
+      expect((await log.readAfter(first.id)).kind).toBe("events");
+      await append("6", "initech");
+      // "1" and "2" are gone now: a cursor before "2" may have missed it, whichever audience it reads.
+      expect(await log.readAfter(first.id, { audiences: ["org:acme"] })).toMatchObject({
+        kind: "gap",
+        reason: "retention_exceeded",
+      });
     });
 
     it("retention by count: a cursor older than the oldest kept event gets a gap", async () => {

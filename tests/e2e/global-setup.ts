@@ -35,6 +35,9 @@ export default async function setup(project: TestProject) {
       EVENTS_PING_INTERVAL_MS: String(pingIntervalMs),
       EVENTS_RECONNECT_AFTER_INACTIVITY_MS: "3000",
       EVENTS_MAX_CONNECTIONS_PER_USER: "20",
+      // Every test signs in and connects from 127.0.0.1; the limits themselves are tried in limits.test.ts.
+      RATE_LIMIT_SIGNINS_PER_IP: "1000",
+      RATE_LIMIT_STREAM_OPENS_PER_IP: "100000",
       ESCROW_JOB_INTERVAL_MS: "1000",
       LOG_LEVEL: process.env.E2E_LOG_LEVEL ?? "info",
     },

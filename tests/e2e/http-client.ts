@@ -33,8 +33,10 @@ export function cookieEventSource(
   cookie: string | null,
   counters = { pings: 0, opens: 0 },
   transport: StreamTransport = "fast",
+  headers: Record<string, string> = {},
 ) {
   const extra: Record<string, string> = {
+    ...headers,
     ...(cookie ? { cookie } : {}),
     ...(transport === "trpc" ? { "x-events-transport": "trpc" } : {}),
   };
@@ -53,10 +55,16 @@ export function cookieEventSource(
 
 export function trpcClient(
   cookie: string | null,
-  options: { url?: string; subscriptionUrl?: string; transport?: StreamTransport } = {},
+  options: {
+    url?: string;
+    subscriptionUrl?: string;
+    transport?: StreamTransport;
+    /** Sent with every request (e.g. X-Forwarded-For to a server that trusts one proxy). */
+    headers?: Record<string, string>;
+  } = {},
 ) {
   const url = options.url ?? baseUrl();
-  const source = cookieEventSource(cookie, undefined, options.transport);
+  const source = cookieEventSource(cookie, undefined, options.transport, options.headers);
   const client = createTRPCClient<AppRouter>({
     links: [
       splitLink({
@@ -69,7 +77,9 @@ export function trpcClient(
         false: httpBatchStreamLink({
           url: `${url}/api/trpc`,
           transformer: superjson,
-          headers: () => (cookie ? { cookie } : {}),
+          headers: () => ({ ...options.headers, ...(cookie ? { cookie } : {}) }),
+          // As the app's own client (src/trpc/react.tsx): within the server's TRPC_MAX_BATCH_SIZE.
+          maxItems: 10,
         }),
       }),
     ],

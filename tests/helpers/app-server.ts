@@ -122,8 +122,13 @@ export async function startApp(options: StartAppOptions = {}): Promise<AppServer
 }
 
 /** Signs in with the demo login exactly as a browser form post would; returns the Cookie header. */
-export async function signIn(baseUrl: string, email: string, password = "demo"): Promise<string> {
-  const csrfRes = await fetch(`${baseUrl}/api/auth/csrf`);
+export async function signIn(
+  baseUrl: string,
+  email: string,
+  password = "demo",
+  headers: Record<string, string> = {},
+): Promise<string> {
+  const csrfRes = await fetch(`${baseUrl}/api/auth/csrf`, { headers });
   const { csrfToken } = (await csrfRes.json()) as { csrfToken: string };
   const jar = new Map<string, string>();
   const keep = (res: Response) => {
@@ -138,13 +143,16 @@ export async function signIn(baseUrl: string, email: string, password = "demo"):
     method: "POST",
     redirect: "manual",
     headers: {
+      ...headers,
       "content-type": "application/x-www-form-urlencoded",
       cookie: [...jar].map(([k, v]) => `${k}=${v}`).join("; "),
     },
     body: new URLSearchParams({ csrfToken, email, password, callbackUrl: "/" }),
   });
   keep(res);
-  if (!jar.has("authjs.session-token")) throw new Error(`sign-in as ${email} failed: ${res.status}`);
+  if (!jar.has("authjs.session-token")) {
+    throw new Error(`sign-in as ${email} failed: ${res.status} ${res.headers.get("location") ?? ""}`);
+  }
   return [...jar].map(([k, v]) => `${k}=${v}`).join("; ");
 }
 

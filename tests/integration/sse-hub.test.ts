@@ -29,7 +29,16 @@ afterEach(async () => {
 
 async function setup(options: { maxBacklogBytes?: number; stallTimeoutMs?: number; pingIntervalMs?: number } = {}) {
   const { logger } = recordingLogger();
-  const layer = memoryLayer({ maxConnections: 20_000, maxConnectionsPerUser: 20_000, retentionCount: 100_000 }, logger);
+  const layer = memoryLayer(
+    {
+      maxConnections: 20_000,
+      maxConnectionsPerUser: 20_000,
+      maxConnectionsPerOrganization: 20_000,
+      retentionCount: 100_000,
+      retentionTotal: 100_000,
+    },
+    logger,
+  );
   const hub = new SseHub({
     pingIntervalMs: options.pingIntervalMs ?? 60_000,
     maxBacklogBytes: options.maxBacklogBytes ?? 1024 * 1024,

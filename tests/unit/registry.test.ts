@@ -7,11 +7,18 @@ import { identity } from "../helpers/event-layer";
 describe("connection registry", () => {
   it("tracks connections and frees everything on close", () => {
     let now = 0;
-    const registry = new ConnectionRegistry({ maxConnections: 10, maxConnectionsPerUser: 5 }, () => now);
+    const registry = new ConnectionRegistry(
+      { maxConnections: 10, maxConnectionsPerUser: 5, maxConnectionsPerOrganization: 10 },
+      () => now,
+    );
     const a1 = registry.open(identity("alice"));
     const a2 = registry.open(identity("alice"));
     const c1 = registry.open(identity("carol", ["globex"]));
-    expect(registry.stats()).toMatchObject({ totalConnections: 3, clientsByUser: { alice: 2, carol: 1 } });
+    expect(registry.stats()).toMatchObject({
+      totalConnections: 3,
+      clientsByUser: { alice: 2, carol: 1 },
+      clientsByOrganization: { acme: 2, globex: 1 },
+    });
     now = 1_000;
     registry.recordSent(a1);
     registry.recordSent(a1);
@@ -25,6 +32,7 @@ describe("connection registry", () => {
     expect(stats).toMatchObject({
       totalConnections: 0,
       clientsByUser: {},
+      clientsByOrganization: {},
       eventsSent: 2,
       lastEventAt: new Date(1_000).toISOString(),
       connectionsOpened: 3,
@@ -35,7 +43,11 @@ describe("connection registry", () => {
   });
 
   it("enforces the global and per-user limits with TOO_MANY_REQUESTS", () => {
-    const registry = new ConnectionRegistry({ maxConnections: 3, maxConnectionsPerUser: 2 });
+    const registry = new ConnectionRegistry({
+      maxConnections: 3,
+      maxConnectionsPerUser: 2,
+      maxConnectionsPerOrganization: 10,
+    });
     registry.open(identity("alice"));
     const second = registry.open(identity("alice"));
     const error = (() => {
@@ -55,8 +67,36 @@ describe("connection registry", () => {
     expect(registry.stats().connectionsRejected).toBe(2);
   });
 
+  it("caps the open streams of one organisation, counting members of several in each, and follows membership changes", () => {
+    const registry = new ConnectionRegistry({
+      maxConnections: 100,
+      maxConnectionsPerUser: 100,
+      maxConnectionsPerOrganization: 3,
+    });
+    registry.open(identity("alice"));
+    registry.open(identity("bob"));
+    const both = registry.open(identity("dave", ["acme", "globex"]));
+    expect(() => registry.open(identity("erin"))).toThrow(ConnectionLimitError);
+    expect(() => registry.open(identity("erin"))).toThrow(/per-organisation limit/);
+    // Another tenant is not affected, until a member of both counts against it.
+    registry.open(identity("carol", ["globex"]));
+    registry.open(identity("frank", ["globex"]));
+    expect(() => registry.open(identity("grace", ["globex"]))).toThrow(/per-organisation limit/);
+    // Dave leaves acme: acme has room again, globex still counts him.
+    registry.updateOrganizations(both, ["globex"]);
+    expect(registry.stats().clientsByOrganization).toEqual({ acme: 2, globex: 3 });
+    expect(() => registry.open(identity("erin"))).not.toThrow();
+    registry.close(both.connectionId);
+    expect(registry.stats().clientsByOrganization).toEqual({ acme: 3, globex: 2 });
+    expect(registry.stats().connectionsRejected).toBe(3);
+  });
+
   it("a connection refused before it went live counts as rejected, not as opened and closed", () => {
-    const registry = new ConnectionRegistry({ maxConnections: 3, maxConnectionsPerUser: 2 });
+    const registry = new ConnectionRegistry({
+      maxConnections: 3,
+      maxConnectionsPerUser: 2,
+      maxConnectionsPerOrganization: 10,
+    });
     const record = registry.open(identity("alice"));
     registry.close(record.connectionId, "rejected");
     expect(registry.stats()).toMatchObject({

@@ -1,4 +1,4 @@
-import { AuthError } from "next-auth";
+import { AuthError, CredentialsSignin } from "next-auth";
 import { redirect } from "next/navigation";
 
 import { auth, signIn } from "~/server/auth";
@@ -8,8 +8,10 @@ import { env } from "~/env";
 
 export const dynamic = "force-dynamic";
 
-export default async function SignInPage(props: { searchParams: Promise<{ callbackUrl?: string; error?: string }> }) {
-  const { callbackUrl, error } = await props.searchParams;
+export default async function SignInPage(props: {
+  searchParams: Promise<{ callbackUrl?: string; error?: string; code?: string }>;
+}) {
+  const { callbackUrl, error, code } = await props.searchParams;
   const redirectTo = sameOriginPath(callbackUrl);
   if (await auth()) redirect(redirectTo);
 
@@ -23,7 +25,10 @@ export default async function SignInPage(props: { searchParams: Promise<{ callba
       });
     } catch (e) {
       // signIn redirects by throwing; only Auth.js errors mean a failed login.
-      if (e instanceof AuthError) redirect(`/signin?error=${e.type}&callbackUrl=${encodeURIComponent(redirectTo)}`);
+      if (e instanceof AuthError) {
+        const detail = e instanceof CredentialsSignin ? `&code=${encodeURIComponent(e.code)}` : "";
+        redirect(`/signin?error=${e.type}${detail}&callbackUrl=${encodeURIComponent(redirectTo)}`);
+      }
       throw e;
     }
   }
@@ -43,7 +48,11 @@ export default async function SignInPage(props: { searchParams: Promise<{ callba
       <h1>Sign in</h1>
       {error && (
         <p className="error" role="alert" data-testid="signin-error">
-          {error === "CredentialsSignin" ? "Wrong email or password." : `Sign-in failed (${error}).`}
+          {error !== "CredentialsSignin"
+            ? `Sign-in failed (${error}).`
+            : code === "rate_limited"
+              ? "Too many sign-in attempts. Wait a few minutes and try again."
+              : "Wrong email or password."}
         </p>
       )}
       {demoLoginEnabled ? (

@@ -19,7 +19,8 @@ import {
   type SubscriptionSink,
 } from "~/server/events";
 import { expectedFailures } from "~/server/log-throttle";
-import { limitEmit, RateLimitedError } from "~/server/rate-limits";
+import { clientIpOf } from "~/server/http/client-ip";
+import { limitEmit, limitStreamOpen, RateLimitedError } from "~/server/rate-limits";
 import { logger } from "~/server/logger";
 
 export interface TRPCContext {
@@ -121,6 +122,8 @@ const errorMapping = t.middleware(async ({ next, path, type }) => {
     const cause = result.error.cause;
     if (cause instanceof EventLayerError) {
       result.error = fromEventLayerError(cause);
+    } else if (cause instanceof RateLimitedError) {
+      result.error = new TRPCError({ code: "TOO_MANY_REQUESTS", message: cause.message, cause });
     } else if (cause instanceof ZodError && result.error.code === "BAD_REQUEST") {
       // tRPC's default message is the issues as JSON; say it in words instead.
       result.error = new TRPCError({ code: "BAD_REQUEST", message: `invalid input: ${z.prettifyError(cause)}`, cause });
@@ -144,7 +147,7 @@ export const publicProcedure = t.procedure.use(errorMapping);
  * the event layer's short per-user cache), never from the token: a demoted
  * admin or a removed member loses access at once, not when the cookie expires.
  */
-export const protectedProcedure = publicProcedure.use(async ({ ctx, next }) => {
+const authenticated = t.middleware(async ({ ctx, next }) => {
   if (!ctx.session?.user?.id) {
     throw new TRPCError({ code: "UNAUTHORIZED", message: "sign in to use this procedure" });
   }
@@ -153,16 +156,25 @@ export const protectedProcedure = publicProcedure.use(async ({ ctx, next }) => {
   return next({ ctx: { ...ctx, session: ctx.session, entitlements, isAdmin: entitlements.metadata.role === "ADMIN" } });
 });
 
+export const protectedProcedure = publicProcedure.use(authenticated);
+
 /** A procedure that emits events: limited per user and per organisation (fairness between tenants). */
 export const emittingProcedure = protectedProcedure.use(async ({ ctx, next }) => {
-  try {
-    await limitEmit(ctx.session.user.id, ctx.entitlements.organizationIds);
-  } catch (error) {
-    if (!(error instanceof RateLimitedError)) throw error;
-    throw new TRPCError({ code: "TOO_MANY_REQUESTS", message: error.message, cause: error });
-  }
+  await limitEmit(ctx.session.user.id, ctx.entitlements.organizationIds);
   return next();
 });
+
+/**
+ * A live stream: opens are limited per client address before the user's
+ * entitlements are looked up, so a reconnect flood costs little; then as
+ * protectedProcedure.
+ */
+export const streamingProcedure = publicProcedure
+  .use(async ({ ctx, next }) => {
+    await limitStreamOpen(clientIpOf(ctx.headers));
+    return next();
+  })
+  .use(authenticated);
 
 export const adminProcedure = protectedProcedure.use(({ ctx, next }) => {
   if (!ctx.isAdmin) {

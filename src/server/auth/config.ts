@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { PrismaAdapter } from "@auth/prisma-adapter";
-import type { DefaultSession, NextAuthConfig } from "next-auth";
+import { CredentialsSignin, type DefaultSession, type NextAuthConfig } from "next-auth";
 import Credentials from "next-auth/providers/credentials";
 import Discord from "next-auth/providers/discord";
 import GitHub from "next-auth/providers/github";
@@ -8,7 +8,9 @@ import { z } from "zod";
 
 import { env } from "~/env";
 import { db } from "~/server/db";
+import { clientIpOf } from "~/server/http/client-ip";
 import { expectedFailures } from "~/server/log-throttle";
+import { limitSignIn, RateLimitedError, recordSignInOutcome } from "~/server/rate-limits";
 import { logger } from "~/server/logger";
 import { developmentSecret } from "./development-secret";
 import { endSignIn, isSignInActive, recordSignIn } from "./sign-in-sessions";
@@ -38,6 +40,11 @@ const EXPECTED_AUTH_ERRORS = new Set([
   "InvalidCheck",
 ]);
 
+/** Shown on the sign-in page as `?code=rate_limited`; says nothing about the account. */
+export class SignInRateLimited extends CredentialsSignin {
+  code = "rate_limited";
+}
+
 /** The demo login is on in development and test, off in production unless AUTH_DEMO_LOGIN=true. */
 export const demoLoginEnabled = env.AUTH_DEMO_LOGIN ?? env.NODE_ENV !== "production";
 
@@ -53,11 +60,22 @@ if (demoLoginEnabled) {
       id: "demo",
       name: "Demo login",
       credentials: { email: { label: "Email", type: "email" }, password: { label: "Password", type: "password" } },
-      async authorize(raw) {
+      async authorize(raw, request) {
         const parsed = credentialsInput.safeParse(raw);
         if (!parsed.success) return null;
-        const user = await db.user.findUnique({ where: { email: parsed.data.email } });
-        if (!user?.passwordHash || !(await verifyPassword(parsed.data.password, user.passwordHash))) {
+        const { email, password } = parsed.data;
+        try {
+          await limitSignIn(clientIpOf(request.headers), email);
+        } catch (error) {
+          if (!(error instanceof RateLimitedError)) throw error;
+          const line = expectedFailures.take("auth:rate_limited");
+          if (line) logger.warn({ event: "auth.rate_limited", provider: "demo", ...line }, "sign-in rate limited");
+          throw new SignInRateLimited();
+        }
+        const user = await db.user.findUnique({ where: { email } });
+        const ok = !!user?.passwordHash && (await verifyPassword(password, user.passwordHash));
+        await recordSignInOutcome(email, ok);
+        if (!ok) {
           // Never the address: logs are not a place for personal data.
           logger.info({ event: "auth.failed", provider: "demo" }, "demo login rejected");
           return null;

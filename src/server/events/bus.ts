@@ -23,7 +23,7 @@ import { EventPayloadTooLargeError, EventValidationError } from "./errors";
 import type { EventId } from "./event-id";
 import type { ReplayLog, ReplayResult } from "./replay-log";
 import { SubscriberIndex, type Subscriber } from "./subscriber-index";
-import { assertTargetFitsAudience, isAddressedTo, type EventTarget } from "./targets";
+import { assertTargetFitsAudience, audiencesOf, isAddressedTo, type EventTarget } from "./targets";
 import type { EventTransport } from "./transport";
 
 export interface EventBusOptions {
@@ -136,10 +136,10 @@ export class EventBus {
     subscriber: SubscriberIdentity,
     names: ReadonlySet<EventName> | null,
   ): Promise<ReplayResult> {
-    return this.options.log.readAfter(
-      afterId,
-      (envelope) => (!names || names.has(envelope.name)) && isAddressedTo(envelope.target, subscriber),
-    );
+    return this.options.log.readAfter(afterId, {
+      audiences: audiencesOf(subscriber),
+      filter: (envelope) => (!names || names.has(envelope.name)) && isAddressedTo(envelope.target, subscriber),
+    });
   }
 
   async head(): Promise<EventId> {

@@ -21,10 +21,14 @@ export interface EventLayerConfig {
   pingIntervalMs: number;
   /** The client reconnects after this much silence; must exceed the ping interval. */
   reconnectAfterInactivityMs: number;
+  /** Events kept per audience (each organisation, user, session, broadcast). */
   retentionCount: number;
   retentionMs: number;
+  /** Events kept across all audiences: the replay log's memory bound. */
+  retentionTotal: number;
   maxConnections: number;
   maxConnectionsPerUser: number;
+  maxConnectionsPerOrganization: number;
   maxPayloadBytes: number;
   /** Items a pulled stream holds before its subscription catches up from the log instead. */
   maxQueuedEventsPerConnection: number;
@@ -63,7 +67,11 @@ export function createMemoryEventLayer(
 ): EventLayer {
   assertValidConfig(config);
   const bus = new EventBus({
-    log: new MemoryReplayLog({ maxEvents: config.retentionCount, maxAgeMs: config.retentionMs }),
+    log: new MemoryReplayLog({
+      maxEvents: config.retentionCount,
+      maxAgeMs: config.retentionMs,
+      maxTotalEvents: config.retentionTotal,
+    }),
     transport: new MemoryTransport(),
     maxPayloadBytes: config.maxPayloadBytes,
     logger,
@@ -80,6 +88,7 @@ export function createMemoryEventLayer(
   const registry = new ConnectionRegistry({
     maxConnections: config.maxConnections,
     maxConnectionsPerUser: config.maxConnectionsPerUser,
+    maxConnectionsPerOrganization: config.maxConnectionsPerOrganization,
   });
   const entitlements = new EntitlementCache(lookup, config.entitlementCacheMs);
   const reauthorizer = new Reauthorizer(config.reauthorizeIntervalMs, entitlements, logger);

@@ -24,12 +24,16 @@ export interface ConnectionRecord {
 export interface RegistryLimits {
   maxConnections: number;
   maxConnectionsPerUser: number;
+  /** Open streams of all members of one organisation together, so no tenant can take the whole server. */
+  maxConnectionsPerOrganization: number;
 }
 
 export interface ConnectionStats {
   totalConnections: number;
   /** Open connections per user id. */
   clientsByUser: Record<string, number>;
+  /** Open connections per organisation id. */
+  clientsByOrganization: Record<string, number>;
   /** Mean age of open connections and, once any closed, of closed ones (ms). */
   averageConnectionDurationMs: number;
   eventsSent: number;
@@ -42,6 +46,7 @@ export interface ConnectionStats {
 export class ConnectionRegistry {
   private readonly connections = new Map<string, ConnectionRecord>();
   private readonly byUser = new Map<string, Set<ConnectionRecord>>();
+  private readonly byOrganization = new Map<string, number>();
   private readonly enders = new Map<string, (reason: string) => void>();
   private eventsSent = 0;
   private lastEventAt: number | null = null;
@@ -77,6 +82,15 @@ export class ConnectionRegistry {
         `you already have ${this.limits.maxConnectionsPerUser} open subscriptions (the per-user limit); close a tab or retry later`,
       );
     }
+    const full = subscriber.organizationIds.find(
+      (id) => (this.byOrganization.get(id) ?? 0) >= this.limits.maxConnectionsPerOrganization,
+    );
+    if (full !== undefined) {
+      this.rejected++;
+      throw new ConnectionLimitError(
+        `your organisation already has ${this.limits.maxConnectionsPerOrganization} open subscriptions (the per-organisation limit); retry later`,
+      );
+    }
     const record: ConnectionRecord = {
       connectionId: randomUUID(),
       userId: subscriber.userId,
@@ -92,6 +106,7 @@ export class ConnectionRegistry {
     this.enders.set(record.connectionId, end);
     if (userConnections) userConnections.add(record);
     else this.byUser.set(subscriber.userId, new Set([record]));
+    this.countOrganizations(record.organizationIds, 1);
     this.opened++;
     return record;
   }
@@ -109,6 +124,7 @@ export class ConnectionRegistry {
     const userConnections = this.byUser.get(record.userId);
     userConnections?.delete(record);
     if (userConnections?.size === 0) this.byUser.delete(record.userId);
+    this.countOrganizations(record.organizationIds, -1);
     if (outcome === "rejected") {
       this.opened--;
       this.rejected++;
@@ -117,6 +133,25 @@ export class ConnectionRegistry {
       this.closedDurationTotal += this.now() - record.connectedAt;
     }
     return record;
+  }
+
+  /**
+   * A connection's organisations changed (re-authorisation). Joining one is
+   * never refused here: the cap applies when a stream opens.
+   */
+  updateOrganizations(record: ConnectionRecord, organizationIds: readonly string[]): void {
+    if (!this.connections.has(record.connectionId)) return;
+    this.countOrganizations(record.organizationIds, -1);
+    record.organizationIds = [...organizationIds];
+    this.countOrganizations(record.organizationIds, 1);
+  }
+
+  private countOrganizations(organizationIds: readonly string[], delta: 1 | -1): void {
+    for (const id of organizationIds) {
+      const count = (this.byOrganization.get(id) ?? 0) + delta;
+      if (count > 0) this.byOrganization.set(id, count);
+      else this.byOrganization.delete(id);
+    }
   }
 
   recordSent(record: ConnectionRecord, count = 1): void {
@@ -157,6 +192,7 @@ export class ConnectionRegistry {
     return {
       totalConnections: this.connections.size,
       clientsByUser,
+      clientsByOrganization: Object.fromEntries(this.byOrganization),
       averageConnectionDurationMs: samples ? Math.round((openDurationTotal + this.closedDurationTotal) / samples) : 0,
       eventsSent: this.eventsSent,
       lastEventAt: this.lastEventAt === null ? null : new Date(this.lastEventAt).toISOString(),

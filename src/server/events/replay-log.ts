@@ -7,18 +7,28 @@
  *   are strictly increasing in append order, and the envelope is readable by
  *   `readAfter` once `append` resolved. The bus publishes only after `append`
  *   resolved, so an event a subscriber sees live is always replayable.
- * - `readAfter(cursor)` returns, in id order, every retained event after the
- *   cursor that passes the filter, or a gap when events after the cursor may
- *   have been evicted ("retention_exceeded") or the cursor predates this
- *   stream ("unknown_cursor", e.g. issued before a restart). A gap is never
- *   silent: the subscriber is told and refetches its state.
+ * - History is kept per audience (`audienceOf(target)`: each organisation,
+ *   user, session, broadcast): the count limit applies to each audience on
+ *   its own, so one audience's volume never evicts another's events. Ids
+ *   stay one sequence across audiences, so a client holds one cursor.
+ * - `readAfter(cursor, reader)` returns, in id order, every retained event
+ *   after the cursor in the reader's audiences that passes its filter, or a
+ *   gap when events after the cursor may have been evicted from one of those
+ *   audiences ("retention_exceeded") or the cursor predates this stream
+ *   ("unknown_cursor", e.g. issued before a restart). Another audience's
+ *   evictions never cause a gap. A gap is never silent: the subscriber is
+ *   told and refetches its state. Without a reader, every audience is read.
  * - A malformed cursor, or one ahead of `head()`, throws InvalidEventIdError
  *   (`assertCursorWithin`).
- * - Retention is by count and by age; eviction may happen at any call.
+ * - Retention is by count per audience, by age, and by a total count that
+ *   bounds memory; eviction may happen at any call. Evictions by age or by
+ *   the total are oldest-first across audiences, so they can only gap
+ *   cursors older than every event still held.
  * - Every method may return a promise; callers always await.
  */
 import type { EventEnvelope } from "./envelope";
 import type { EventId } from "./event-id";
+import type { Audience } from "./targets";
 
 export type EventDraft = Omit<EventEnvelope, "id">;
 
@@ -31,13 +41,22 @@ export type ReplayResult =
 type MaybePromise<T> = T | Promise<T>;
 
 export interface ReplayLogRetention {
+  /** Events kept per audience. */
   maxEvents: number;
   maxAgeMs: number;
+  /** Events kept across all audiences (the memory bound); default 100 × maxEvents. */
+  maxTotalEvents?: number;
+}
+
+/** Whose history a replay reads: the audiences of a subscriber (`audiencesOf`) and what it asked for. */
+export interface ReplayReader {
+  audiences: readonly Audience[];
+  filter?: (envelope: EventEnvelope) => boolean;
 }
 
 export interface ReplayLog {
   append(draft: EventDraft): MaybePromise<EventEnvelope>;
-  readAfter(afterId: EventId, filter?: (envelope: EventEnvelope) => boolean): MaybePromise<ReplayResult>;
+  readAfter(afterId: EventId, reader?: ReplayReader): MaybePromise<ReplayResult>;
   /** The newest id in the stream, or its origin when nothing was appended. */
   head(): MaybePromise<EventId>;
   size(): MaybePromise<number>;

@@ -335,7 +335,7 @@ export class Subscription implements Reauthorizable {
     this.unsubscribe = this.subscribeAs(next);
     previous();
     this.identity = next;
-    this.connection.organizationIds = [...next.organizationIds];
+    this.options.registry.updateOrganizations(this.connection, next.organizationIds);
     this.settle(this.options.presence.update(this.connectionId, next.organizationIds), "update");
     this.options.logger.info(
       { event: "connection.reauthorized", ...this.log, organizationIds: next.organizationIds },

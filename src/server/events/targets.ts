@@ -81,3 +81,38 @@ export function isAddressedTo(target: EventTarget, subscriber: SubscriberIdentit
       );
   }
 }
+
+/**
+ * The history an event is kept in: each organisation, each user, each
+ * session, broadcast, and server-side metadata matches keep their own, so one
+ * audience's volume never evicts another's (replay-log.ts).
+ */
+export type Audience = "broadcast" | "metadata" | `org:${string}` | `user:${string}` | `session:${string}`;
+
+export function audienceOf(target: EventTarget): Audience {
+  switch (target.kind) {
+    case "broadcast":
+      return "broadcast";
+    case "user":
+      return `user:${target.userId}`;
+    case "session":
+      return `session:${target.sessionId}`;
+    case "organization":
+      return `org:${target.organizationId}`;
+    case "metadata":
+      return target.organizationId ? `org:${target.organizationId}` : "metadata";
+  }
+}
+
+/** Every audience whose events `isAddressedTo` may let through to this subscriber. */
+export function audiencesOf(subscriber: SubscriberIdentity): Audience[] {
+  const audiences: Audience[] = [
+    "broadcast",
+    "metadata",
+    `user:${subscriber.userId}`,
+    `session:${subscriber.sessionId}`,
+  ];
+  if (subscriber.signInSessionId !== subscriber.sessionId) audiences.push(`session:${subscriber.signInSessionId}`);
+  for (const organizationId of subscriber.organizationIds) audiences.push(`org:${organizationId}`);
+  return audiences;
+}

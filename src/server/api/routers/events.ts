@@ -1,6 +1,12 @@
 import { z } from "zod";
 
-import { adminProcedure, createTRPCRouter, protectedProcedure, trackedItems } from "~/server/api/trpc";
+import {
+  adminProcedure,
+  createTRPCRouter,
+  protectedProcedure,
+  streamingProcedure,
+  trackedItems,
+} from "~/server/api/trpc";
 import { getEventLayer } from "~/server/event-layer";
 import { getSseFastPath } from "~/server/sse/holder";
 import {
@@ -22,7 +28,7 @@ export const onEventInput = z.object({
 });
 
 export const eventsRouter = createTRPCRouter({
-  onEvent: protectedProcedure.input(onEventInput).subscription(async ({ ctx, input, signal }) => {
+  onEvent: streamingProcedure.input(onEventInput).subscription(async ({ ctx, input, signal }) => {
     const layer = getEventLayer();
     const identity = subscriberOf(
       { sessionId: ctx.session.sessionId, userId: ctx.session.user.id },
