@@ -1,5 +1,6 @@
 import type { Metadata } from "next";
 
+import { auth } from "~/server/auth";
 import { TRPCReactProvider } from "~/trpc/react";
 import "./globals.css";
 
@@ -8,10 +9,12 @@ export const metadata: Metadata = {
   description: "Typed real-time events over tRPC subscriptions and Server-Sent Events",
 };
 
-export default function RootLayout({ children }: Readonly<{ children: React.ReactNode }>) {
+export default async function RootLayout({ children }: Readonly<{ children: React.ReactNode }>) {
+  const session = await auth();
   return (
     <html lang="en">
-      <body>
+      {/* The sign-in whose tabs share one live stream (src/trpc/react.tsx). */}
+      <body data-sign-in={session?.sessionId}>
         <TRPCReactProvider>{children}</TRPCReactProvider>
       </body>
     </html>

@@ -2,12 +2,15 @@ import { redirect } from "next/navigation";
 
 import { auth, signOut } from "~/server/auth";
 import { getEventLayer } from "~/server/event-layer";
+import { isEventName } from "~/server/events";
 import { LiveDemo } from "./_components/live-demo";
 
 export const dynamic = "force-dynamic";
 
-export default async function HomePage() {
+export default async function HomePage(props: { searchParams: Promise<{ names?: string }> }) {
   const session = await auth();
+  // `?names=order.created,order.status.changed` shows only those events (system events always arrive).
+  const names = (await props.searchParams).names?.split(",").filter(isEventName);
   if (!session?.user) redirect("/signin?callbackUrl=/");
   // The role from the database (briefly cached), not from the cookie.
   const entitlements = await getEventLayer().entitlements.get(session.user.id);
@@ -30,7 +33,10 @@ export default async function HomePage() {
           <button type="submit">Sign out</button>
         </form>
       </header>
-      <LiveDemo me={{ id: session.user.id, role, name: session.user.name ?? null }} />
+      <LiveDemo
+        me={{ id: session.user.id, role, name: session.user.name ?? null }}
+        names={names?.length ? names : undefined}
+      />
     </main>
   );
 }

@@ -9,6 +9,7 @@ import SuperJSON from "superjson";
 
 import type { AppRouter } from "~/server/api/root";
 import { createQueryClient } from "./query-client";
+import { sharedSubscriptionLink } from "./shared-subscription-link";
 import { getTabId } from "./tab-id";
 
 let clientQueryClientSingleton: QueryClient | undefined = undefined;
@@ -27,6 +28,16 @@ function getBaseUrl() {
   return `http://localhost:${process.env.PORT ?? 3000}`;
 }
 
+/**
+ * The sign-in the page was rendered for, as the root layout writes it on
+ * <body>: read when a subscription starts, so a sign-in without a reload
+ * (a server action's redirect) shares too.
+ */
+const pageSignIn = () => (typeof document === "undefined" ? null : (document.body.dataset.signIn ?? null));
+
+/** Set NEXT_PUBLIC_EVENTS_SHARED_STREAM=false to give every tab its own stream (at build time). */
+const shareStreams = process.env.NEXT_PUBLIC_EVENTS_SHARED_STREAM !== "false";
+
 export function TRPCReactProvider(props: { children: React.ReactNode }) {
   const queryClient = getQueryClient();
   const [trpcClient] = useState(() =>
@@ -41,10 +52,18 @@ export function TRPCReactProvider(props: { children: React.ReactNode }) {
           // Subscriptions over Server-Sent Events; the browser's EventSource
           // sends the session cookie (same origin) and reconnects on its own,
           // and the link resumes from the last tracked id.
-          true: httpSubscriptionLink({
-            url: `${getBaseUrl()}/api/trpc`,
-            transformer: SuperJSON,
-            eventSourceOptions: () => ({ withCredentials: true }),
+          // All tabs of a sign-in share one stream (browsers allow six HTTP/1.1
+          // connections per site); where they cannot, each tab has its own.
+          true: sharedSubscriptionLink({
+            path: "events.onEvent",
+            signIn: pageSignIn,
+            tabId: getTabId,
+            enabled: shareStreams,
+            link: httpSubscriptionLink({
+              url: `${getBaseUrl()}/api/trpc`,
+              transformer: SuperJSON,
+              eventSourceOptions: () => ({ withCredentials: true }),
+            }),
           }),
           false: httpBatchStreamLink({
             url: `${getBaseUrl()}/api/trpc`,

@@ -1,10 +1,11 @@
 "use client";
 
-import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { useCallback, useEffect, useMemo, useRef, useState, useSyncExternalStore } from "react";
 
 import type { EventName, LiveEvent } from "~/server/events";
 import { compareEventIds } from "~/server/events/event-id";
 import { api } from "./react";
+import { sharedRoleStore } from "./shared-stream";
 import { getTabId } from "./tab-id";
 
 export type LiveConnectionStatus = "idle" | "connecting" | "live" | "reconnecting" | "error";
@@ -111,6 +112,8 @@ export function useLiveEvents(options: UseLiveEventsOptions = {}) {
     },
   });
 
+  const sharing = useSyncExternalStore(sharedRoleStore.subscribe, sharedRoleStore.get, () => null);
+
   let status: LiveConnectionStatus;
   switch (subscription.status) {
     case "idle":
@@ -134,6 +137,11 @@ export function useLiveEvents(options: UseLiveEventsOptions = {}) {
     /** How many times the server said events may have been missed. */
     gaps,
     error: subscription.error,
+    /**
+     * Which tab holds the stream the tabs of this sign-in share: this one
+     * (`leader`) or another (`follower`); null when this tab has its own.
+     */
+    sharing,
     /** Drops the subscription and opens a new one from the current cursor. */
     reconnect: () => setEpoch((n) => n + 1),
   };

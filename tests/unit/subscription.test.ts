@@ -7,6 +7,12 @@ import { waitUntil } from "../helpers/wait";
 const bob = identity("bob");
 const toAcme = { kind: "organization", organizationId: "acme" } as const;
 const failed = (orderId: string) => ({ orderId, errorCode: "x" });
+const note = (message: string) => ({
+  notificationId: message,
+  message,
+  scope: "user" as const,
+  from: { userId: "bob", name: null },
+});
 
 describe("subscription lifecycle", () => {
   it("a re-authorisation that completes after the stream closed does not subscribe again", async () => {
@@ -144,5 +150,38 @@ describe("subscription lifecycle", () => {
     expect(layer.registry.size).toBe(0);
     expect(layer.bus.indexKeyCount()).toBe(0);
     expect(await layer.presence.online("acme")).toEqual([]);
+  });
+
+  it("a stream shared by every tab of a sign-in gets each tab's events, marked with the tab, live and on replay", async () => {
+    const layer = memoryLayer();
+    const shared = await readSubscription(layer, {
+      identity: identity("bob", ["acme"], { sessionId: "bob-s", allTabs: true }),
+    });
+    const otherTab = await readSubscription(layer, {
+      identity: identity("bob", ["acme"], { sessionId: "bob-s.other" }),
+    });
+    const cursor = (await layer.bus.emit("payment.failed", failed("o0"), toAcme)).id;
+    // Another sign-in's tab is not ours (sent first: had it come through, it would be here by now).
+    const foreign = await layer.bus.emit("notification.created", note("o2"), {
+      kind: "session",
+      sessionId: "eve-s.tab1",
+    });
+    const toTab = await layer.bus.emit("notification.created", note("o1"), {
+      kind: "session",
+      sessionId: "bob-s.tab1",
+    });
+    await shared.waitFor((all) => all.some((r) => r.id === toTab.id), "the tab's event");
+    expect(shared.received.find((r) => r.id === toTab.id)!.event).toMatchObject({ tabId: "tab1" });
+    expect(shared.ids()).not.toContain(foreign.id);
+    expect(otherTab.ids()).not.toContain(toTab.id);
+
+    const resumed = await readSubscription(layer, {
+      identity: identity("bob", ["acme"], { sessionId: "bob-s", allTabs: true }),
+      lastEventId: cursor,
+    });
+    await resumed.waitFor((all) => all.some((r) => r.event.name === "system.ready"), "ready");
+    expect(resumed.ids()).toEqual([toTab.id]);
+    for (const sub of [shared, otherTab, resumed]) await sub.close();
+    expect(layer.bus.indexKeyCount()).toBe(0);
   });
 });

@@ -1,8 +1,8 @@
 "use client";
 
-import { useState } from "react";
+import { useEffect, useState } from "react";
 
-import type { LiveEvent } from "~/server/events";
+import type { EventName, LiveEvent } from "~/server/events";
 import { api } from "~/trpc/react";
 import { useLiveEvents } from "~/trpc/use-live-events";
 
@@ -29,9 +29,14 @@ function describe(event: LiveEvent): string {
 
 type Me = { id: string; role: "ADMIN" | "MEMBER"; name: string | null };
 
-export function LiveDemo({ me }: { me: Me }) {
-  const live = useLiveEvents();
+export function LiveDemo({ me, names }: { me: Me; names?: EventName[] }) {
+  const live = useLiveEvents({ names });
   const ping = api.notification.send.useMutation();
+  const signedOut = live.status === "error" && live.error?.data?.code === "UNAUTHORIZED";
+  useEffect(() => {
+    // Signed out (here or in another tab), or the session ended: every tab goes to sign-in.
+    if (signedOut) window.location.assign("/signin?callbackUrl=/");
+  }, [signedOut]);
 
   return (
     <>
@@ -43,6 +48,13 @@ export function LiveDemo({ me }: { me: Me }) {
               {live.status}
             </span>
             {live.gaps > 0 && <span className="muted"> · {live.gaps} gap(s): state refetched</span>}
+          </p>
+          <p className="muted" data-testid="connection-holder">
+            {live.sharing === null
+              ? "This tab has its own connection."
+              : live.sharing.role === "leader"
+                ? `This tab (${live.sharing.tabId.slice(0, 8)}) holds the connection for every tab of this sign-in.`
+                : `Tab ${live.sharing.holder?.slice(0, 8) ?? "…"} holds the connection; this tab (${live.sharing.tabId.slice(0, 8)}) listens through it.`}
           </p>
           {live.status === "error" && live.error && (
             <p className="error" data-testid="connection-error">

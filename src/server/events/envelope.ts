@@ -1,5 +1,6 @@
 import type { EventData, EventName } from "./catalog";
 import type { EventId } from "./event-id";
+import { splitSessionId } from "./identity";
 import type { EventTarget } from "./targets";
 
 /** An event as the bus stores and routes it (server side only). */
@@ -25,6 +26,11 @@ export type LiveEvent = {
     version: number;
     data: EventData<N>;
     emittedAt: string;
+    /**
+     * Set when the event was sent to one tab of the sign-in: a stream the
+     * tabs share hands it to that tab alone.
+     */
+    tabId?: string;
   };
 }[EventName];
 
@@ -46,12 +52,14 @@ const items = new WeakMap<EventEnvelope, StreamItem>();
 export function toStreamItem(envelope: EventEnvelope): StreamItem {
   let item = items.get(envelope);
   if (!item) {
+    const tabId = envelope.target.kind === "session" ? splitSessionId(envelope.target.sessionId).tabId : null;
     const event = Object.freeze({
       id: envelope.id,
       name: envelope.name,
       version: envelope.version,
       data: envelope.data,
       emittedAt: envelope.emittedAt,
+      ...(tabId ? { tabId } : {}),
     }) as LiveEvent;
     item = Object.freeze({ id: envelope.id, event });
     items.set(envelope, item);

@@ -13,6 +13,12 @@ export interface SubscriberIdentity {
   sessionId: string;
   /** The sign-in session: a session target naming it reaches every tab of that sign-in. */
   signInSessionId: string;
+  /**
+   * One stream for every tab of the sign-in (the browser shares it between
+   * its tabs): it also receives what is sent to any one of those tabs, and
+   * the client hands each such event to its tab alone (`LiveEvent.tabId`).
+   */
+  allTabs?: boolean;
   organizationIds: readonly string[];
   /** Server-derived attributes a metadata target matches on (role, organisation roles). */
   metadata: Readonly<Record<string, string>>;
@@ -44,17 +50,19 @@ export interface Entitlements {
  */
 export type EntitlementLookup = (userId: string) => Promise<Entitlements | null>;
 
-/** The subscriber a session's tab is, given the user's entitlements. */
+/** The subscriber a session's tab is (or all its tabs are), given the user's entitlements. */
 export function subscriberOf(
   session: SubscriberSession,
   tabId: string | null,
   entitlements: Entitlements,
+  { allTabs = false }: { allTabs?: boolean } = {},
 ): ResolvedSubscriber {
   return {
     userId: entitlements.userId,
     userName: entitlements.userName,
-    sessionId: tabSessionId(session.sessionId, tabId),
+    sessionId: tabSessionId(session.sessionId, allTabs ? null : tabId),
     signInSessionId: session.sessionId,
+    ...(allTabs ? { allTabs } : {}),
     organizationIds: entitlements.organizationIds,
     metadata: entitlements.metadata,
   };
@@ -74,6 +82,14 @@ export function parseTabId(value: string | null | undefined): string | null {
  */
 export function tabSessionId(signInSessionId: string, tabId: string | null): string {
   return tabId ? `${signInSessionId}.${tabId}` : signInSessionId;
+}
+
+/** The sign-in session and tab a session id names (inverse of `tabSessionId`). */
+export function splitSessionId(sessionId: string): { signInSessionId: string; tabId: string | null } {
+  const dot = sessionId.indexOf(".");
+  return dot < 0
+    ? { signInSessionId: sessionId, tabId: null }
+    : { signInSessionId: sessionId.slice(0, dot), tabId: sessionId.slice(dot + 1) };
 }
 
 function sortedKey(identity: Omit<SubscriberIdentity, "sessionId" | "signInSessionId">): string {

@@ -7,6 +7,7 @@ export {
   eventCatalog,
   orderStatuses,
   eventNameSchema,
+  isEventName,
   type EmittableEventName,
   type EventData,
   type EventName,

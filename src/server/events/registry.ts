@@ -15,6 +15,8 @@ export interface ConnectionRecord {
   readonly sessionId: string;
   /** The sign-in this connection belongs to (all its tabs). */
   readonly signInSessionId: string;
+  /** Shared by every tab of the sign-in. */
+  readonly allTabs: boolean;
   organizationIds: readonly string[];
   readonly connectedAt: number;
   eventsSent: number;
@@ -97,6 +99,7 @@ export class ConnectionRegistry {
       userName: subscriber.userName,
       sessionId: subscriber.sessionId,
       signInSessionId: subscriber.signInSessionId,
+      allTabs: subscriber.allTabs === true,
       organizationIds: [...subscriber.organizationIds],
       connectedAt: this.now(),
       eventsSent: 0,

@@ -5,7 +5,7 @@
  */
 import type { EventName } from "./catalog";
 import type { EventEnvelope } from "./envelope";
-import type { SubscriberIdentity } from "./identity";
+import { splitSessionId, type SubscriberIdentity } from "./identity";
 import { isAddressedTo, type EventTarget } from "./targets";
 
 export interface Subscriber extends SubscriberIdentity {
@@ -38,6 +38,8 @@ export class SubscriberIndex {
   private readonly all = new Set<Subscriber>();
   private readonly byUser = new Map<string, Bucket>();
   private readonly bySession = new Map<string, Bucket>();
+  /** Streams shared by every tab of a sign-in, by sign-in session. */
+  private readonly byBrowser = new Map<string, Bucket>();
   private readonly byOrganization = new Map<string, Bucket>();
   private readonly byMetadata = new Map<string, Bucket>();
 
@@ -49,15 +51,21 @@ export class SubscriberIndex {
 
   /** Number of index keys in use; 0 after every subscriber left (tests check for leaks). */
   get keyCount(): number {
-    return this.byUser.size + this.bySession.size + this.byOrganization.size + this.byMetadata.size;
+    return (
+      this.byUser.size + this.bySession.size + this.byBrowser.size + this.byOrganization.size + this.byMetadata.size
+    );
   }
 
   add(subscriber: Subscriber): () => void {
     this.all.add(subscriber);
     addTo(this.byUser, subscriber.userId, subscriber);
-    addTo(this.bySession, subscriber.sessionId, subscriber);
-    if (subscriber.signInSessionId !== subscriber.sessionId)
-      addTo(this.bySession, subscriber.signInSessionId, subscriber);
+    if (subscriber.allTabs) {
+      addTo(this.byBrowser, subscriber.signInSessionId, subscriber);
+    } else {
+      addTo(this.bySession, subscriber.sessionId, subscriber);
+      if (subscriber.signInSessionId !== subscriber.sessionId)
+        addTo(this.bySession, subscriber.signInSessionId, subscriber);
+    }
     for (const org of subscriber.organizationIds) addTo(this.byOrganization, org, subscriber);
     for (const [key, value] of Object.entries(subscriber.metadata)) {
       addTo(this.byMetadata, metadataKey(key, value), subscriber);
@@ -73,8 +81,12 @@ export class SubscriberIndex {
   private remove(subscriber: Subscriber) {
     this.all.delete(subscriber);
     removeFrom(this.byUser, subscriber.userId, subscriber);
-    removeFrom(this.bySession, subscriber.sessionId, subscriber);
-    removeFrom(this.bySession, subscriber.signInSessionId, subscriber);
+    if (subscriber.allTabs) {
+      removeFrom(this.byBrowser, subscriber.signInSessionId, subscriber);
+    } else {
+      removeFrom(this.bySession, subscriber.sessionId, subscriber);
+      removeFrom(this.bySession, subscriber.signInSessionId, subscriber);
+    }
     for (const org of subscriber.organizationIds) removeFrom(this.byOrganization, org, subscriber);
     for (const [key, value] of Object.entries(subscriber.metadata)) {
       removeFrom(this.byMetadata, metadataKey(key, value), subscriber);
@@ -88,8 +100,13 @@ export class SubscriberIndex {
         return this.all;
       case "user":
         return this.byUser.get(target.userId) ?? EMPTY;
-      case "session":
-        return this.bySession.get(target.sessionId) ?? EMPTY;
+      case "session": {
+        // The tab's (or sign-in's) own streams, and the sign-in's shared ones: disjoint sets.
+        const own = this.bySession.get(target.sessionId);
+        const shared = this.byBrowser.get(splitSessionId(target.sessionId).signInSessionId);
+        if (!shared) return own ?? EMPTY;
+        return own ? [...own, ...shared] : shared;
+      }
       case "organization":
         return this.byOrganization.get(target.organizationId) ?? EMPTY;
       case "metadata": {

@@ -205,6 +205,7 @@ export class Subscription implements Reauthorizable {
       userId: who.userId,
       sessionId: who.sessionId,
       signInSessionId: who.signInSessionId,
+      allTabs: who.allTabs,
       organizationIds: who.organizationIds,
       metadata: who.metadata,
       names: this.names,

@@ -7,7 +7,7 @@ import { z } from "zod";
 
 import { eventCatalog, type EventAudience, type EventName } from "./catalog";
 import { EventTargetError } from "./errors";
-import type { SubscriberIdentity } from "./identity";
+import { splitSessionId, type SubscriberIdentity } from "./identity";
 
 const idSchema = z.string().min(1).max(128);
 const metadataMatch = z
@@ -71,7 +71,11 @@ export function isAddressedTo(target: EventTarget, subscriber: SubscriberIdentit
     case "user":
       return subscriber.userId === target.userId;
     case "session":
-      return subscriber.sessionId === target.sessionId || subscriber.signInSessionId === target.sessionId;
+      return (
+        subscriber.sessionId === target.sessionId ||
+        subscriber.signInSessionId === target.sessionId ||
+        (subscriber.allTabs === true && splitSessionId(target.sessionId).signInSessionId === subscriber.signInSessionId)
+      );
     case "organization":
       return subscriber.organizationIds.includes(target.organizationId);
     case "metadata":
@@ -84,7 +88,7 @@ export function isAddressedTo(target: EventTarget, subscriber: SubscriberIdentit
 
 /**
  * The history an event is kept in: each organisation, each user, each
- * session, broadcast, and server-side metadata matches keep their own, so one
+ * sign-in (all its tabs), broadcast, and server-side metadata matches keep their own, so one
  * audience's volume never evicts another's (replay-log.ts).
  */
 export type Audience = "broadcast" | "metadata" | `org:${string}` | `user:${string}` | `session:${string}`;
@@ -96,7 +100,8 @@ export function audienceOf(target: EventTarget): Audience {
     case "user":
       return `user:${target.userId}`;
     case "session":
-      return `session:${target.sessionId}`;
+      // Every tab of a sign-in shares its history: a stream shared by the tabs reads them all.
+      return `session:${splitSessionId(target.sessionId).signInSessionId}`;
     case "organization":
       return `org:${target.organizationId}`;
     case "metadata":
@@ -110,9 +115,8 @@ export function audiencesOf(subscriber: SubscriberIdentity): Audience[] {
     "broadcast",
     "metadata",
     `user:${subscriber.userId}`,
-    `session:${subscriber.sessionId}`,
+    `session:${subscriber.signInSessionId}`,
   ];
-  if (subscriber.signInSessionId !== subscriber.sessionId) audiences.push(`session:${subscriber.signInSessionId}`);
   for (const organizationId of subscriber.organizationIds) audiences.push(`org:${organizationId}`);
   return audiences;
 }

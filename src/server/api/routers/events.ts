@@ -1,3 +1,4 @@
+import { TRPCError } from "@trpc/server";
 import { z } from "zod";
 
 import {
@@ -25,15 +26,29 @@ export const onEventInput = z.object({
   lastEventId: z.string().max(64).nullish(),
   /** This browser tab's id, so two tabs of one sign-in are two sessions (EventSource cannot send headers). */
   tabId: tabIdSchema.optional(),
+  /**
+   * One stream for every tab of this sign-in (the browser shares it between
+   * its tabs): the sign-in session id the page was rendered for. Refused when
+   * the cookie now belongs to another sign-in, so tabs of a previous user
+   * never receive the next one's events.
+   */
+  allTabsOf: z.string().min(1).max(128).optional(),
 });
 
 export const eventsRouter = createTRPCRouter({
   onEvent: streamingProcedure.input(onEventInput).subscription(async ({ ctx, input, signal }) => {
     const layer = getEventLayer();
+    if (input.allTabsOf !== undefined && input.allTabsOf !== ctx.session.sessionId) {
+      throw new TRPCError({
+        code: "UNAUTHORIZED",
+        message: "this browser has signed in again since the page loaded; reload it",
+      });
+    }
     const identity = subscriberOf(
       { sessionId: ctx.session.sessionId, userId: ctx.session.user.id },
       input.tabId ?? ctx.tabId,
       ctx.entitlements,
+      { allTabs: input.allTabsOf !== undefined },
     );
     // Awaited before returning, so a refused cursor or a reached limit
     // reaches the client as a plain typed error.
@@ -85,6 +100,9 @@ export const eventsRouter = createTRPCRouter({
         userId: c.userId,
         userName: c.userName,
         sessionId: c.sessionId,
+        signInSessionId: c.signInSessionId,
+        /** One stream shared by every tab of the sign-in. */
+        allTabs: c.allTabs,
         organizationIds: [...c.organizationIds],
         connectedAt: new Date(c.connectedAt).toISOString(),
         eventsSent: c.eventsSent,
