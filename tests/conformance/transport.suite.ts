@@ -59,9 +59,10 @@ export function transportConformance(name: string, create: TransportFactory) {
       const pair = (opened = await create());
       const seen: EventEnvelope[] = [];
       pair.b.onEnvelope((e) => seen.push(e));
-      await pair.a.publish(envelope(7));
+      const sent = envelope(7);
+      await pair.a.publish(sent);
       await waitUntil(() => seen.length === 1, "the envelope");
-      expect(seen[0]).toEqual(envelope(7));
+      expect(seen[0]).toEqual(sent);
     });
   });
 }

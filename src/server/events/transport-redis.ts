@@ -1,0 +1,132 @@
+/**
+ * Every instance hears every event by tailing the replay log's Redis stream
+ * with a blocking XREAD on a connection of its own, from the last id it saw:
+ * Redis hands entries over in id order, so handlers never see a lower id
+ * after a higher one, whichever instance emitted. An envelope the log
+ * appended is in the stream already, so `publish` adds nothing for it.
+ *
+ * When the connection drops, the tail waits and reads on from its last id
+ * once Redis is back: nothing retained is skipped or repeated. A stream
+ * whose newest id went below that (Redis flushed or replaced) is read from
+ * its start; subscribers drop ids they have seen.
+ */
+import type { EventEnvelope } from "./envelope";
+import { compareEventIds } from "./event-id";
+import type { EventLayerLogger } from "./logger";
+import { silentLogger } from "./logger";
+import type { RedisClient, StreamEntry } from "./redis-client";
+import { appendedEnvelopes, envelopeOf } from "./replay-log-redis";
+import type { EventTransport } from "./transport";
+
+export interface RedisTransportOptions {
+  prefix?: string;
+  logger?: EventLayerLogger;
+  /** How long one XREAD blocks; the loop notices `close` within it. */
+  blockMs?: number;
+  /** Pause after a failed read before the next try. */
+  retryMs?: number;
+}
+
+export class RedisTransport implements EventTransport {
+  private readonly handlers = new Set<(envelope: EventEnvelope) => void>();
+  private readonly tail: RedisClient;
+  private readonly streamKey: string;
+  private readonly logger: EventLayerLogger;
+  private lastId: string | null = null;
+  private closed = false;
+  private readonly loop: Promise<void>;
+  private started!: () => void;
+  /** Resolves once the tail knows where it starts: events published after it are heard. */
+  readonly ready: Promise<void>;
+
+  constructor(
+    private readonly client: RedisClient,
+    private readonly options: RedisTransportOptions = {},
+  ) {
+    this.streamKey = `${options.prefix ?? "{t3-live-events}:"}stream`;
+    this.logger = options.logger ?? silentLogger;
+    this.tail = client.duplicate();
+    this.ready = new Promise((resolve) => (this.started = resolve));
+    this.loop = this.run();
+  }
+
+  async publish(envelope: EventEnvelope): Promise<void> {
+    if (appendedEnvelopes.has(envelope)) return;
+    const { id, ...draft } = envelope;
+    await this.client.call("XADD", this.streamKey, id, "e", JSON.stringify(draft));
+  }
+
+  onEnvelope(handler: (envelope: EventEnvelope) => void): () => void {
+    const registration = (envelope: EventEnvelope) => handler(envelope);
+    this.handlers.add(registration);
+    return () => this.handlers.delete(registration);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.handlers.clear();
+    // Ends a blocking read at once.
+    this.tail.disconnect();
+    await this.loop;
+  }
+
+  /** The stream's newest id ("0-0" when empty). */
+  private async newestId(): Promise<string> {
+    const last = (await this.tail.call("XREVRANGE", this.streamKey, "+", "-", "COUNT", 1)) as StreamEntry[];
+    return last[0]?.[0] ?? "0-0";
+  }
+
+  private async run(): Promise<void> {
+    let failures = 0;
+    while (!this.closed) {
+      try {
+        if (this.lastId === null) {
+          this.lastId = await this.newestId();
+          this.started();
+        } else if (failures > 0) {
+          // Back after a failure: a stream that went backwards was flushed or replaced.
+          const newest = await this.newestId();
+          if (compareEventIds(newest, this.lastId) < 0) {
+            this.logger.warn(
+              { event: "transport.stream_reset", lastId: this.lastId, newest },
+              "the event stream restarted below the last id seen; reading it from the start",
+            );
+            this.lastId = "0-0";
+          }
+        }
+        if (failures > 0) {
+          this.logger.info({ event: "transport.reconnected", failures }, "event stream tail resumed");
+          failures = 0;
+        }
+        const reply = (await this.tail.call(
+          "XREAD",
+          "COUNT",
+          1000,
+          "BLOCK",
+          this.options.blockMs ?? 5_000,
+          "STREAMS",
+          this.streamKey,
+          this.lastId,
+        )) as unknown[] | null;
+        for (const entry of entriesOf(reply)) {
+          this.lastId = entry[0];
+          const envelope = envelopeOf(entry);
+          for (const handler of this.handlers) handler(envelope);
+        }
+      } catch (error) {
+        if (this.closed) break;
+        if (failures++ === 0) {
+          this.logger.error({ event: "transport.failed", err: error }, "event stream tail failed; retrying");
+        }
+        await new Promise((resolve) => setTimeout(resolve, this.options.retryMs ?? 250));
+      }
+    }
+  }
+}
+
+/** XREAD's entries for its one stream: `[[key, entries]]` in RESP2, `[key, entries]` (a map) in RESP3. */
+function entriesOf(reply: unknown[] | null): StreamEntry[] {
+  if (!reply || reply.length === 0) return [];
+  const first = reply[0];
+  return (Array.isArray(first) ? first[1] : reply[1]) as StreamEntry[];
+}
