@@ -8,7 +8,8 @@ const config = {
   // Loaded from node_modules at run time instead of bundled: PGlite and the
   // Prisma schema engine read their own .wasm/.data files next to their code;
   // rate-limiter-flexible must be one copy for the process (its limiters and
-  // the errors they throw are shared by every route bundle).
+  // the errors they throw are shared by every route bundle); ioredis keeps its
+  // connections in the one process-wide event layer.
   serverExternalPackages: [
     "@electric-sql/pglite",
     "pglite-prisma-adapter",
@@ -16,6 +17,7 @@ const config = {
     "pg",
     "pino",
     "rate-limiter-flexible",
+    "ioredis",
   ],
   poweredByHeader: false,
 };

@@ -49,6 +49,9 @@ export const env = createEnv({
     // A user's organisations and roles are reused this long for new streams (0 = read on every connect).
     EVENTS_ENTITLEMENT_CACHE_MS: z.coerce.number().int().nonnegative().default(5_000),
     // Emits (mutations that publish events) per 10 s, per user and per organisation.
+    // Several instances share one event stream on Redis; unset = everything in this process.
+    REDIS_URL: z.string().url().optional(),
+    REDIS_KEY_PREFIX: z.string().min(1).default("{t3-live-events}:"),
     TRPC_MAX_BODY_BYTES: ms(1024 * 1024),
     TRPC_MAX_BATCH_SIZE: ms(20),
     // 0 turns a limit off.
@@ -92,6 +95,8 @@ export const env = createEnv({
     RATE_LIMIT_EMITS_PER_ORGANIZATION: process.env.RATE_LIMIT_EMITS_PER_ORGANIZATION,
     RATE_LIMIT_SIGNINS_PER_IP: process.env.RATE_LIMIT_SIGNINS_PER_IP,
     TRPC_MAX_BODY_BYTES: process.env.TRPC_MAX_BODY_BYTES,
+    REDIS_URL: process.env.REDIS_URL,
+    REDIS_KEY_PREFIX: process.env.REDIS_KEY_PREFIX,
     TRPC_MAX_BATCH_SIZE: process.env.TRPC_MAX_BATCH_SIZE,
     RATE_LIMIT_SIGNIN_FAILURES_PER_ACCOUNT: process.env.RATE_LIMIT_SIGNIN_FAILURES_PER_ACCOUNT,
     RATE_LIMIT_STREAM_OPENS_PER_IP: process.env.RATE_LIMIT_STREAM_OPENS_PER_IP,

@@ -2,6 +2,18 @@
 export async function register() {
   if (process.env.NEXT_RUNTIME !== "nodejs") return;
   const { env } = await import("~/env");
+  const { connectEventLayer } = await import("~/server/event-layer");
+  try {
+    await connectEventLayer();
+  } catch (error) {
+    const { logger } = await import("~/server/logger");
+    logger.fatal({ event: "events.unavailable", message: (error as Error).message }, (error as Error).message);
+    process.exit(1);
+  }
+  // Sign-ins ended on another instance end their streams here too.
+  const { listenToControl } = await import("~/server/cluster-control");
+  const { endedHere } = await import("~/server/auth/sign-in-sessions");
+  await listenToControl((message) => endedHere(message.sessionIds, message.reason));
   const { demoLoginEnabled } = await import("~/server/auth/config");
   if (demoLoginEnabled && env.NODE_ENV === "production") {
     const { logger } = await import("~/server/logger");

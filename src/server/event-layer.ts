@@ -6,9 +6,13 @@
  *   import { bus } from "~/server/event-layer";
  *   await bus.emit("order.created", payload, { kind: "organization", organizationId });
  */
+import { Redis } from "ioredis";
+
 import { env } from "~/env";
 import {
   createMemoryEventLayer,
+  createRedisEventLayer,
+  redactRedisUrl,
   type EmittableEventName,
   type EventLayer,
   type EventLayerConfig,
@@ -16,6 +20,7 @@ import {
   type EventTarget,
 } from "~/server/events";
 import { db } from "~/server/db";
+import { expectedFailures } from "~/server/log-throttle";
 import { logger } from "~/server/logger";
 import { prismaEntitlements } from "~/server/subscribers";
 
@@ -36,16 +41,104 @@ export function eventLayerConfigFromEnv(): EventLayerConfig {
   };
 }
 
+/**
+ * The two connections of the Redis engines: commands fail fast while Redis
+ * is down (an emit errors at once instead of waiting), the tail's blocking
+ * reads wait for it. Both reconnect by themselves.
+ */
+function redisConnections(url: string) {
+  const common = {
+    lazyConnect: true,
+    connectTimeout: 5_000,
+    maxRetriesPerRequest: 1,
+    retryStrategy: (attempt: number) => Math.min(attempt * 200, 2_000),
+  };
+  const client = new Redis(url, { ...common, enableOfflineQueue: false });
+  const tail = new Redis(url, common);
+  for (const [name, connection] of [
+    ["client", client],
+    ["tail", tail],
+  ] as const) {
+    connection.on("error", (error: Error) => {
+      const line = expectedFailures.take(`redis:${name}`);
+      if (line) logger.warn({ event: "redis.error", connection: name, message: error.message, ...line }, "redis error");
+    });
+  }
+  return { client, tail };
+}
+
+/** Resolves when the connection is ready; rejects with its first error, or after 10 s. */
+function whenReady(connection: Redis): Promise<void> {
+  if (connection.status === "ready") return Promise.resolve();
+  return new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("no answer within 10 s")), 10_000);
+    const done = (error?: Error) => {
+      clearTimeout(timer);
+      connection.off("ready", onReady);
+      connection.off("error", done);
+      if (error) reject(error);
+      else resolve();
+    };
+    const onReady = () => done();
+    connection.once("ready", onReady);
+    connection.once("error", done);
+    // Lazy connections start on their first command, or here.
+    if (connection.status === "wait") connection.connect().catch(() => {});
+  });
+}
+
+type AppEventLayer = EventLayer & {
+  /** Resolves once the engines are reachable; rejects, naming REDIS_URL, when they are not. */
+  connect(): Promise<void>;
+  /** The command connection, when the layer runs on Redis (shared rate limits use it too). */
+  redis?: Redis;
+};
+
 /** A layer with this process's logger; `overrides` adjust the environment's configuration (tests). */
-export function createEventLayer(overrides: Partial<EventLayerConfig> = {}): EventLayer {
-  return createMemoryEventLayer(
-    { ...eventLayerConfigFromEnv(), ...overrides },
-    prismaEntitlements(db),
-    logger.child({ component: "events" }),
-  );
+export function createEventLayer(overrides: Partial<EventLayerConfig> = {}): AppEventLayer {
+  const config = { ...eventLayerConfigFromEnv(), ...overrides };
+  const eventsLogger = logger.child({ component: "events" });
+  const url = env.REDIS_URL;
+  if (!url) {
+    return Object.assign(createMemoryEventLayer(config, prismaEntitlements(db), eventsLogger), {
+      connect: async () => {},
+    });
+  }
+  const { client, tail } = redisConnections(url);
+  const layer = createRedisEventLayer(config, prismaEntitlements(db), eventsLogger, {
+    client,
+    tail,
+    prefix: env.REDIS_KEY_PREFIX,
+  });
+  return Object.assign(layer, {
+    redis: client,
+    connect: async () => {
+      try {
+        await Promise.all([whenReady(client), whenReady(tail)]);
+        await layer.ready;
+      } catch (error) {
+        client.disconnect();
+        tail.disconnect();
+        throw new Error(
+          `cannot reach Redis at REDIS_URL=${redactRedisUrl(url)} (${(error as Error).message}); start Redis, fix REDIS_URL, or unset it to keep events in this process`,
+        );
+      }
+    },
+  });
 }
 
 const globalForEvents = globalThis as unknown as { __t3LiveEvents?: EventLayer };
+
+/** The Redis command connection of the process's layer, or null on the embedded default. */
+export function getEventLayerRedis(): Redis | null {
+  return (getEventLayer() as Partial<AppEventLayer>).redis ?? null;
+}
+
+/** Connects the process's layer to its engines (Redis); throws a clear error when it cannot. */
+export async function connectEventLayer(): Promise<void> {
+  const layer = getEventLayer() as Partial<AppEventLayer>;
+  await layer.connect?.();
+}
 
 export function getEventLayer(): EventLayer {
   return (globalForEvents.__t3LiveEvents ??= createEventLayer());

@@ -42,7 +42,7 @@ export async function startRedis(port?: number): Promise<RedisServer> {
   const kill = async (signal: NodeJS.Signals = "SIGKILL") => {
     const running = child;
     child = null;
-    if (!running || running.exitCode !== null) return;
+    if (running?.exitCode !== null) return;
     const exited = new Promise((resolve) => running.once("exit", resolve));
     running.kill(signal);
     await exited;

@@ -39,8 +39,8 @@ describe.skipIf(!hasRedis)("Redis engines", () => {
 
   transportConformance("redis", async () => {
     const keys = prefix();
-    const a = new RedisTransport(client(), { prefix: keys });
-    const b = new RedisTransport(client(), { prefix: keys });
+    const a = new RedisTransport(client(), client(), { prefix: keys });
+    const b = new RedisTransport(client(), client(), { prefix: keys });
     await Promise.all([a.ready, b.ready]);
     return { a, b, close: async () => void (await Promise.all([a.close(), b.close()])) };
   });

@@ -3,7 +3,6 @@
  * Needs TEST_DATABASE_URL (a role that may CREATE DATABASE); .ci/run starts
  * Debian's postgresql and sets it. Each run works in a database of its own.
  */
-import { randomUUID } from "node:crypto";
 import { readdirSync, statSync } from "node:fs";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -16,9 +15,10 @@ import { createOrder } from "~/server/services/orders";
 import { subscriberOf } from "~/server/events";
 import { prismaEntitlements } from "~/server/subscribers";
 import { readSubscription } from "../helpers/event-layer";
+import { createTestDatabase, testDatabaseAdminUrl } from "../helpers/postgres";
 import { freshEventLayer } from "./harness";
 
-const adminUrl = process.env.TEST_DATABASE_URL;
+const adminUrl = testDatabaseAdminUrl;
 if (!adminUrl) {
   console.warn(
     "[postgres] SKIPPED: set TEST_DATABASE_URL to a PostgreSQL role that can CREATE DATABASE (.ci/run does)",
@@ -28,29 +28,21 @@ if (!adminUrl) {
 describe.skipIf(!adminUrl)(
   `PostgreSQL via DATABASE_URL${adminUrl ? "" : " (skipped: TEST_DATABASE_URL is not set)"}`,
   () => {
-    const dbName = `t3le_test_${randomUUID().replace(/-/g, "").slice(0, 12)}`;
+    let database: Awaited<ReturnType<typeof createTestDatabase>>;
     let url: string;
     let prisma: PrismaClient;
     let handle: ReturnType<typeof createAdapterFactory>;
 
     beforeAll(async () => {
-      const admin = new pg.Client({ connectionString: adminUrl });
-      await admin.connect();
-      await admin.query(`CREATE DATABASE "${dbName}"`);
-      await admin.end();
-      const parsed = new URL(adminUrl!);
-      parsed.pathname = `/${dbName}`;
-      url = parsed.toString();
+      database = await createTestDatabase("test");
+      url = database.url;
       handle = createAdapterFactory({ databaseUrl: url });
       prisma = new PrismaClient({ adapter: handle.factory });
     });
 
     afterAll(async () => {
       await prisma?.$disconnect();
-      const admin = new pg.Client({ connectionString: adminUrl });
-      await admin.connect();
-      await admin.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`);
-      await admin.end();
+      await database?.drop();
     });
 
     it("applies every migration in prisma/migrations once, recording them as the Prisma CLI does", async () => {

@@ -7,6 +7,7 @@
  */
 import { env } from "~/env";
 import { db } from "~/server/db";
+import { publishControl } from "~/server/cluster-control";
 import { getEventLayer } from "~/server/event-layer";
 import { processSingleton } from "~/server/process-singleton";
 import { forgetSessions } from "./session-cache";
@@ -35,7 +36,8 @@ export function isSignInActive(sessionId: string): Promise<boolean> {
   return active;
 }
 
-function ended(sessionIds: string[], reason: string): number {
+/** Applies ended sign-ins in this process: cached checks fail, cached tokens go, open streams end. */
+export function endedHere(sessionIds: string[], reason: string): number {
   const forever = { active: Promise.resolve(false), until: Number.POSITIVE_INFINITY };
   for (const id of sessionIds) checks.set(id, forever);
   forgetSessions(new Set(sessionIds));
@@ -48,6 +50,12 @@ function ended(sessionIds: string[], reason: string): number {
 export async function endSignIn(sessionId: string): Promise<number> {
   await db.signInSession.updateMany({ where: { id: sessionId, revokedAt: null }, data: { revokedAt: new Date() } });
   return ended([sessionId], "the session was signed out; sign in again");
+}
+
+/** Here, and on every other instance (their streams of these sign-ins end too). */
+function ended(sessionIds: string[], reason: string): number {
+  void publishControl({ type: "sign-ins.ended", sessionIds, reason });
+  return endedHere(sessionIds, reason);
 }
 
 /** Ends every sign-in of a user ("sign out everywhere", or an administrator's revocation). */

@@ -5,7 +5,8 @@
  */
 
 /** What went wrong, in terms an API edge can translate (HTTP status, tRPC code). */
-export type EventErrorCode = "BAD_REQUEST" | "UNAUTHORIZED" | "PAYLOAD_TOO_LARGE" | "TOO_MANY_REQUESTS";
+export type EventErrorCode =
+  "BAD_REQUEST" | "UNAUTHORIZED" | "PAYLOAD_TOO_LARGE" | "TOO_MANY_REQUESTS" | "SERVICE_UNAVAILABLE";
 
 const BRAND = Symbol.for("t3-live-events.EventLayerError");
 
@@ -59,4 +60,12 @@ export class SubscriptionRevokedError extends EventLayerError {
 /** The global or per-user limit of open subscriptions was reached. */
 export class ConnectionLimitError extends EventLayerError {
   readonly code = "TOO_MANY_REQUESTS" as const;
+}
+
+/**
+ * The engine behind the layer (Redis) cannot be reached: the event was not
+ * recorded, and the caller is told so rather than losing it silently.
+ */
+export class EventStoreUnavailableError extends EventLayerError {
+  readonly code = "SERVICE_UNAVAILABLE" as const;
 }

@@ -31,12 +31,14 @@ export {
 export {
   assertValidConfig,
   createMemoryEventLayer,
+  createRedisEventLayer,
   openSubscription,
   type EventLayer,
   type EventLayerConfig,
   type OpenSubscriptionOptions,
 } from "./layer";
 export type { EventLayerLogger } from "./logger";
+export { redactRedisUrl, type RedisClient } from "./redis-client";
 export type { OnlineMember, Presence, PresenceChange } from "./presence";
 export type { ConnectionRecord, ConnectionStats } from "./registry";
 export { Subscription, type SubscriptionOptions, type SubscriptionSink } from "./subscription";

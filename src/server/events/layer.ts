@@ -14,7 +14,12 @@ import { ConnectionRegistry } from "./registry";
 import { Reauthorizer } from "./reauthorizer";
 import { MemoryReplayLog } from "./replay-log-memory";
 import { Subscription, type SubscriptionOptions } from "./subscription";
+import type { RedisClient } from "./redis-client";
+import type { ReplayLog } from "./replay-log";
+import { RedisReplayLog } from "./replay-log-redis";
+import type { EventTransport } from "./transport";
 import { MemoryTransport } from "./transport-memory";
+import { RedisTransport } from "./transport-redis";
 
 export interface EventLayerConfig {
   /** Heartbeat interval of an open stream. */
@@ -59,20 +64,24 @@ export function assertValidConfig(config: EventLayerConfig): void {
   }
 }
 
-/** The embedded default: bus, replay log, transport, registry and presence in this process. */
-export function createMemoryEventLayer(
+/** The engines a layer runs on: the embedded default, or Redis. */
+export interface EventLayerEngines {
+  log: ReplayLog;
+  transport: EventTransport;
+  /** Ends the engines' connections, after the bus stopped. */
+  close?: () => Promise<void>;
+}
+
+function assemble(
   config: EventLayerConfig,
   lookup: EntitlementLookup,
-  logger: EventLayerLogger = silentLogger,
+  logger: EventLayerLogger,
+  engines: EventLayerEngines,
 ): EventLayer {
   assertValidConfig(config);
   const bus = new EventBus({
-    log: new MemoryReplayLog({
-      maxEvents: config.retentionCount,
-      maxAgeMs: config.retentionMs,
-      maxTotalEvents: config.retentionTotal,
-    }),
-    transport: new MemoryTransport(),
+    log: engines.log,
+    transport: engines.transport,
     maxPayloadBytes: config.maxPayloadBytes,
     logger,
   });
@@ -92,7 +101,71 @@ export function createMemoryEventLayer(
   });
   const entitlements = new EntitlementCache(lookup, config.entitlementCacheMs);
   const reauthorizer = new Reauthorizer(config.reauthorizeIntervalMs, entitlements, logger);
-  return { bus, registry, presence, entitlements, reauthorizer, config, logger, close: () => bus.close() };
+  return {
+    bus,
+    registry,
+    presence,
+    entitlements,
+    reauthorizer,
+    config,
+    logger,
+    close: async () => {
+      await bus.close();
+      await engines.close?.();
+    },
+  };
+}
+
+/** The embedded default: bus, replay log, transport, registry and presence in this process. */
+export function createMemoryEventLayer(
+  config: EventLayerConfig,
+  lookup: EntitlementLookup,
+  logger: EventLayerLogger = silentLogger,
+): EventLayer {
+  return assemble(config, lookup, logger, {
+    log: new MemoryReplayLog({
+      maxEvents: config.retentionCount,
+      maxAgeMs: config.retentionMs,
+      maxTotalEvents: config.retentionTotal,
+    }),
+    transport: new MemoryTransport(),
+  });
+}
+
+export interface RedisEngineOptions {
+  /** Commands (emits, replays). Should fail fast while Redis is down, so an emit errors instead of waiting. */
+  client: RedisClient;
+  /** A connection of its own for the blocking tail of the event stream. */
+  tail: RedisClient;
+  prefix?: string;
+}
+
+/**
+ * Many instances on one Redis: one ordered event stream (ids assigned by
+ * Redis), replay from Redis, so a cursor is valid on every instance. The
+ * registry, presence and limits are still per instance.
+ */
+export function createRedisEventLayer(
+  config: EventLayerConfig,
+  lookup: EntitlementLookup,
+  logger: EventLayerLogger,
+  redis: RedisEngineOptions,
+): EventLayer & { ready: Promise<void> } {
+  const transport = new RedisTransport(redis.client, redis.tail, { prefix: redis.prefix, logger });
+  const layer = assemble(config, lookup, logger, {
+    log: new RedisReplayLog(redis.client, {
+      prefix: redis.prefix,
+      maxEvents: config.retentionCount,
+      maxAgeMs: config.retentionMs,
+      maxTotalEvents: config.retentionTotal,
+    }),
+    transport,
+    close: async () => {
+      redis.tail.disconnect();
+      await redis.client.quit().catch(() => redis.client.disconnect());
+    },
+  });
+  return Object.assign(layer, { ready: transport.ready });
 }
 
 export type OpenSubscriptionOptions = Pick<

@@ -10,8 +10,6 @@ export type RedisArgument = string | number;
 
 export interface RedisClient {
   call(command: string, ...args: RedisArgument[]): Promise<unknown>;
-  /** Another connection with the same options: blocking reads get their own. */
-  duplicate(): RedisClient;
   quit(): Promise<unknown>;
   disconnect(): void;
 }

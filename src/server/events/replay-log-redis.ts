@@ -18,6 +18,7 @@
  *   head            the newest id
  */
 import type { EventEnvelope } from "./envelope";
+import { EventStoreUnavailableError } from "./errors";
 import { assertCursorWithin, compareEventIds, parseEventId, type EventId } from "./event-id";
 import { fieldOf, RedisScript, type RedisClient, type StreamEntry } from "./redis-client";
 import type { EventDraft, ReplayLog, ReplayLogRetention, ReplayReader, ReplayResult } from "./replay-log";
@@ -106,6 +107,17 @@ local origin = ensure_origin(KEYS[1])
 return redis.call('GET', KEYS[2]) or origin
 `);
 
+/** A failed Redis call as the layer's typed error: the caller learns the event was not recorded. */
+async function unavailableWhenDown<T>(call: Promise<T>): Promise<T> {
+  try {
+    return await call;
+  } catch (error) {
+    throw new EventStoreUnavailableError(
+      `the event store (Redis) is unavailable; nothing was recorded: ${(error as Error).message}`,
+    );
+  }
+}
+
 export function envelopeOf(entry: StreamEntry): EventEnvelope {
   const draft = JSON.parse(fieldOf(entry, "e") ?? "null") as EventDraft;
   return Object.freeze({ ...draft, id: entry[0] });
@@ -132,17 +144,19 @@ export class RedisReplayLog implements ReplayLog {
 
   async append(draft: EventDraft): Promise<EventEnvelope> {
     const audience = audienceOf(draft.target);
-    const id = (await APPEND.run(
-      this.client,
-      [
-        this.key("stream"),
-        this.key(`a:${audience}`),
-        this.key("floors"),
-        this.key("origin"),
-        this.key("head"),
-        this.key("floor"),
-      ],
-      [JSON.stringify(draft), audience, this.options.maxEvents, this.maxTotalEvents, this.audienceTtlMs, this.prefix],
+    const id = (await unavailableWhenDown(
+      APPEND.run(
+        this.client,
+        [
+          this.key("stream"),
+          this.key(`a:${audience}`),
+          this.key("floors"),
+          this.key("origin"),
+          this.key("head"),
+          this.key("floor"),
+        ],
+        [JSON.stringify(draft), audience, this.options.maxEvents, this.maxTotalEvents, this.audienceTtlMs, this.prefix],
+      ),
     )) as string;
     const envelope: EventEnvelope = Object.freeze({ ...draft, id });
     appendedEnvelopes.add(envelope);

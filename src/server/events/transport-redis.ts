@@ -29,7 +29,6 @@ export interface RedisTransportOptions {
 
 export class RedisTransport implements EventTransport {
   private readonly handlers = new Set<(envelope: EventEnvelope) => void>();
-  private readonly tail: RedisClient;
   private readonly streamKey: string;
   private readonly logger: EventLayerLogger;
   private lastId: string | null = null;
@@ -39,13 +38,18 @@ export class RedisTransport implements EventTransport {
   /** Resolves once the tail knows where it starts: events published after it are heard. */
   readonly ready: Promise<void>;
 
+  /**
+   * `client` publishes; `tail` is a connection of its own for the blocking
+   * reads (it should queue commands while disconnected, so the tail waits
+   * for Redis instead of spinning).
+   */
   constructor(
     private readonly client: RedisClient,
+    private readonly tail: RedisClient,
     private readonly options: RedisTransportOptions = {},
   ) {
     this.streamKey = `${options.prefix ?? "{t3-live-events}:"}stream`;
     this.logger = options.logger ?? silentLogger;
-    this.tail = client.duplicate();
     this.ready = new Promise((resolve) => (this.started = resolve));
     this.loop = this.run();
   }
