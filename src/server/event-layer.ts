@@ -6,6 +6,8 @@
  *   import { bus } from "~/server/event-layer";
  *   await bus.emit("order.created", payload, { kind: "organization", organizationId });
  */
+import { randomUUID } from "node:crypto";
+import { hostname } from "node:os";
 import { Redis } from "ioredis";
 
 import { env } from "~/env";
@@ -13,6 +15,7 @@ import {
   createMemoryEventLayer,
   createRedisEventLayer,
   redactRedisUrl,
+  type RedisInstances,
   type EmittableEventName,
   type EventLayer,
   type EventLayerConfig,
@@ -92,6 +95,8 @@ type AppEventLayer = EventLayer & {
   connect(): Promise<void>;
   /** The command connection, when the layer runs on Redis (shared rate limits use it too). */
   redis?: Redis;
+  /** The deployment's instances, when the layer runs on Redis. */
+  instances?: RedisInstances;
 };
 
 /** A layer with this process's logger; `overrides` adjust the environment's configuration (tests). */
@@ -109,13 +114,14 @@ export function createEventLayer(overrides: Partial<EventLayerConfig> = {}): App
     client,
     tail,
     prefix: env.REDIS_KEY_PREFIX,
+    instanceId: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
   });
   return Object.assign(layer, {
     redis: client,
     connect: async () => {
       try {
         await Promise.all([whenReady(client), whenReady(tail)]);
-        await layer.ready;
+        await layer.start();
       } catch (error) {
         client.disconnect();
         tail.disconnect();
@@ -128,6 +134,11 @@ export function createEventLayer(overrides: Partial<EventLayerConfig> = {}): App
 }
 
 const globalForEvents = globalThis as unknown as { __t3LiveEvents?: EventLayer };
+
+/** Every instance of the deployment with what it holds (Redis), or null on the embedded default. */
+export async function listInstances() {
+  return (await (getEventLayer() as Partial<AppEventLayer>).instances?.list()) ?? null;
+}
 
 /** The Redis command connection of the process's layer, or null on the embedded default. */
 export function getEventLayerRedis(): Redis | null {

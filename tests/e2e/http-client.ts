@@ -88,7 +88,7 @@ export function trpcClient(
 }
 
 type Client = ReturnType<typeof trpcClient>["client"];
-export const until = (predicate: () => boolean, what: string, timeoutMs = 10_000) =>
+export const until = (predicate: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000) =>
   waitUntil(predicate, what, { timeoutMs });
 
 /** Subscribes with tRPC's client and records what arrives. */

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { TRPCClientError } from "@trpc/client";
 
 import type { AppRouter } from "~/server/api/root";
-import { signIn, startApp, type AppServer } from "../helpers/app-server";
+import { signIn, signOut, startApp, type AppServer } from "../helpers/app-server";
 import { hasNginx, nginxPath, startNginx, type Nginx } from "../helpers/nginx";
 import { freePort } from "../helpers/ports";
 import { createTestDatabase, testDatabaseAdminUrl } from "../helpers/postgres";
@@ -121,6 +121,33 @@ describe.skipIf(missing.length > 0)("many instances on Redis", () => {
     await resumed.waitFor("system.gap");
     expect(resumed.received[0]!.event).toMatchObject({ name: "system.gap", data: { reason: "unknown_cursor" } });
     resumed.unsubscribe();
+  });
+
+  it("presence and stats show the whole cluster; signing out on one instance ends the sign-in's stream on the other at once", async () => {
+    const bobCookie = await signIn(a.baseUrl, "bob@acme.test");
+    const bobOnB = live(trpcClient(bobCookie, { url: b.baseUrl }).client, { names: ["notification.created"] });
+    await bobOnB.ready();
+    const bobOnline = async () => {
+      const orgs = await clientOf(a).events.presence.query();
+      return orgs.flatMap((org) => org.online).find((member) => member.name === "Bob")?.connections ?? 0;
+    };
+    await until(async () => (await bobOnline()) === 1, "Bob online, seen from the other instance");
+
+    await until(async () => {
+      const { instances } = await clientOf(a).events.stats.query();
+      return (
+        instances?.length === 2 &&
+        instances.some((i) => (i.info as { totalConnections?: number }).totalConnections === 1)
+      );
+    }, "both instances in the stats, B holding Bob's stream");
+
+    const signedOutAt = Date.now();
+    await signOut(a.baseUrl, bobCookie);
+    await until(() => bobOnB.errors.length > 0, "Bob's stream on the other instance to end", 5_000);
+    expect(bobOnB.errors[0]!.data?.code).toBe("UNAUTHORIZED");
+    expect(Date.now() - signedOutAt).toBeLessThan(3_000); // not the 60 s re-authorisation interval
+    bobOnB.unsubscribe();
+    await until(async () => (await bobOnline()) === 0, "Bob offline");
   });
 
   it("an instance killed with SIGKILL: its client reconnects through nginx to the other and resumes with no loss", async () => {

@@ -3,11 +3,15 @@
  * against a real redis-server on loopback; each test gets keys of its own.
  */
 import { Redis } from "ioredis";
-import { afterAll, beforeAll, describe } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
+import { RedisInstances } from "~/server/events/instances-redis";
+import type { PresenceChange } from "~/server/events/presence";
+import { RedisPresence } from "~/server/events/presence-redis";
 import type { RedisClient } from "~/server/events/redis-client";
 import { RedisReplayLog } from "~/server/events/replay-log-redis";
 import { RedisTransport } from "~/server/events/transport-redis";
+import { presenceConformance } from "../conformance/presence.suite";
 import { replayLogConformance } from "../conformance/replay-log.suite";
 import { transportConformance } from "../conformance/transport.suite";
 import { hasRedis, redisServerPath, startRedis, type RedisServer } from "../helpers/redis";
@@ -43,5 +47,50 @@ describe.skipIf(!hasRedis)("Redis engines", () => {
     const b = new RedisTransport(client(), client(), { prefix: keys });
     await Promise.all([a.ready, b.ready]);
     return { a, b, close: async () => void (await Promise.all([a.close(), b.close()])) };
+  });
+
+  presenceConformance("redis", async (onChange) => {
+    const keys = prefix();
+    return new RedisPresence(
+      client(),
+      new RedisInstances(client(), { prefix: keys, instanceId: "i1" }),
+      keys,
+      onChange,
+    );
+  });
+
+  describe("presence across instances", () => {
+    it("counts every instance's connections, and a dead instance's members go offline once, announced by a survivor", async () => {
+      const keys = prefix();
+      const changes: { by: string; change: PresenceChange }[] = [];
+      const node = (id: string) => {
+        const instances = new RedisInstances(client(), { prefix: keys, instanceId: id, heartbeatMs: 50 });
+        const presence = new RedisPresence(client(), instances, keys, (change) => changes.push({ by: id, change }));
+        return { instances, presence };
+      };
+      const [a, b, c] = [node("a"), node("b"), node("c")];
+      await Promise.all([a.instances.start(), b.instances.start(), c.instances.start()]);
+      await a.presence.join("a1", { userId: "alice", userName: "Alice" }, ["acme"]);
+      await b.presence.join("b1", { userId: "alice", userName: "Alice" }, ["acme"]);
+      await b.presence.join("b2", { userId: "bob", userName: "Bob" }, ["acme"]);
+      expect(await c.presence.online("acme")).toMatchObject([
+        { userId: "alice", connections: 2 },
+        { userId: "bob", connections: 1 },
+      ]);
+      expect(changes.map((c) => `${c.by}:${c.change.userId}:${c.change.online}`)).toEqual([
+        "a:alice:true",
+        "b:bob:true",
+      ]);
+
+      // b dies (no more heartbeats, nothing cleaned up): a and c both sweep, one of them announces.
+      clearInterval((b.instances as unknown as { timer: NodeJS.Timeout }).timer); // as a SIGKILL would
+      changes.length = 0;
+      await new Promise((r) => setTimeout(r, 250));
+      await Promise.all([a.instances.sweep(), c.instances.sweep()]);
+      expect(await a.presence.online("acme")).toMatchObject([{ userId: "alice", connections: 1 }]);
+      expect(changes.map((c) => `${c.change.userId}:${c.change.online}`)).toEqual(["bob:false"]);
+      expect((await a.instances.list()).map((i) => i.instanceId)).toEqual(["a", "c"]);
+      await Promise.all([a.instances.stop(), c.instances.stop()]);
+    });
   });
 });

@@ -39,6 +39,7 @@ export {
 } from "./layer";
 export type { EventLayerLogger } from "./logger";
 export { redactRedisUrl, type RedisClient } from "./redis-client";
+export type { InstanceInfo, RedisInstances } from "./instances-redis";
 export type { OnlineMember, Presence, PresenceChange } from "./presence";
 export type { ConnectionRecord, ConnectionStats } from "./registry";
 export { Subscription, type SubscriptionOptions, type SubscriptionSink } from "./subscription";

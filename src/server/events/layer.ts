@@ -8,7 +8,9 @@ import { EntitlementCache } from "./entitlement-cache";
 import type { EntitlementLookup } from "./identity";
 import type { EventLayerLogger } from "./logger";
 import { silentLogger } from "./logger";
-import type { Presence } from "./presence";
+import type { Presence, PresenceListener } from "./presence";
+import { RedisInstances } from "./instances-redis";
+import { RedisPresence } from "./presence-redis";
 import { MemoryPresence } from "./presence-memory";
 import { ConnectionRegistry } from "./registry";
 import { Reauthorizer } from "./reauthorizer";
@@ -68,6 +70,8 @@ export function assertValidConfig(config: EventLayerConfig): void {
 export interface EventLayerEngines {
   log: ReplayLog;
   transport: EventTransport;
+  /** Presence on these engines; in this process when absent. */
+  presence?: (onChange: PresenceListener) => Presence;
   /** Ends the engines' connections, after the bus stopped. */
   close?: () => Promise<void>;
 }
@@ -85,7 +89,7 @@ function assemble(
     maxPayloadBytes: config.maxPayloadBytes,
     logger,
   });
-  const presence = new MemoryPresence((change) => {
+  const onPresenceChange: PresenceListener = (change) => {
     bus
       .emit(
         "presence.changed",
@@ -93,7 +97,8 @@ function assemble(
         { kind: "organization", organizationId: change.organizationId },
       )
       .catch((error: unknown) => logger.error({ event: "presence.failed", err: error }, "presence event failed"));
-  });
+  };
+  const presence = engines.presence ? engines.presence(onPresenceChange) : new MemoryPresence(onPresenceChange);
   const registry = new ConnectionRegistry({
     maxConnections: config.maxConnections,
     maxConnectionsPerUser: config.maxConnectionsPerUser,
@@ -138,21 +143,34 @@ export interface RedisEngineOptions {
   /** A connection of its own for the blocking tail of the event stream. */
   tail: RedisClient;
   prefix?: string;
+  /** This instance's id in the cluster (presence, stats). */
+  instanceId: string;
 }
 
 /**
  * Many instances on one Redis: one ordered event stream (ids assigned by
- * Redis), replay from Redis, so a cursor is valid on every instance. The
- * registry, presence and limits are still per instance.
+ * Redis), replay from Redis, so a cursor is valid on every instance, and
+ * presence counted across instances (a dead instance's members go offline).
+ * Connection caps are still per instance.
  */
 export function createRedisEventLayer(
   config: EventLayerConfig,
   lookup: EntitlementLookup,
   logger: EventLayerLogger,
   redis: RedisEngineOptions,
-): EventLayer & { ready: Promise<void> } {
-  const transport = new RedisTransport(redis.client, redis.tail, { prefix: redis.prefix, logger });
+): EventLayer & { start(): Promise<void>; instances: RedisInstances } {
+  const prefix = redis.prefix ?? "{t3-live-events}:";
+  const transport = new RedisTransport(redis.client, redis.tail, { prefix, logger });
+  const instances = new RedisInstances(redis.client, {
+    prefix,
+    instanceId: redis.instanceId,
+    describe: () => {
+      const { totalConnections, clientsByUser, clientsByOrganization } = layer.registry.stats();
+      return { totalConnections, users: Object.keys(clientsByUser).length, clientsByOrganization };
+    },
+  });
   const layer = assemble(config, lookup, logger, {
+    presence: (onChange) => new RedisPresence(redis.client, instances, prefix, onChange),
     log: new RedisReplayLog(redis.client, {
       prefix: redis.prefix,
       maxEvents: config.retentionCount,
@@ -161,11 +179,19 @@ export function createRedisEventLayer(
     }),
     transport,
     close: async () => {
+      await instances.stop();
       redis.tail.disconnect();
       await redis.client.quit().catch(() => redis.client.disconnect());
     },
   });
-  return Object.assign(layer, { ready: transport.ready });
+  return Object.assign(layer, {
+    instances,
+    /** Resolves once the tail is reading and this instance is announced. */
+    start: async () => {
+      await transport.ready;
+      await instances.start();
+    },
+  });
 }
 
 export type OpenSubscriptionOptions = Pick<

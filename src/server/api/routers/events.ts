@@ -8,7 +8,7 @@ import {
   streamingProcedure,
   trackedItems,
 } from "~/server/api/trpc";
-import { getEventLayer } from "~/server/event-layer";
+import { getEventLayer, listInstances } from "~/server/event-layer";
 import { getSseFastPath } from "~/server/sse/holder";
 import {
   eventNameSchema,
@@ -72,7 +72,13 @@ export const eventsRouter = createTRPCRouter({
   /** Registry, bus and SSE totals (slow-consumer and stalled-socket disconnects among them). */
   stats: adminProcedure.query(async () => {
     const { registry, bus } = getEventLayer();
-    return { ...registry.stats(), bus: await bus.stats(), sse: getSseFastPath()?.hub.stats() ?? null };
+    return {
+      ...registry.stats(),
+      bus: await bus.stats(),
+      sse: getSseFastPath()?.hub.stats() ?? null,
+      /** With REDIS_URL: every live instance and what it holds (this one's figures are above). */
+      instances: await listInstances(),
+    };
   }),
 
   /** Who in my organisations is online right now. */
