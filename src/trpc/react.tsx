@@ -9,6 +9,7 @@ import SuperJSON from "superjson";
 
 import type { AppRouter } from "~/server/api/root";
 import { createQueryClient } from "./query-client";
+import { backoffEventSource } from "./backoff-event-source";
 import { sharedSubscriptionLink } from "./shared-subscription-link";
 import { getTabId } from "./tab-id";
 
@@ -62,6 +63,8 @@ export function TRPCReactProvider(props: { children: React.ReactNode }) {
             link: httpSubscriptionLink({
               url: `${getBaseUrl()}/api/trpc`,
               transformer: SuperJSON,
+              // Reconnects spread out (exponential backoff, full jitter), resuming from the last id.
+              EventSource: backoffEventSource(),
               eventSourceOptions: () => ({ withCredentials: true }),
             }),
           }),

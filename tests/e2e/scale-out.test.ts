@@ -32,12 +32,14 @@ let a: AppServer;
 let b: AppServer;
 let nginx: Nginx;
 let cookie: string;
+const PER_USER = 5;
 
 const instanceEnv = () => ({
   DATABASE_URL: databaseUrl,
   REDIS_URL: redis.url,
   EVENTS_PING_INTERVAL_MS: "500",
   EVENTS_RECONNECT_AFTER_INACTIVITY_MS: "3000",
+  EVENTS_MAX_CONNECTIONS_PER_USER: String(PER_USER),
   ESCROW_JOB_INTERVAL_MS: "0",
   LOG_LEVEL: "warn",
 });
@@ -148,6 +150,18 @@ describe.skipIf(missing.length > 0)("many instances on Redis", () => {
     expect(Date.now() - signedOutAt).toBeLessThan(3_000); // not the 60 s re-authorisation interval
     bobOnB.unsubscribe();
     await until(async () => (await bobOnline()) === 0, "Bob offline");
+  });
+
+  it("the per-user connection cap counts every instance's streams", async () => {
+    const carolCookie = await signIn(a.baseUrl, "carol@globex.test");
+    const on = (server: AppServer) => live(trpcClient(carolCookie, { url: server.baseUrl }).client);
+    const held = [on(a), on(a), on(a), on(b), on(b)];
+    for (const stream of held) await stream.ready();
+    const over = on(a);
+    await until(() => over.errors.length > 0, "the refusal");
+    expect(over.errors[0]!.data?.code).toBe("TOO_MANY_REQUESTS");
+    expect(over.errors[0]!.message).toMatch(/per-user limit, across instances/);
+    for (const stream of [...held, over]) stream.unsubscribe();
   });
 
   it("an instance killed with SIGKILL: its client reconnects through nginx to the other and resumes with no loss", async () => {

@@ -5,7 +5,8 @@
  */
 import { EventBus } from "./bus";
 import { EntitlementCache } from "./entitlement-cache";
-import type { EntitlementLookup } from "./identity";
+import { ConnectionLimitError } from "./errors";
+import type { EntitlementLookup, ResolvedSubscriber } from "./identity";
 import type { EventLayerLogger } from "./logger";
 import { silentLogger } from "./logger";
 import type { Presence, PresenceListener } from "./presence";
@@ -46,6 +47,11 @@ export interface EventLayerConfig {
 }
 
 export interface EventLayer {
+  /**
+   * Checks limits that span instances before a subscription opens (Redis);
+   * throws ConnectionLimitError. The registry's own limits still apply.
+   */
+  admit?: (identity: ResolvedSubscriber) => Promise<void>;
   bus: EventBus;
   registry: ConnectionRegistry;
   presence: Presence;
@@ -169,8 +175,9 @@ export function createRedisEventLayer(
       return { totalConnections, users: Object.keys(clientsByUser).length, clientsByOrganization };
     },
   });
+  let presence: RedisPresence | undefined;
   const layer = assemble(config, lookup, logger, {
-    presence: (onChange) => new RedisPresence(redis.client, instances, prefix, onChange),
+    presence: (onChange) => (presence = new RedisPresence(redis.client, instances, prefix, onChange)),
     log: new RedisReplayLog(redis.client, {
       prefix: redis.prefix,
       maxEvents: config.retentionCount,
@@ -184,7 +191,23 @@ export function createRedisEventLayer(
       await redis.client.quit().catch(() => redis.client.disconnect());
     },
   });
+  const admit = async (identity: ResolvedSubscriber) => {
+    const counts = await presence!.clusterCounts(identity.userId, identity.organizationIds);
+    if (counts.user >= config.maxConnectionsPerUser) {
+      throw new ConnectionLimitError(
+        `you already have ${config.maxConnectionsPerUser} open subscriptions (the per-user limit, across instances); close a tab or retry later`,
+      );
+    }
+    for (const count of counts.organizations.values()) {
+      if (count >= config.maxConnectionsPerOrganization) {
+        throw new ConnectionLimitError(
+          `your organisation already has ${config.maxConnectionsPerOrganization} open subscriptions (the per-organisation limit, across instances); retry later`,
+        );
+      }
+    }
+  };
   return Object.assign(layer, {
+    admit,
     instances,
     /** Resolves once the tail is reading and this instance is announced. */
     start: async () => {
@@ -200,7 +223,8 @@ export type OpenSubscriptionOptions = Pick<
 >;
 
 /** Opens a subscription on `layer` with its engines, limits and re-authorisation. */
-export function openSubscription(layer: EventLayer, options: OpenSubscriptionOptions): Promise<Subscription> {
+export async function openSubscription(layer: EventLayer, options: OpenSubscriptionOptions): Promise<Subscription> {
+  await layer.admit?.(options.identity);
   return Subscription.open({
     ...options,
     bus: layer.bus,

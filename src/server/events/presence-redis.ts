@@ -8,7 +8,7 @@
  *
  * Keys (under the prefix): presence:c:<instance> (connection → member and
  * organisations), presence:n:<org> (member → connections), presence:m:<org>
- * (member → name and online-since).
+ * (member → name and online-since), presence:u (member → connections).
  */
 import type { RedisInstances } from "./instances-redis";
 import type { OnlineMember, Presence, PresenceListener, PresenceMember } from "./presence";
@@ -24,6 +24,9 @@ interface Connection {
 // Moves one member's counts: +1 in ARGV-listed "enter" orgs first, then -1 in "leave" orgs.
 // Returns the crossings: { org, 1|0, ... }.
 const MOVE = `
+local function user_left(prefix, user)
+  if redis.call('HINCRBY', prefix .. 'presence:u', user, -1) <= 0 then redis.call('HDEL', prefix .. 'presence:u', user) end
+end
 local function move(prefix, user, member, enter, leave)
   local out = {}
   for _, org in ipairs(enter) do
@@ -48,6 +51,7 @@ const JOIN = new RedisScript(`${MOVE}
 if redis.call('HEXISTS', KEYS[1], ARGV[2]) == 1 then return {} end
 redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
 local c = cjson.decode(ARGV[3])
+redis.call('HINCRBY', ARGV[1] .. 'presence:u', c.userId, 1)
 return move(ARGV[1], c.userId, ARGV[4], c.orgs, {})
 `);
 
@@ -57,6 +61,7 @@ local raw = redis.call('HGET', KEYS[1], ARGV[2])
 if not raw then return {} end
 redis.call('HDEL', KEYS[1], ARGV[2])
 local c = cjson.decode(raw)
+user_left(ARGV[1], c.userId)
 return move(ARGV[1], c.userId, '', {}, c.orgs)
 `);
 
@@ -77,6 +82,7 @@ local all = redis.call('HGETALL', KEYS[1])
 local out = {}
 for i = 2, #all, 2 do
   local c = cjson.decode(all[i])
+  user_left(ARGV[1], c.userId)
   local moved = move(ARGV[1], c.userId, '', {}, c.orgs)
   for j = 1, #moved, 2 do
     table.insert(out, all[i]); table.insert(out, moved[j])
@@ -157,6 +163,23 @@ export class RedisPresence implements Presence {
       });
     }
     return online.sort((a, b) => a.sinceMs - b.sinceMs).map(({ sinceMs: _sinceMs, ...member }) => member);
+  }
+
+  /** Open connections of a user, and of each organisation, on every instance (for the connection caps). */
+  async clusterCounts(
+    userId: string,
+    organizationIds: readonly string[],
+  ): Promise<{ user: number; organizations: Map<string, number> }> {
+    const user = Number((await this.client.call("HGET", `${this.prefix}presence:u`, userId)) ?? 0);
+    const organizations = new Map<string, number>();
+    for (const organizationId of organizationIds) {
+      const counts = (await this.client.call("HVALS", `${this.prefix}presence:n:${organizationId}`)) as string[];
+      organizations.set(
+        organizationId,
+        counts.reduce((sum, n) => sum + Number(n), 0),
+      );
+    }
+    return { user, organizations };
   }
 
   /** This instance's connections in Redis (leak checks). */
