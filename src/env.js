@@ -52,6 +52,9 @@ export const env = createEnv({
     // Several instances share one event stream on Redis; unset = everything in this process.
     REDIS_URL: z.string().url().optional(),
     REDIS_KEY_PREFIX: z.string().min(1).default("{t3-live-events}:"),
+    // The outbox relay publishes committed events; false: this process only records them.
+    OUTBOX_RELAY: bool.default(true),
+    OUTBOX_POLL_MS: z.coerce.number().int().nonnegative().default(1_000),
     TRPC_MAX_BODY_BYTES: ms(1024 * 1024),
     TRPC_MAX_BATCH_SIZE: ms(20),
     // 0 turns a limit off.
@@ -95,6 +98,8 @@ export const env = createEnv({
     RATE_LIMIT_EMITS_PER_ORGANIZATION: process.env.RATE_LIMIT_EMITS_PER_ORGANIZATION,
     RATE_LIMIT_SIGNINS_PER_IP: process.env.RATE_LIMIT_SIGNINS_PER_IP,
     TRPC_MAX_BODY_BYTES: process.env.TRPC_MAX_BODY_BYTES,
+    OUTBOX_RELAY: process.env.OUTBOX_RELAY,
+    OUTBOX_POLL_MS: process.env.OUTBOX_POLL_MS,
     REDIS_URL: process.env.REDIS_URL,
     REDIS_KEY_PREFIX: process.env.REDIS_KEY_PREFIX,
     TRPC_MAX_BATCH_SIZE: process.env.TRPC_MAX_BATCH_SIZE,

@@ -22,6 +22,10 @@ export async function register() {
       "AUTH_DEMO_LOGIN=true in production: anyone can sign in as a demo user with the password 'demo'",
     );
   }
+  // Publishes what committed transactions recorded, including rows a crash left behind.
+  const { outboxRelay } = await import("~/server/outbox");
+  const { db } = await import("~/server/db");
+  outboxRelay(db).start();
   const { startEscrowReleaseJob } = await import("~/server/jobs/escrow-release");
   startEscrowReleaseJob(env.ESCROW_JOB_INTERVAL_MS);
   const { installSseFastPath } = await import("~/server/sse/install");

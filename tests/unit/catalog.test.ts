@@ -64,6 +64,7 @@ describe("event catalog", () => {
       title: string;
       total: number;
       currency: string;
+      orderVersion?: number | undefined;
     }>();
     expectTypeOf<EventData<"order.created">["displayAmount"]>().toEqualTypeOf<string>();
     expectTypeOf<EventData<"order.status.changed">["to"]>().toEqualTypeOf<

@@ -21,7 +21,7 @@ import { silentLogger, type EventLayerLogger } from "./logger";
 import type { EventEnvelope } from "./envelope";
 import { EventPayloadTooLargeError, EventValidationError } from "./errors";
 import type { EventId } from "./event-id";
-import type { ReplayLog, ReplayResult } from "./replay-log";
+import type { EventDraft, ReplayLog, ReplayResult } from "./replay-log";
 import { SubscriberIndex, type Subscriber } from "./subscriber-index";
 import { assertTargetFitsAudience, audiencesOf, isAddressedTo, type EventTarget } from "./targets";
 import type { EventTransport } from "./transport";
@@ -72,9 +72,17 @@ export class EventBus {
     payload: EventPayload<N>,
     target: EventTarget,
   ): Promise<EventEnvelope<N>> {
-    let draft: Omit<EventEnvelope<N>, "id">;
+    return (await this.publish(this.validate(name, payload, target))) as EventEnvelope<N>;
+  }
+
+  /**
+   * Checks `payload` and `target` as `emit` does and returns the event ready
+   * to publish, without publishing it: the transactional outbox records it
+   * with the change it describes, and its relay calls `publish` later.
+   */
+  validate<N extends EmittableEventName>(name: N, payload: EventPayload<N>, target: EventTarget): EventDraft {
     try {
-      draft = this.prepare(name, payload, target);
+      return this.prepare(name, payload, target);
     } catch (error) {
       this.rejected++;
       this.logger.warn(
@@ -83,11 +91,18 @@ export class EventBus {
       );
       throw error;
     }
-    const envelope = (await this.options.log.append(draft)) as EventEnvelope<N>;
+  }
+
+  /** Stamps a validated event with its id, records it in the replay log and delivers it. */
+  async publish(draft: EventDraft): Promise<EventEnvelope> {
+    const envelope = await this.options.log.append(draft);
     await this.options.transport.publish(envelope);
     this.emitted++;
     // debug, not info: one line per emit is too much at volume; connections log at info.
-    this.logger.debug({ event: "event.emitted", id: envelope.id, name, target: target.kind }, "event emitted");
+    this.logger.debug(
+      { event: "event.emitted", id: envelope.id, name: envelope.name, target: envelope.target.kind },
+      "event emitted",
+    );
     return envelope;
   }
 

@@ -70,14 +70,27 @@ export const eventCatalog = {
     audience: "organization",
     version: 1,
     description: "A new order was placed in the organisation.",
-    payload: z.object({ orderId: id, title: shortText(200), total: minorUnits, currency }),
+    payload: z.object({
+      orderId: id,
+      title: shortText(200),
+      total: minorUnits,
+      currency,
+      /** The order's version after this change: a consumer tells a stale update from a new one. */
+      orderVersion: z.number().int().positive().optional(),
+    }),
     derived: { schema: displayAmount, compute: (p) => ({ displayAmount: formatMoney(p.total, p.currency) }) },
   }),
   "order.status.changed": defineEvent({
     audience: "organization",
     version: 1,
     description: "An order moved from one status to another.",
-    payload: z.object({ orderId: id, from: orderStatus, to: orderStatus }),
+    payload: z.object({
+      orderId: id,
+      from: orderStatus,
+      to: orderStatus,
+      /** The order's version after this change: a consumer tells a stale update from a new one. */
+      orderVersion: z.number().int().positive().optional(),
+    }),
   }),
   "deliverable.uploaded": defineEvent({
     audience: "organization",

@@ -14,6 +14,7 @@ export {
   type EventPayload,
 } from "./catalog";
 export type { EventEnvelope, LiveEvent, LiveEventOf, StreamItem } from "./envelope";
+export type { EventDraft } from "./replay-log";
 export * from "./errors";
 export { compareEventIds, type EventId } from "./event-id";
 export { EntitlementCache } from "./entitlement-cache";

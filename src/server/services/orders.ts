@@ -1,11 +1,12 @@
 /**
- * The demo order domain. Every state change is written first and emitted to
- * the order's organisation after the write succeeded, so subscribers never
- * hear of a change the database does not have.
+ * The demo order domain. Every state change and its event are one
+ * transaction (the outbox, src/server/outbox.ts): subscribers never hear of
+ * a change the database does not have, and no committed change loses its
+ * event. Each change moves the order's version on; its events carry it.
  */
 import type { PrismaClient } from "~/generated/prisma/client";
 import type { OrderStatus } from "~/generated/prisma/enums";
-import { bus } from "~/server/event-layer";
+import { withEvents } from "~/server/outbox";
 
 export const ESCROW_HOLD_MS = 10_000;
 
@@ -23,32 +24,46 @@ export async function createOrder(
   db: PrismaClient,
   input: { organizationId: string; createdById: string; title: string; totalCents: number; currency: string },
 ) {
-  const order = await db.order.create({ data: input });
-  await bus.emit(
-    "order.created",
-    { orderId: order.id, title: order.title, total: order.totalCents, currency: order.currency },
-    { kind: "organization", organizationId: order.organizationId },
-  );
-  return order;
+  return withEvents(db, async (tx, emit) => {
+    const order = await tx.order.create({ data: input });
+    await emit(
+      "order.created",
+      {
+        orderId: order.id,
+        title: order.title,
+        total: order.totalCents,
+        currency: order.currency,
+        orderVersion: order.version,
+      },
+      { kind: "organization", organizationId: order.organizationId },
+    );
+    return order;
+  });
 }
 
 export async function changeOrderStatus(db: PrismaClient, orderId: string, to: OrderStatus) {
-  const order = await db.order.findUniqueOrThrow({ where: { id: orderId } });
-  if (!transitions[order.status].includes(to)) {
-    throw new OrderTransitionError(`an order in ${order.status} cannot move to ${to}`);
-  }
-  // Conditional update: a concurrent change makes this one fail instead of emitting twice.
-  const updated = await db.order.updateMany({
-    where: { id: orderId, status: order.status },
-    data: { status: to, escrowReleaseAt: to === "DELIVERED" ? new Date(Date.now() + ESCROW_HOLD_MS) : undefined },
+  return withEvents(db, async (tx, emit) => {
+    const order = await tx.order.findUniqueOrThrow({ where: { id: orderId } });
+    if (!transitions[order.status].includes(to)) {
+      throw new OrderTransitionError(`an order in ${order.status} cannot move to ${to}`);
+    }
+    // Conditional on the version read: a concurrent change makes this one fail instead of emitting twice.
+    const updated = await tx.order.updateMany({
+      where: { id: orderId, version: order.version },
+      data: {
+        status: to,
+        version: { increment: 1 },
+        escrowReleaseAt: to === "DELIVERED" ? new Date(Date.now() + ESCROW_HOLD_MS) : undefined,
+      },
+    });
+    if (updated.count === 0) throw new OrderTransitionError("the order changed meanwhile; reload and retry");
+    await emit(
+      "order.status.changed",
+      { orderId, from: order.status, to, orderVersion: order.version + 1 },
+      { kind: "organization", organizationId: order.organizationId },
+    );
+    return { ...order, status: to, version: order.version + 1 };
   });
-  if (updated.count === 0) throw new OrderTransitionError("the order changed meanwhile; reload and retry");
-  await bus.emit(
-    "order.status.changed",
-    { orderId, from: order.status, to },
-    { kind: "organization", organizationId: order.organizationId },
-  );
-  return { ...order, status: to };
 }
 
 /** Releases escrow for delivered orders whose hold expired. Returns how many. */
@@ -59,19 +74,26 @@ export async function releaseDueEscrows(db: PrismaClient, now = new Date()): Pro
   });
   let released = 0;
   for (const order of due) {
-    const claimed = await db.order.updateMany({
-      where: { id: order.id, status: "DELIVERED", escrowReleasedAt: null },
-      data: { escrowReleasedAt: now, status: "COMPLETED" },
+    const claimed = await withEvents(db, async (tx, emit) => {
+      const claim = await tx.order.updateMany({
+        where: { id: order.id, status: "DELIVERED", escrowReleasedAt: null },
+        data: { escrowReleasedAt: now, status: "COMPLETED", version: { increment: 1 } },
+      });
+      if (claim.count === 0) return false; // another worker took it
+      const target = { kind: "organization", organizationId: order.organizationId } as const;
+      await emit(
+        "escrow.released",
+        { orderId: order.id, milestoneId: `${order.id}:final`, amount: order.totalCents, currency: order.currency },
+        target,
+      );
+      await emit(
+        "order.status.changed",
+        { orderId: order.id, from: "DELIVERED", to: "COMPLETED", orderVersion: order.version + 1 },
+        target,
+      );
+      return true;
     });
-    if (claimed.count === 0) continue; // another worker took it
-    const target = { kind: "organization", organizationId: order.organizationId } as const;
-    await bus.emit(
-      "escrow.released",
-      { orderId: order.id, milestoneId: `${order.id}:final`, amount: order.totalCents, currency: order.currency },
-      target,
-    );
-    await bus.emit("order.status.changed", { orderId: order.id, from: "DELIVERED", to: "COMPLETED" }, target);
-    released++;
+    if (claimed) released++;
   }
   return released;
 }

@@ -15,9 +15,9 @@ import { createHmac, timingSafeEqual } from "node:crypto";
 import { z } from "zod";
 
 import type { Prisma, PrismaClient } from "~/generated/prisma/client";
-import { bus } from "~/server/event-layer";
 import { EventLayerError } from "~/server/events";
 import { logger } from "~/server/logger";
+import { publishedEventId, withEvents } from "~/server/outbox";
 
 export const SIGNATURE_HEADER = "x-signature-256";
 export const MAX_WEBHOOK_BYTES = 64 * 1024;
@@ -138,40 +138,39 @@ export async function handlePaymentWebhook(
     };
   }
 
-  // The delivery is claimed and the order updated together; a concurrent
-  // repeat fails on the delivery's primary key and gets the first answer.
-  try {
-    await db.$transaction([
-      db.paymentWebhookDelivery.create({ data: { id: event.id, orderId: order.id, type: event.type } }),
-      db.order.update({
-        where: { id: order.id },
-        data:
-          event.type === "payment.succeeded"
-            ? { paymentStatus: "PAID", paymentRef: event.providerRef }
-            : { paymentStatus: "FAILED" },
-      }),
-    ]);
-  } catch (error) {
-    const first = await db.paymentWebhookDelivery.findUnique({ where: { id: event.id } });
-    if (first) return repeat(first);
-    throw error;
-  }
-
+  // The delivery is claimed, the order updated and the event recorded together
+  // (the outbox); a concurrent repeat fails on the delivery's primary key and
+  // gets the first answer.
   const target = { kind: "organization", organizationId: order.organizationId } as const;
   let result: WebhookResult;
   try {
-    const envelope =
-      event.type === "payment.succeeded"
-        ? await bus.emit(
+    const seq = await withEvents(db, async (tx, emit) => {
+      await tx.paymentWebhookDelivery.create({ data: { id: event.id, orderId: order.id, type: event.type } });
+      await tx.order.update({
+        where: { id: order.id },
+        data: {
+          version: { increment: 1 },
+          ...(event.type === "payment.succeeded"
+            ? { paymentStatus: "PAID", paymentRef: event.providerRef }
+            : { paymentStatus: "FAILED" }),
+        },
+      });
+      return event.type === "payment.succeeded"
+        ? emit(
             "payment.succeeded",
             { orderId: order.id, amount: event.amount, currency: event.currency, providerRef: event.providerRef },
             target,
           )
-        : await bus.emit("payment.failed", { orderId: order.id, errorCode: event.errorCode }, target);
-    result = { status: 202, body: { accepted: true, eventId: envelope.id } };
+        : emit("payment.failed", { orderId: order.id, errorCode: event.errorCode }, target);
+    });
+    result = { status: 202, body: { accepted: true, eventId: await publishedEventId(db, seq) } };
   } catch (error) {
-    if (!(error instanceof EventLayerError)) throw error;
-    result = { status: 400, body: { error: "invalid_event", message: error.message } };
+    if (error instanceof EventLayerError) {
+      return { status: 400, body: { error: "invalid_event", message: error.message } };
+    }
+    const first = await db.paymentWebhookDelivery.findUnique({ where: { id: event.id } });
+    if (first) return repeat(first);
+    throw error;
   }
   await db.paymentWebhookDelivery.update({
     where: { id: event.id },
