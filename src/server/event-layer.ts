@@ -135,20 +135,22 @@ export function createEventLayer(overrides: Partial<EventLayerConfig> = {}): App
 
 const globalForEvents = globalThis as unknown as { __t3LiveEvents?: EventLayer };
 
+/** The process's layer with the app's additions (absent on a layer a test set). */
+const appLayer = () => getEventLayer() as Partial<AppEventLayer>;
+
 /** Every instance of the deployment with what it holds (Redis), or null on the embedded default. */
 export async function listInstances() {
-  return (await (getEventLayer() as Partial<AppEventLayer>).instances?.list()) ?? null;
+  return (await appLayer().instances?.list()) ?? null;
 }
 
 /** The Redis command connection of the process's layer, or null on the embedded default. */
 export function getEventLayerRedis(): Redis | null {
-  return (getEventLayer() as Partial<AppEventLayer>).redis ?? null;
+  return appLayer().redis ?? null;
 }
 
 /** Connects the process's layer to its engines (Redis); throws a clear error when it cannot. */
 export async function connectEventLayer(): Promise<void> {
-  const layer = getEventLayer() as Partial<AppEventLayer>;
-  await layer.connect?.();
+  await appLayer().connect?.();
 }
 
 export function getEventLayer(): EventLayer {
