@@ -12,6 +12,8 @@ const testEnv: Record<string, string> = {
   PAYMENTS_WEBHOOK_SECRET: "test-webhook-secret-0123456789",
   LOG_LEVEL: "silent",
   ESCROW_JOB_INTERVAL_MS: "0",
+  // In-process tests build a fresh layer per test on one database; the database log has its own tests.
+  EVENTS_REPLAY_LOG: "memory",
 };
 
 const shared = {

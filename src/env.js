@@ -52,6 +52,10 @@ export const env = createEnv({
     // Several instances share one event stream on Redis; unset = everything in this process.
     REDIS_URL: z.string().url().optional(),
     REDIS_KEY_PREFIX: z.string().min(1).default("{t3-live-events}:"),
+    // GET /api/metrics (Prometheus) with `Authorization: Bearer <token>`; unset = no endpoint.
+    METRICS_TOKEN: z.string().min(16).optional(),
+    // Without Redis: the replay history in the database (survives restarts) or in memory.
+    EVENTS_REPLAY_LOG: z.enum(["database", "memory"]).default("database"),
     // The outbox relay publishes committed events; false: this process only records them.
     OUTBOX_RELAY: bool.default(true),
     OUTBOX_POLL_MS: z.coerce.number().int().nonnegative().default(1_000),
@@ -99,9 +103,11 @@ export const env = createEnv({
     RATE_LIMIT_SIGNINS_PER_IP: process.env.RATE_LIMIT_SIGNINS_PER_IP,
     TRPC_MAX_BODY_BYTES: process.env.TRPC_MAX_BODY_BYTES,
     OUTBOX_RELAY: process.env.OUTBOX_RELAY,
+    EVENTS_REPLAY_LOG: process.env.EVENTS_REPLAY_LOG,
     OUTBOX_POLL_MS: process.env.OUTBOX_POLL_MS,
     REDIS_URL: process.env.REDIS_URL,
     REDIS_KEY_PREFIX: process.env.REDIS_KEY_PREFIX,
+    METRICS_TOKEN: process.env.METRICS_TOKEN,
     TRPC_MAX_BATCH_SIZE: process.env.TRPC_MAX_BATCH_SIZE,
     RATE_LIMIT_SIGNIN_FAILURES_PER_ACCOUNT: process.env.RATE_LIMIT_SIGNIN_FAILURES_PER_ACCOUNT,
     RATE_LIMIT_STREAM_OPENS_PER_IP: process.env.RATE_LIMIT_STREAM_OPENS_PER_IP,

@@ -23,9 +23,11 @@ export async function register() {
     );
   }
   // Publishes what committed transactions recorded, including rows a crash left behind.
-  const { outboxRelay } = await import("~/server/outbox");
+  const { outboxRelay, wakeOnCommit } = await import("~/server/outbox");
   const { db } = await import("~/server/db");
-  outboxRelay(db).start();
+  const relay = outboxRelay(db);
+  relay.start();
+  if (env.DATABASE_URL && env.OUTBOX_RELAY) await wakeOnCommit(env.DATABASE_URL, relay);
   const { startEscrowReleaseJob } = await import("~/server/jobs/escrow-release");
   startEscrowReleaseJob(env.ESCROW_JOB_INTERVAL_MS);
   const { installSseFastPath } = await import("~/server/sse/install");

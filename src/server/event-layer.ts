@@ -25,6 +25,8 @@ import {
 import { db } from "~/server/db";
 import { expectedFailures } from "~/server/log-throttle";
 import { logger } from "~/server/logger";
+import { processSingleton } from "~/server/process-singleton";
+import { DatabaseReplayLog } from "~/server/replay-log-database";
 import { prismaEntitlements } from "~/server/subscribers";
 
 export function eventLayerConfigFromEnv(): EventLayerConfig {
@@ -43,6 +45,9 @@ export function eventLayerConfigFromEnv(): EventLayerConfig {
     entitlementCacheMs: env.EVENTS_ENTITLEMENT_CACHE_MS,
   };
 }
+
+/** Redis connection errors seen by this process (the metrics endpoint reports them). */
+export const redisErrors = processSingleton("redis-errors", () => ({ count: 0 }));
 
 /**
  * The two connections of the Redis engines: commands fail fast while Redis
@@ -63,6 +68,7 @@ function redisConnections(url: string) {
     ["tail", tail],
   ] as const) {
     connection.on("error", (error: Error) => {
+      redisErrors.count++;
       const line = expectedFailures.take(`redis:${name}`);
       if (line) logger.warn({ event: "redis.error", connection: name, message: error.message, ...line }, "redis error");
     });
@@ -105,7 +111,16 @@ export function createEventLayer(overrides: Partial<EventLayerConfig> = {}): App
   const eventsLogger = logger.child({ component: "events" });
   const url = env.REDIS_URL;
   if (!url) {
-    return Object.assign(createMemoryEventLayer(config, prismaEntitlements(db), eventsLogger), {
+    // History in the database survives restarts; in memory it does not (tests, or by choice).
+    const log =
+      env.EVENTS_REPLAY_LOG === "database"
+        ? new DatabaseReplayLog(db, {
+            maxEvents: config.retentionCount,
+            maxAgeMs: config.retentionMs,
+            maxTotalEvents: config.retentionTotal,
+          })
+        : undefined;
+    return Object.assign(createMemoryEventLayer(config, prismaEntitlements(db), eventsLogger, log), {
       connect: async () => {},
     });
   }

@@ -14,9 +14,19 @@
  * Guarantees: validated against the catalog like `bus.emit` (a bad event
  * throws and rolls the change back); nothing is published for a rolled-back
  * transaction; events reach the bus in commit order. Publishing is at least
- * once: a crash after the bus took an event and before its row was marked
- * publishes it again after the restart, under a new id.
+ * once, delivery exactly once: a row is published under the key
+ * `outbox:<seq>`, and the replay log gives a key it has seen its first id
+ * back instead of a second event (a crash after the bus took an event and
+ * before its row was marked, or two relays on one row). Published rows are
+ * deleted once older than the replay retention (the replay log is the
+ * history; the outbox is only the hand-over).
+ *
+ * On PostgreSQL, a commit also wakes the relays of other instances (NOTIFY
+ * on `outbox_committed`); everywhere, the committing process wakes its own
+ * relay and a poll catches the rest.
  */
+import pg from "pg";
+
 import type { Prisma, PrismaClient } from "~/generated/prisma/client";
 import { env } from "~/env";
 import { getEventLayer } from "~/server/event-layer";
@@ -35,8 +45,10 @@ export type EmitInTransaction = <N extends EmittableEventName>(
 
 /** Emitting transactions queue on this lock, so their rows' `seq` order is their commit order. */
 const EMIT_LOCK = 7_413_001;
-/** One relay at a time publishes (several instances, or several bundles of one). */
-const RELAY_LOCK = 7_413_002;
+/** Notified on commit of a transaction that recorded events (PostgreSQL delivers it at commit only). */
+export const OUTBOX_CHANNEL = "outbox_committed";
+/** Rows deleted per cleanup statement, so a backlog never holds a long lock. */
+const CLEANUP_BATCH = 1_000;
 
 /** Records an event in `tx`; it is published once `tx` commits. Resolves with the row's `seq`. */
 export async function emitInTransaction<N extends EmittableEventName>(
@@ -51,6 +63,7 @@ export async function emitInTransaction<N extends EmittableEventName>(
     data: { draft: draft as unknown as Prisma.InputJsonValue },
     select: { seq: true },
   });
+  await tx.$executeRaw`SELECT pg_notify(${OUTBOX_CHANNEL}, '')`;
   return row.seq;
 }
 
@@ -76,21 +89,30 @@ export class OutboxRelay {
   private again = false;
   private timer: ReturnType<typeof setInterval> | null = null;
   private stopped = false;
+  private cleanedAt = 0;
 
   constructor(
     private readonly db: PrismaClient,
-    private readonly pollMs: number,
-    /** False: this process only records; another one (a worker, another instance) publishes. */
-    private readonly enabled = true,
+    private readonly options: {
+      pollMs: number;
+      /** False: this process only records; another one (a worker, another instance) publishes. */
+      enabled?: boolean;
+      /** Published rows older than this are deleted. */
+      keepPublishedMs: number;
+    },
   ) {}
+
+  private get enabled(): boolean {
+    return this.options.enabled ?? true;
+  }
 
   /**
    * Polls every `pollMs`: rows committed by other instances, and rows a crash
    * left behind (the first poll, `pollMs` after start, publishes those).
    */
   start(): void {
-    if (!this.enabled || this.timer || this.pollMs <= 0) return;
-    this.timer = setInterval(() => void this.wake(), this.pollMs);
+    if (!this.enabled || this.timer || this.options.pollMs <= 0) return;
+    this.timer = setInterval(() => void this.wake(), this.options.pollMs);
     this.timer.unref();
   }
 
@@ -112,9 +134,10 @@ export class OutboxRelay {
         do {
           this.again = false;
           while (await this.publishOne()) {
-            // one row per transaction: a failure leaves every earlier row marked
+            // one row at a time, in seq order: a failure leaves every earlier row published
           }
         } while (this.again);
+        await this.cleanUp();
       } catch (error) {
         logger.error(
           { event: "outbox.relay_failed", message: (error as Error).message },
@@ -127,23 +150,97 @@ export class OutboxRelay {
     return this.draining;
   }
 
-  /** Publishes the oldest unpublished row; false when there is none (or another relay holds the lock). */
+  /**
+   * Publishes the oldest unpublished row; false when there is none. No
+   * transaction is held while the bus publishes (the embedded database has
+   * one connection, and the replay log may live in it): the key makes a
+   * second publish of the row, by a crash's retry or another relay, return
+   * the first id, and each relay goes in seq order, so commit order holds.
+   */
   private async publishOne(): Promise<boolean> {
-    return this.db.$transaction(async (tx) => {
-      const [lock] = await tx.$queryRaw<
-        { locked: boolean }[]
-      >`SELECT pg_try_advisory_xact_lock(${RELAY_LOCK}) AS locked`;
-      if (!lock?.locked) return false;
-      const row = await tx.outboxEvent.findFirst({ where: { publishedAt: null }, orderBy: { seq: "asc" } });
-      if (!row) return false;
-      const envelope = await getEventLayer().bus.publish(row.draft as unknown as EventDraft);
-      await tx.outboxEvent.update({ where: { seq: row.seq }, data: { publishedAt: new Date(), eventId: envelope.id } });
-      return true;
+    const row = await this.db.outboxEvent.findFirst({ where: { publishedAt: null }, orderBy: { seq: "asc" } });
+    if (!row) return false;
+    const envelope = await getEventLayer().bus.publish(row.draft as unknown as EventDraft, {
+      key: `outbox:${row.seq}`,
     });
+    await this.db.outboxEvent.updateMany({
+      where: { seq: row.seq, publishedAt: null },
+      data: { publishedAt: new Date(), eventId: envelope.id },
+    });
+    return true;
+  }
+
+  /** Deletes rows published longer ago than the retention, at most once a minute, in batches. */
+  private async cleanUp(): Promise<void> {
+    const now = Date.now();
+    if (now - this.cleanedAt < 60_000) return;
+    this.cleanedAt = now;
+    const before = new Date(now - this.options.keepPublishedMs);
+    for (;;) {
+      const deleted = await this.db.$executeRaw`
+        DELETE FROM "OutboxEvent" WHERE seq IN (
+          SELECT seq FROM "OutboxEvent" WHERE "publishedAt" < ${before} ORDER BY seq LIMIT ${CLEANUP_BATCH}
+        )`;
+      if (deleted < CLEANUP_BATCH) return;
+    }
   }
 }
 
 /** The process's relay (one per process, whichever bundle asks). */
 export function outboxRelay(db: PrismaClient): OutboxRelay {
-  return processSingleton("outbox-relay", () => new OutboxRelay(db, env.OUTBOX_POLL_MS, env.OUTBOX_RELAY));
+  return processSingleton(
+    "outbox-relay",
+    () =>
+      new OutboxRelay(db, {
+        pollMs: env.OUTBOX_POLL_MS,
+        enabled: env.OUTBOX_RELAY,
+        keepPublishedMs: env.EVENTS_RETENTION_MS,
+      }),
+  );
+}
+
+/**
+ * On PostgreSQL: wakes `relay` whenever any instance commits events (LISTEN
+ * on a connection of its own, re-established after a drop; the poll covers
+ * the moments without it). Resolves once listening; returns the stop function.
+ */
+export async function wakeOnCommit(databaseUrl: string, relay: OutboxRelay): Promise<() => Promise<void>> {
+  let client: pg.Client | null = null;
+  let stopped = false;
+  let retry: ReturnType<typeof setTimeout> | null = null;
+  const connect = async (): Promise<void> => {
+    const next = new pg.Client({ connectionString: databaseUrl });
+    next.on("notification", () => void relay.wake());
+    next.on("error", (error) => {
+      logger.warn({ event: "outbox.listen_lost", message: error.message }, "outbox LISTEN connection lost; retrying");
+      void next.end().catch(() => {});
+      if (!stopped && client === next) {
+        client = null;
+        retry = setTimeout(() => void connect().catch(() => {}), 1_000);
+        retry.unref();
+      }
+    });
+    try {
+      await next.connect();
+      await next.query(`LISTEN ${OUTBOX_CHANNEL}`);
+      client = next;
+      // Whatever committed while not listening.
+      void relay.wake();
+    } catch (error) {
+      await next.end().catch(() => {});
+      if (!stopped) {
+        retry = setTimeout(() => void connect().catch(() => {}), 1_000);
+        retry.unref();
+      }
+      throw error;
+    }
+  };
+  await connect().catch((error: Error) =>
+    logger.warn({ event: "outbox.listen_failed", message: error.message }, "outbox LISTEN failed; polling only"),
+  );
+  return async () => {
+    stopped = true;
+    if (retry) clearTimeout(retry);
+    await client?.end().catch(() => {});
+  };
 }

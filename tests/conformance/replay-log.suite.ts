@@ -48,6 +48,31 @@ export function replayLogConformance(name: string, create: ReplayLogFactory) {
       expect(await log.head()).toBe(sorted.at(-1));
     });
 
+    it("appendOnce records a key's event once: a repeat returns the first envelope and appends nothing", async () => {
+      const { log, origin, append } = await setup();
+      const draft = {
+        name: "payment.failed" as const,
+        version: 1,
+        data: { orderId: "once", errorCode: "x" },
+        emittedAt: new Date().toISOString(),
+        target: { kind: "organization" as const, organizationId: "acme" },
+      };
+      const first = await log.appendOnce(draft, "outbox:1");
+      expect(first.repeated).toBe(false);
+      const between = await append("between");
+      const again = await log.appendOnce(draft, "outbox:1");
+      expect(again).toEqual({ envelope: first.envelope, repeated: true });
+      const other = await log.appendOnce(draft, "outbox:2");
+      expect(other.repeated).toBe(false);
+      expect(compareEventIds(other.envelope.id, between.id)).toBeGreaterThan(0);
+      const replay = await log.readAfter(origin);
+      expect(replay.kind === "events" && replay.events.map((e) => e.id)).toEqual([
+        first.envelope.id,
+        between.id,
+        other.envelope.id,
+      ]);
+    });
+
     it("replays exactly the events after a cursor, in id order", async () => {
       const { log, append } = await setup();
       const [e1, e2, e3] = [await append("1"), await append("2"), await append("3")];

@@ -66,6 +66,8 @@ export async function startApp(options: StartAppOptions = {}): Promise<AppServer
     AUTH_DEMO_LOGIN: "true",
     // Lets a test or the benchmark reach tRPC's stock SSE handler for comparison.
     EVENTS_ALLOW_STOCK_SSE: "true",
+    // The production default (vitest's in-process projects use the memory log).
+    EVENTS_REPLAY_LOG: "database",
     LOG_LEVEL: "warn",
     ...options.env,
   };

@@ -19,7 +19,11 @@ export interface Nginx {
   stop(): Promise<void>;
 }
 
-export async function startNginx(upstreamPorts: number[]): Promise<Nginx> {
+export async function startNginx(
+  upstreamPorts: number[],
+  /** proxy_read_timeout: a stream silent this long is cut by the proxy (heartbeats prevent it). */
+  options: { readTimeoutSeconds?: number } = {},
+): Promise<Nginx> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), "t3-live-events-nginx-"));
   const conf = join(dir, "nginx.conf");
@@ -50,7 +54,7 @@ ${upstreamPorts.map((p) => `    server 127.0.0.1:${p} max_fails=1 fail_timeout=3
       proxy_set_header Host $host;
       proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
       proxy_buffering off;
-      proxy_read_timeout 1h;
+      proxy_read_timeout ${options.readTimeoutSeconds ?? 3600}s;
       proxy_next_upstream error timeout;
       proxy_connect_timeout 2s;
     }

@@ -1,5 +1,5 @@
 /**
- * A real redis-server (Debian's) on a free loopback port, no persistence,
+ * A real redis-server (Debian's) on a free loopback port, persistent or not,
  * started and stopped by the tests that claim to test Redis. `.ci/run`
  * installs the package; without it those tests are skipped and say why.
  */
@@ -17,14 +17,18 @@ export const hasRedis = existsSync(redisServerPath);
 export interface RedisServer {
   url: string;
   port: number;
-  /** Stops the server (SIGKILL: as a crash); `start` brings it back on the same port, empty. */
+  /** Stops the server (SIGKILL: as a crash); `start` brings it back on the same port (empty unless persistent). */
   kill(): Promise<void>;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
 
-export async function startRedis(port?: number): Promise<RedisServer> {
-  const listenPort = port ?? (await freePort());
+export async function startRedis(options: { port?: number; persistent?: boolean } = {}): Promise<RedisServer> {
+  const listenPort = options.port ?? (await freePort());
+  // Persistent: every write is on disk before Redis answers, so a SIGKILL loses nothing it acknowledged.
+  const persistence = options.persistent
+    ? ["--save", "", "--appendonly", "yes", "--appendfsync", "always"]
+    : ["--save", "", "--appendonly", "no"];
   const dir = mkdtempSync(join(tmpdir(), "t3-live-events-redis-"));
   let child: ChildProcess | null = null;
 
@@ -34,7 +38,7 @@ export async function startRedis(port?: number): Promise<RedisServer> {
   const start = async () => {
     child = spawn(
       redisServerPath,
-      ["--port", String(listenPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir],
+      ["--port", String(listenPort), "--bind", "127.0.0.1", ...persistence, "--dir", dir],
       { stdio: "ignore" },
     );
     await waitUntil(ping, `redis-server on port ${listenPort}`, { timeoutMs: 10_000, intervalMs: 50 });

@@ -6,7 +6,8 @@
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 
 import { db } from "~/server/db";
-import { EventValidationError } from "~/server/events";
+import { getEventLayer } from "~/server/event-layer";
+import { EventValidationError, type EventDraft } from "~/server/events";
 import { emitInTransaction, OutboxRelay, withEvents } from "~/server/outbox";
 import { changeOrderStatus, createOrder } from "~/server/services/orders";
 import { freshEventLayer, orgIdOf, sessionFor, setupDatabase, subscribe } from "./harness";
@@ -80,7 +81,7 @@ describe("transactional outbox", () => {
       );
     }
     expect(await unpublished()).toBe(5);
-    const relay = new OutboxRelay(db, 0);
+    const relay = new OutboxRelay(db, { pollMs: 0, keepPublishedMs: 60_000 });
     await relay.wake();
     expect(await unpublished()).toBe(0);
     await sub.waitFor((all) => all.filter((r) => r.event.name === "payment.failed").length >= 5, "5 events");
@@ -93,6 +94,30 @@ describe("transactional outbox", () => {
     await relay.wake();
     await new Promise((r) => setTimeout(r, 100));
     expect(sub.events()).toHaveLength(5);
+    await sub.close();
+  });
+
+  it("a crash between publishing and marking: the relay's retry gets the first id back, and subscribers get the event once", async () => {
+    const alice = await sessionFor("alice@acme.test");
+    const acme = await orgIdOf("acme");
+    const sub = await subscribe(alice, { names: ["payment.failed"] });
+    await sub.ready();
+    const seq = await db.$transaction((tx) =>
+      emitInTransaction(
+        tx,
+        "payment.failed",
+        { orderId: "published-not-marked", errorCode: "x" },
+        { kind: "organization", organizationId: acme },
+      ),
+    );
+    // What the crashed relay did: published under the row's key, and died before marking the row.
+    const row = await db.outboxEvent.findUniqueOrThrow({ where: { seq } });
+    const first = await getEventLayer().bus.publish(row.draft as unknown as EventDraft, { key: `outbox:${seq}` });
+    await sub.waitFor((all) => all.some((r) => r.event.name === "payment.failed"), "the first publish");
+    await new OutboxRelay(db, { pollMs: 0, keepPublishedMs: 60_000 }).wake();
+    expect(await db.outboxEvent.findUniqueOrThrow({ where: { seq } })).toMatchObject({ eventId: first.id });
+    await new Promise((r) => setTimeout(r, 200));
+    expect(sub.events().map((r) => r.id)).toEqual([first.id]);
     await sub.close();
   });
 

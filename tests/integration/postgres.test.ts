@@ -11,7 +11,8 @@ import { PrismaClient } from "~/generated/prisma/client";
 import { createAdapterFactory } from "~/server/db-adapter";
 import { applyMigrations, migrationsDir } from "~/server/db-migrations";
 import { seedDemoData } from "~/server/db-seed";
-import { createOrder } from "~/server/services/orders";
+import { emitInTransaction, OutboxRelay, wakeOnCommit, withEvents } from "~/server/outbox";
+import { changeOrderStatus, createOrder } from "~/server/services/orders";
 import { subscriberOf } from "~/server/events";
 import { prismaEntitlements } from "~/server/subscribers";
 import { readSubscription } from "../helpers/event-layer";
@@ -102,6 +103,79 @@ describe.skipIf(!adminUrl)(
       });
       await sub.close();
       expect(layer.registry.size).toBe(0);
+    });
+
+    it("the outbox on PostgreSQL: a rollback records nothing; racing status changes publish in commit order with increasing versions; NOTIFY wakes another relay", async () => {
+      const layer = freshEventLayer();
+      const alice = await prisma.user.findUniqueOrThrow({ where: { email: "alice@acme.test" } });
+      const acme = await prisma.organization.findUniqueOrThrow({ where: { slug: "acme" } });
+      const identity = subscriberOf(
+        { sessionId: "s-3", userId: alice.id },
+        null,
+        (await prismaEntitlements(prisma)(alice.id))!,
+      );
+      const sub = await readSubscription(layer, { identity, names: ["order.created", "order.status.changed"] });
+      await sub.waitFor((all) => all.length === 1, "system.ready");
+      const target = { kind: "organization", organizationId: acme.id } as const;
+
+      const rows = await prisma.outboxEvent.count();
+      await expect(
+        withEvents(prisma, async (tx, emit) => {
+          const order = await tx.order.create({
+            data: { organizationId: acme.id, createdById: alice.id, title: "Never", totalCents: 1, currency: "USD" },
+          });
+          await emit("order.created", { orderId: order.id, title: "Never", total: 1, currency: "USD" }, target);
+          throw new Error("rolled back");
+        }),
+      ).rejects.toThrow("rolled back");
+      expect(await prisma.outboxEvent.count()).toBe(rows);
+
+      // Real concurrent transactions (PGlite has one connection; PostgreSQL has a pool).
+      const order = await createOrder(prisma, {
+        organizationId: acme.id,
+        createdById: alice.id,
+        title: "Raced on PostgreSQL",
+        totalCents: 900,
+        currency: "USD",
+      });
+      let wins = 0;
+      for (const to of ["IN_PROGRESS", "DELIVERED", "COMPLETED"] as const) {
+        const results = await Promise.allSettled([1, 2, 3, 4].map(() => changeOrderStatus(prisma, order.id, to)));
+        wins += results.filter((r) => r.status === "fulfilled").length;
+      }
+      expect(wins).toBe(3);
+      const about = () =>
+        sub.received
+          .filter((r) => (r.event.data as { orderId?: string }).orderId === order.id)
+          .map((r) => r.event.data as { orderVersion?: number; to?: string });
+      await sub.waitFor(() => about().length === 4, "the order's 4 events");
+      expect(about().map((d) => d.orderVersion)).toEqual([1, 2, 3, 4]);
+      expect(
+        about()
+          .slice(1)
+          .map((d) => d.to),
+      ).toEqual(["IN_PROGRESS", "DELIVERED", "COMPLETED"]);
+
+      // A relay that never polls publishes a row another connection committed: LISTEN/NOTIFY woke it.
+      const relay = new OutboxRelay(prisma, { pollMs: 0, keepPublishedMs: 60_000 });
+      const stop = await wakeOnCommit(url, relay);
+      try {
+        const committedAt = Date.now();
+        await prisma.$transaction((tx) =>
+          emitInTransaction(
+            tx,
+            "order.status.changed",
+            { orderId: order.id, from: "DELIVERED", to: "COMPLETED", orderVersion: 5 },
+            target,
+          ),
+        );
+        await sub.waitFor(() => about().length === 5, "the notified row");
+        expect(Date.now() - committedAt).toBeLessThan(2_000);
+        expect(await prisma.outboxEvent.count({ where: { publishedAt: null } })).toBe(0);
+      } finally {
+        await stop();
+      }
+      await sub.close();
     });
   },
 );

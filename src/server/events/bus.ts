@@ -93,10 +93,25 @@ export class EventBus {
     }
   }
 
-  /** Stamps a validated event with its id, records it in the replay log and delivers it. */
-  async publish(draft: EventDraft): Promise<EventEnvelope> {
+  /**
+   * Stamps a validated event with its id, records it in the replay log and
+   * delivers it. With a `key` (the outbox relay's row), publishing the same
+   * event again returns its first envelope and delivers nothing: a relay that
+   * crashed before marking its row cannot give one event two ids.
+   */
+  async publish(draft: EventDraft, options: { key?: string } = {}): Promise<EventEnvelope> {
+    if (options.key !== undefined) {
+      const { envelope, repeated } = await this.options.log.appendOnce(draft, options.key);
+      if (repeated) return envelope;
+      await this.options.transport.publish(envelope);
+      return this.published(envelope);
+    }
     const envelope = await this.options.log.append(draft);
     await this.options.transport.publish(envelope);
+    return this.published(envelope);
+  }
+
+  private published(envelope: EventEnvelope): EventEnvelope {
     this.emitted++;
     // debug, not info: one line per emit is too much at volume; connections log at info.
     this.logger.debug(

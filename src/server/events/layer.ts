@@ -132,13 +132,17 @@ export function createMemoryEventLayer(
   config: EventLayerConfig,
   lookup: EntitlementLookup,
   logger: EventLayerLogger = silentLogger,
+  /** Another replay log (the app's database log keeps history across restarts). */
+  log?: ReplayLog,
 ): EventLayer {
   return assemble(config, lookup, logger, {
-    log: new MemoryReplayLog({
-      maxEvents: config.retentionCount,
-      maxAgeMs: config.retentionMs,
-      maxTotalEvents: config.retentionTotal,
-    }),
+    log:
+      log ??
+      new MemoryReplayLog({
+        maxEvents: config.retentionCount,
+        maxAgeMs: config.retentionMs,
+        maxTotalEvents: config.retentionTotal,
+      }),
     transport: new MemoryTransport(),
   });
 }

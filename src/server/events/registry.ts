@@ -7,6 +7,7 @@ import { randomUUID } from "node:crypto";
 
 import { ConnectionLimitError } from "./errors";
 import type { ResolvedSubscriber } from "./identity";
+import type { GapReason } from "./replay-log";
 
 export interface ConnectionRecord {
   readonly connectionId: string;
@@ -43,6 +44,12 @@ export interface ConnectionStats {
   connectionsOpened: number;
   connectionsClosed: number;
   connectionsRejected: number;
+  /** Subscriptions that resumed from a cursor and got their missed events (possibly none). */
+  resumes: number;
+  /** Events those resumes replayed. */
+  eventsReplayed: number;
+  /** Resumes answered with `system.gap`, by reason. */
+  gaps: Record<GapReason, number>;
 }
 
 export class ConnectionRegistry {
@@ -56,6 +63,9 @@ export class ConnectionRegistry {
   private closed = 0;
   private rejected = 0;
   private closedDurationTotal = 0;
+  private resumes = 0;
+  private eventsReplayed = 0;
+  private readonly gaps: Record<GapReason, number> = { retention_exceeded: 0, unknown_cursor: 0 };
 
   constructor(
     private readonly limits: RegistryLimits,
@@ -177,6 +187,15 @@ export class ConnectionRegistry {
     return matching.length;
   }
 
+  /** A resume from a cursor: how many events it replayed, or the gap it got instead. */
+  recordResume(outcome: { replayed: number } | { gap: GapReason }): void {
+    if ("gap" in outcome) this.gaps[outcome.gap]++;
+    else {
+      this.resumes++;
+      this.eventsReplayed += outcome.replayed;
+    }
+  }
+
   get(connectionId: string): ConnectionRecord | undefined {
     return this.connections.get(connectionId);
   }
@@ -202,6 +221,9 @@ export class ConnectionRegistry {
       connectionsOpened: this.opened,
       connectionsClosed: this.closed,
       connectionsRejected: this.rejected,
+      resumes: this.resumes,
+      eventsReplayed: this.eventsReplayed,
+      gaps: { ...this.gaps },
     };
   }
 }

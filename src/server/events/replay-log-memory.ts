@@ -7,7 +7,7 @@
  */
 import type { EventEnvelope } from "./envelope";
 import { EventIdGenerator, assertCursorWithin, compareEventIds, type EventId } from "./event-id";
-import type { EventDraft, ReplayLog, ReplayLogRetention, ReplayReader, ReplayResult } from "./replay-log";
+import type { Appended, EventDraft, ReplayLog, ReplayLogRetention, ReplayReader, ReplayResult } from "./replay-log";
 import { audienceOf, type Audience } from "./targets";
 
 export interface MemoryReplayLogOptions extends ReplayLogRetention {
@@ -93,6 +93,18 @@ export class MemoryReplayLog implements ReplayLog {
     this.floor = this.origin;
     this.newest = this.origin;
     this.maxTotalEvents = options.maxTotalEvents ?? options.maxEvents * 100;
+  }
+
+  /** Keys of `appendOnce`, oldest first; bounded like the events (a process's log dies with it anyway). */
+  private readonly keyed = new Map<string, EventEnvelope>();
+
+  appendOnce(draft: EventDraft, key: string): Appended {
+    const earlier = this.keyed.get(key);
+    if (earlier) return { envelope: earlier, repeated: true };
+    const envelope = this.append(draft);
+    this.keyed.set(key, envelope);
+    if (this.keyed.size > this.maxTotalEvents) this.keyed.delete(this.keyed.keys().next().value!);
+    return { envelope, repeated: false };
   }
 
   append(draft: EventDraft): EventEnvelope {

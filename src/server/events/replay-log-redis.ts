@@ -21,7 +21,7 @@ import type { EventEnvelope } from "./envelope";
 import { EventStoreUnavailableError } from "./errors";
 import { assertCursorWithin, compareEventIds, parseEventId, type EventId } from "./event-id";
 import { fieldOf, RedisScript, type RedisClient, type StreamEntry } from "./redis-client";
-import type { EventDraft, ReplayLog, ReplayLogRetention, ReplayReader, ReplayResult } from "./replay-log";
+import type { Appended, EventDraft, ReplayLog, ReplayLogRetention, ReplayReader, ReplayResult } from "./replay-log";
 import { audienceOf, type Audience } from "./targets";
 
 export interface RedisReplayLogOptions extends ReplayLogRetention {
@@ -47,11 +47,17 @@ local function ensure_origin(key)
 end
 `;
 
-// KEYS: stream, audience stream, floors, origin, head, floor
-// ARGV: envelope JSON (no id), audience, max per audience, max total, audience TTL ms, key prefix
+// KEYS: stream, audience stream, floors, origin, head, floor[, once key]
+// ARGV: envelope JSON (no id), audience, max per audience, max total, audience TTL ms, key prefix[, once TTL ms]
+// Returns { id, 1 if the once key had been used (nothing appended) else 0 }
 const APPEND = new RedisScript(`${ENSURE_ORIGIN}
 ensure_origin(KEYS[4])
+if KEYS[7] then
+  local earlier = redis.call('GET', KEYS[7])
+  if earlier then return { earlier, 1 } end
+end
 local id = redis.call('XADD', KEYS[1], '*', 'e', ARGV[1], 'a', ARGV[2])
+if KEYS[7] then redis.call('SET', KEYS[7], id, 'PX', ARGV[7]) end
 redis.call('XADD', KEYS[2], id, 'e', ARGV[1])
 local over = redis.call('XLEN', KEYS[2]) - tonumber(ARGV[3])
 if over > 0 then
@@ -75,7 +81,7 @@ if total_over > 0 then
   redis.call('SET', KEYS[6], gone[#gone][1])
 end
 redis.call('SET', KEYS[5], id)
-return id
+return { id, 0 }
 `);
 
 // KEYS: floors, origin, head, floor, then one stream per audience
@@ -128,6 +134,7 @@ export class RedisReplayLog implements ReplayLog {
   private readonly maxTotalEvents: number;
   /** Idle audience streams expire after this; cursors older than it are answered conservatively (a gap). */
   private readonly audienceTtlMs: number;
+  private readonly onceTtlMs: number;
 
   constructor(
     private readonly client: RedisClient,
@@ -136,6 +143,8 @@ export class RedisReplayLog implements ReplayLog {
     this.prefix = options.prefix ?? "{t3-live-events}:";
     this.maxTotalEvents = options.maxTotalEvents ?? options.maxEvents * 100;
     this.audienceTtlMs = options.maxAgeMs * 2 + 60_000;
+    // A key outlives its event: an outbox row can stay unmarked while its database is down.
+    this.onceTtlMs = Math.max(this.audienceTtlMs, 24 * 60 * 60_000);
   }
 
   key(name: string): string {
@@ -143,8 +152,17 @@ export class RedisReplayLog implements ReplayLog {
   }
 
   async append(draft: EventDraft): Promise<EventEnvelope> {
+    return (await this.appendWith(draft)).envelope;
+  }
+
+  appendOnce(draft: EventDraft, key: string): Promise<Appended> {
+    return this.appendWith(draft, key);
+  }
+
+  private async appendWith(draft: EventDraft, onceKey?: string): Promise<Appended> {
     const audience = audienceOf(draft.target);
-    const id = (await unavailableWhenDown(
+    const once = onceKey === undefined ? null : { key: this.key(`once:${onceKey}`), ttlMs: this.onceTtlMs };
+    const [id, repeated] = (await unavailableWhenDown(
       APPEND.run(
         this.client,
         [
@@ -154,13 +172,22 @@ export class RedisReplayLog implements ReplayLog {
           this.key("origin"),
           this.key("head"),
           this.key("floor"),
+          ...(once ? [once.key] : []),
         ],
-        [JSON.stringify(draft), audience, this.options.maxEvents, this.maxTotalEvents, this.audienceTtlMs, this.prefix],
+        [
+          JSON.stringify(draft),
+          audience,
+          this.options.maxEvents,
+          this.maxTotalEvents,
+          this.audienceTtlMs,
+          this.prefix,
+          ...(once ? [once.ttlMs] : []),
+        ],
       ),
-    )) as string;
+    )) as [string, number];
     const envelope: EventEnvelope = Object.freeze({ ...draft, id });
     appendedEnvelopes.add(envelope);
-    return envelope;
+    return { envelope, repeated: repeated === 1 };
   }
 
   async head(): Promise<EventId> {

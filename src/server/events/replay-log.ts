@@ -24,6 +24,12 @@
  *   bounds memory; eviction may happen at any call. Evictions by age or by
  *   the total are oldest-first across audiences, so they can only gap
  *   cursors older than every event still held.
+ * - `appendOnce(draft, key)` appends like `append` unless an earlier append
+ *   with the same key is still remembered (at least as long as its event is
+ *   retained): then it records nothing and returns that earlier envelope,
+ *   `repeated`. Whoever publishes at least once (the outbox relay after a
+ *   crash between publishing and marking) gets one id per event, so
+ *   subscribers receive it exactly once.
  * - Every method may return a promise; callers always await.
  */
 import type { EventEnvelope } from "./envelope";
@@ -54,8 +60,16 @@ export interface ReplayReader {
   filter?: (envelope: EventEnvelope) => boolean;
 }
 
+/** What `appendOnce` did: appended now, or found the key's earlier append. */
+export interface Appended {
+  envelope: EventEnvelope;
+  /** True: an earlier append had this key; nothing was recorded now. */
+  repeated: boolean;
+}
+
 export interface ReplayLog {
   append(draft: EventDraft): MaybePromise<EventEnvelope>;
+  appendOnce(draft: EventDraft, key: string): MaybePromise<Appended>;
   readAfter(afterId: EventId, reader?: ReplayReader): MaybePromise<ReplayResult>;
   /** The newest id in the stream, or its origin when nothing was appended. */
   head(): MaybePromise<EventId>;

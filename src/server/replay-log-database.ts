@@ -1,0 +1,243 @@
+/**
+ * The replay log on the app's database: the embedded default's history
+ * survives a restart, so a client resumes with the events it missed instead
+ * of `system.gap (unknown_cursor)`. It implements the event layer's
+ * ReplayLog contract (src/server/events/replay-log.ts) and runs its
+ * conformance suite; it lives outside the core because it speaks Prisma.
+ *
+ * One process owns it (PGlite is single-process; several instances use the
+ * Redis log), so ids come from this process: `<ms>-<seq>`, above every id
+ * already stored. Appends, evictions and reads run one after another, so a
+ * replay never sees a half-applied eviction and the head only covers events
+ * that are stored.
+ */
+import type { Prisma, PrismaClient } from "~/generated/prisma/client";
+import type { EventEnvelope } from "~/server/events";
+import { assertCursorWithin, compareEventIds, parseEventId, type EventId } from "~/server/events/event-id";
+import type {
+  Appended,
+  EventDraft,
+  ReplayLog,
+  ReplayLogRetention,
+  ReplayReader,
+  ReplayResult,
+} from "~/server/events/replay-log";
+import { audienceOf, type Audience } from "~/server/events/targets";
+
+const AGE_CHECK_MS = 5_000;
+
+const split = (id: EventId) => {
+  const { ms, seq } = parseEventId(id);
+  return { idMs: BigInt(ms), idSeq: seq };
+};
+const join = (row: { idMs: bigint; idSeq: number }): EventId => `${row.idMs}-${row.idSeq}`;
+
+export class DatabaseReplayLog implements ReplayLog {
+  private queue: Promise<unknown> = Promise.resolve();
+  private loaded: Promise<void> | null = null;
+  private origin: EventId = "0-0";
+  private newest: EventId = "0-0";
+  private last = { ms: 0, seq: 0 };
+  private floor: EventId = "0-0";
+  private readonly floors = new Map<Audience, EventId>();
+  private readonly counts = new Map<Audience, number>();
+  private total = 0;
+  private ageCheckedAt = 0;
+  private readonly maxTotalEvents: number;
+
+  constructor(
+    private readonly db: PrismaClient,
+    private readonly options: ReplayLogRetention & { now?: () => number },
+  ) {
+    this.maxTotalEvents = options.maxTotalEvents ?? options.maxEvents * 100;
+  }
+
+  private now(): number {
+    return (this.options.now ?? Date.now)();
+  }
+
+  /** Runs `task` after every earlier one (appends, evictions, reads), once the log is loaded. */
+  private serial<T>(task: () => Promise<T>): Promise<T> {
+    this.loaded ??= this.load();
+    const run = this.queue.then(() => this.loaded).then(task);
+    this.queue = run.catch(() => {});
+    return run;
+  }
+
+  private async load(): Promise<void> {
+    const marks = await this.db.eventLogMark.findMany();
+    let origin = marks.find((m) => m.key === "origin");
+    if (!origin) {
+      const now = this.now();
+      origin = await this.db.eventLogMark.create({ data: { key: "origin", idMs: BigInt(now - 1), idSeq: 0 } });
+    }
+    this.origin = join(origin);
+    for (const mark of marks) {
+      if (mark.key === "floor") this.floor = join(mark);
+      else if (mark.key.startsWith("a:")) this.floors.set(mark.key.slice(2) as Audience, join(mark));
+    }
+    if (compareEventIds(this.floor, this.origin) < 0) this.floor = this.origin;
+    const newest = await this.db.eventLogEntry.findFirst({ orderBy: [{ idMs: "desc" }, { idSeq: "desc" }] });
+    this.newest = newest ? join(newest) : this.origin;
+    this.last = parseEventId(this.newest);
+    await this.recount();
+  }
+
+  private async recount(): Promise<void> {
+    const groups = await this.db.eventLogEntry.groupBy({ by: ["audience"], _count: { _all: true } });
+    this.counts.clear();
+    this.total = 0;
+    for (const group of groups) {
+      this.counts.set(group.audience as Audience, group._count._all);
+      this.total += group._count._all;
+    }
+  }
+
+  private nextId(): EventId {
+    const ms = this.now();
+    this.last = ms > this.last.ms ? { ms, seq: 0 } : { ms: this.last.ms, seq: this.last.seq + 1 };
+    return `${this.last.ms}-${this.last.seq}`;
+  }
+
+  append(draft: EventDraft): Promise<EventEnvelope> {
+    return this.serial(async () => (await this.record(draft)).envelope);
+  }
+
+  appendOnce(draft: EventDraft, key: string): Promise<Appended> {
+    return this.serial(() => this.record(draft, key));
+  }
+
+  private async record(draft: EventDraft, key?: string): Promise<Appended> {
+    if (key !== undefined) {
+      const earlier = await this.db.eventLogEntry.findUnique({ where: { key }, select: { envelope: true } });
+      if (earlier) return { envelope: Object.freeze(earlier.envelope as unknown as EventEnvelope), repeated: true };
+    }
+    const envelope: EventEnvelope = Object.freeze({ ...draft, id: this.nextId() });
+    const audience = audienceOf(envelope.target);
+    await this.db.eventLogEntry.create({
+      data: { ...split(envelope.id), audience, key, envelope: envelope as unknown as Prisma.InputJsonValue },
+    });
+    this.newest = envelope.id;
+    this.counts.set(audience, (this.counts.get(audience) ?? 0) + 1);
+    this.total++;
+    await this.evictAudience(audience);
+    await this.evictOldest();
+    return { envelope, repeated: false };
+  }
+
+  head(): Promise<EventId> {
+    return this.serial(async () => this.newest);
+  }
+
+  size(): Promise<number> {
+    return this.serial(async () => {
+      await this.evictOldest();
+      return this.total;
+    });
+  }
+
+  readAfter(afterId: EventId, reader?: ReplayReader): Promise<ReplayResult> {
+    return this.serial(async () => {
+      assertCursorWithin(afterId, this.newest);
+      await this.evictOldest();
+      const audiences = reader ? [...new Set(reader.audiences)] : [...this.counts.keys()];
+      const after = split(afterId);
+      const rows = await this.db.eventLogEntry.findMany({
+        where: {
+          audience: { in: audiences },
+          OR: [{ idMs: { gt: after.idMs } }, { idMs: after.idMs, idSeq: { gt: after.idSeq } }],
+        },
+        orderBy: [{ idMs: "asc" }, { idSeq: "asc" }],
+      });
+      const first = await this.db.eventLogEntry.findFirst({
+        where: { audience: { in: audiences } },
+        orderBy: [{ idMs: "asc" }, { idSeq: "asc" }],
+      });
+      const oldest = first ? join(first) : null;
+      const head = this.newest;
+      if (compareEventIds(afterId, this.origin) < 0) {
+        return { kind: "gap", reason: "unknown_cursor", oldestAvailableId: oldest, head };
+      }
+      if (
+        compareEventIds(afterId, this.floor) < 0 ||
+        audiences.some((a) => compareEventIds(afterId, this.floors.get(a) ?? this.origin) < 0)
+      ) {
+        return { kind: "gap", reason: "retention_exceeded", oldestAvailableId: oldest, head };
+      }
+      const events: EventEnvelope[] = [];
+      for (const row of rows) {
+        const envelope = row.envelope as unknown as EventEnvelope;
+        if (!reader?.filter || reader.filter(envelope)) events.push(envelope);
+      }
+      return { kind: "events", events, head };
+    });
+  }
+
+  /** Keeps `audience` to its count; what it drops becomes its floor. */
+  private async evictAudience(audience: Audience): Promise<void> {
+    const over = (this.counts.get(audience) ?? 0) - this.options.maxEvents;
+    if (over <= 0) return;
+    const gone = await this.db.eventLogEntry.findMany({
+      where: { audience },
+      orderBy: [{ idMs: "asc" }, { idSeq: "asc" }],
+      take: over,
+      select: { idMs: true, idSeq: true },
+    });
+    await this.remove(gone);
+    const newestGone = gone.at(-1);
+    if (newestGone) await this.mark(`a:${audience}`, newestGone, (id) => this.floors.set(audience, id));
+    this.counts.set(audience, (this.counts.get(audience) ?? 0) - gone.length);
+    this.total -= gone.length;
+  }
+
+  /** By age (checked every few seconds) and down to the total, oldest first whatever the audience. */
+  private async evictOldest(): Promise<void> {
+    const now = this.now();
+    const ageDue = now - this.ageCheckedAt >= Math.min(AGE_CHECK_MS, this.options.maxAgeMs);
+    if (!ageDue && this.total <= this.maxTotalEvents) return;
+    if (ageDue) this.ageCheckedAt = now;
+    const cutoff = new Date(now - this.options.maxAgeMs);
+    const byAge = ageDue
+      ? await this.db.eventLogEntry.findFirst({
+          where: { createdAt: { lt: cutoff } },
+          orderBy: [{ idMs: "desc" }, { idSeq: "desc" }],
+          select: { idMs: true, idSeq: true },
+        })
+      : null;
+    let newestGone = byAge;
+    if (byAge) {
+      await this.db.eventLogEntry.deleteMany({
+        where: { OR: [{ idMs: { lt: byAge.idMs } }, { idMs: byAge.idMs, idSeq: { lte: byAge.idSeq } }] },
+      });
+      await this.recount();
+    }
+    const over = this.total - this.maxTotalEvents;
+    if (over > 0) {
+      const gone = await this.db.eventLogEntry.findMany({
+        orderBy: [{ idMs: "asc" }, { idSeq: "asc" }],
+        take: over,
+        select: { idMs: true, idSeq: true },
+      });
+      await this.remove(gone);
+      newestGone = gone.at(-1) ?? newestGone;
+      await this.recount();
+    }
+    if (newestGone) await this.mark("floor", newestGone, (id) => (this.floor = id));
+  }
+
+  private async remove(rows: { idMs: bigint; idSeq: number }[]): Promise<void> {
+    if (rows.length === 0) return;
+    await this.db.eventLogEntry.deleteMany({
+      where: { OR: rows.map((row) => ({ idMs: row.idMs, idSeq: row.idSeq })) },
+    });
+  }
+
+  private async mark(key: string, row: { idMs: bigint; idSeq: number }, apply: (id: EventId) => void): Promise<void> {
+    await this.db.eventLogMark.upsert({
+      where: { key },
+      create: { key, idMs: row.idMs, idSeq: row.idSeq },
+      update: { idMs: row.idMs, idSeq: row.idSeq },
+    });
+    apply(join(row));
+  }
+}
