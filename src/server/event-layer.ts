@@ -47,7 +47,7 @@ export function eventLayerConfigFromEnv(): EventLayerConfig {
 }
 
 /** Redis connection errors seen by this process (the metrics endpoint reports them). */
-export const redisErrors = processSingleton("redis-errors", () => ({ count: 0 }));
+export const redisErrors = processSingleton("redis-errors", () => ({ errors: 0, connectionsLost: 0 }));
 
 /**
  * The two connections of the Redis engines: commands fail fast while Redis
@@ -67,8 +67,10 @@ function redisConnections(url: string) {
     ["client", client],
     ["tail", tail],
   ] as const) {
+    // A killed Redis closes the socket without an error; count the loss on its own.
+    connection.on("close", () => redisErrors.connectionsLost++);
     connection.on("error", (error: Error) => {
-      redisErrors.count++;
+      redisErrors.errors++;
       const line = expectedFailures.take(`redis:${name}`);
       if (line) logger.warn({ event: "redis.error", connection: name, message: error.message, ...line }, "redis error");
     });

@@ -104,7 +104,17 @@ function create(): Registry {
     "Streams closed because their socket accepted nothing for too long",
     () => sse()?.stalledDisconnects ?? 0,
   );
-  counterOf(registry, "live_events_redis_errors_total", "Redis connection errors", () => redisErrors.count);
+  const redis = new Counter({
+    name: "live_events_redis_errors_total",
+    help: "Redis connection errors (kind=error) and lost connections (kind=connection_lost)",
+    labelNames: ["kind"],
+    registers: [registry],
+    collect() {
+      redis.reset();
+      redis.inc({ kind: "error" }, redisErrors.errors);
+      redis.inc({ kind: "connection_lost" }, redisErrors.connectionsLost);
+    },
+  });
   new Gauge({
     name: "live_events_outbox_pending",
     help: "Committed outbox rows not yet published",

@@ -17,6 +17,7 @@ import { inject } from "vitest";
 
 import type { AppRouter } from "~/server/api/root";
 import type { LiveEvent } from "~/server/events";
+import { backoffEventSource } from "~/trpc/backoff-event-source";
 import { signIn as signInAt } from "../helpers/app-server";
 import { waitUntil } from "../helpers/wait";
 
@@ -61,6 +62,12 @@ export function trpcClient(
     transport?: StreamTransport;
     /** Sent with every request (e.g. X-Forwarded-For to a server that trusts one proxy). */
     headers?: Record<string, string>;
+    /**
+     * Reconnect as the app's pages do (backoff with jitter, also after an
+     * error response such as a proxy's 502), not as a bare EventSource
+     * (which gives up on any non-200).
+     */
+    backoff?: boolean;
   } = {},
 ) {
   const url = options.url ?? baseUrl();
@@ -72,7 +79,11 @@ export function trpcClient(
         true: httpSubscriptionLink({
           url: `${options.subscriptionUrl ?? url}/api/trpc`,
           transformer: superjson,
-          EventSource: source.EventSource,
+          EventSource: options.backoff
+            ? (backoffEventSource({
+                EventSource: source.EventSource as unknown as typeof globalThis.EventSource,
+              }) as unknown as typeof source.EventSource)
+            : source.EventSource,
         }),
         false: httpBatchStreamLink({
           url: `${url}/api/trpc`,
@@ -88,8 +99,13 @@ export function trpcClient(
 }
 
 type Client = ReturnType<typeof trpcClient>["client"];
-export const until = (predicate: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000) =>
-  waitUntil(predicate, what, { timeoutMs });
+export const until = (
+  predicate: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 10_000,
+  /** How often to check: small when the wait itself is measured. */
+  intervalMs?: number,
+) => waitUntil(predicate, what, { timeoutMs, intervalMs });
 
 /** Subscribes with tRPC's client and records what arrives. */
 export function live(client: Client, input: { names?: LiveEvent["name"][]; lastEventId?: string | null } = {}) {

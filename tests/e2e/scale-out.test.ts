@@ -5,7 +5,7 @@
  * instance's clients carry on through the other. Real redis-server,
  * PostgreSQL and nginx on loopback; `.ci/run` installs and starts them.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 
 import type { TRPCClientError } from "@trpc/client";
 
@@ -33,6 +33,9 @@ let b: AppServer;
 let nginx: Nginx;
 let cookie: string;
 const PER_USER = 5;
+const METRICS_TOKEN = "scale-out-metrics-token-0123456789";
+/** The proxy cuts a stream silent this long; the instances' 500 ms heartbeats must keep it open. */
+const PROXY_READ_TIMEOUT_S = 3;
 
 const instanceEnv = () => ({
   DATABASE_URL: databaseUrl,
@@ -42,6 +45,7 @@ const instanceEnv = () => ({
   EVENTS_MAX_CONNECTIONS_PER_USER: String(PER_USER),
   ESCROW_JOB_INTERVAL_MS: "0",
   LOG_LEVEL: "warn",
+  METRICS_TOKEN: METRICS_TOKEN,
 });
 const clientOf = (server: { baseUrl?: string; url?: string }) =>
   trpcClient(cookie, { url: server.baseUrl ?? server.url }).client;
@@ -55,7 +59,7 @@ describe.skipIf(missing.length > 0)("many instances on Redis", () => {
     redis = await startRedis();
     a = await startApp({ build: false, env: instanceEnv() });
     b = await startApp({ build: false, env: instanceEnv() });
-    nginx = await startNginx([a.port, b.port]);
+    nginx = await startNginx([a.port, b.port], { readTimeoutSeconds: PROXY_READ_TIMEOUT_S });
     cookie = await signIn(a.baseUrl, "alice@acme.test");
   });
 
@@ -162,6 +166,71 @@ describe.skipIf(missing.length > 0)("many instances on Redis", () => {
     expect(over.errors[0]!.data?.code).toBe("TOO_MANY_REQUESTS");
     expect(over.errors[0]!.message).toMatch(/per-user limit, across instances/);
     for (const stream of [...held, over]) stream.unsubscribe();
+  });
+
+  it("through nginx: events from either instance arrive promptly, organisations stay apart, and heartbeats keep an idle stream past the proxy's timeout", async () => {
+    const viaProxy = live(clientOf(nginx), { names: ["notification.created"] });
+    const carolCookie = await signIn(b.baseUrl, "carol@globex.test");
+    const carolOnB = live(trpcClient(carolCookie, { url: b.baseUrl }).client, { names: ["notification.created"] });
+    await Promise.all([viaProxy.ready(), carolOnB.ready()]);
+
+    const latencies: number[] = [];
+    for (let i = 1; i <= 30; i++) {
+      const run = `prompt ${i}`;
+      const sentAt = performance.now();
+      await clientOf(i % 2 ? a : b).notification.send.mutate({ target: { kind: "organization" }, message: run });
+      await until(() => messages(viaProxy.received).includes(run), run, 5_000, 1);
+      latencies.push(performance.now() - sentAt);
+    }
+    latencies.sort((x, y) => x - y);
+    const p50 = latencies[Math.floor(latencies.length / 2)]!;
+    const max = latencies.at(-1)!;
+    console.log(
+      `[scale-out] emit → receive through nginx, either instance (30 events): p50 ${p50.toFixed(1)} ms, max ${max.toFixed(1)} ms`,
+    );
+    expect(p50).toBeLessThan(250); // nothing buffered by the proxy
+    // Acme's organisation events, emitted on A and B, never reach Globex's Carol on B.
+    expect(messages(carolOnB.received)).toEqual([]);
+
+    // Idle for longer than the proxy's read timeout: the heartbeats keep the same stream open.
+    await new Promise((r) => setTimeout(r, (PROXY_READ_TIMEOUT_S + 2) * 1_000));
+    expect(viaProxy.count("system.ready")).toBe(1);
+    expect(viaProxy.errors).toEqual([]);
+    await send(a, "after the idle spell");
+    await until(() => messages(viaProxy.received).includes("after the idle spell"), "an event after the idle spell");
+    expect(viaProxy.count("system.ready")).toBe(1);
+    viaProxy.unsubscribe();
+    carolOnB.unsubscribe();
+  });
+
+  it("each instance serves Prometheus metrics behind its token: streams, deliveries, emits, replays, gaps, Redis errors, event-loop lag", async () => {
+    const metrics = (server: AppServer, token?: string) =>
+      fetch(`${server.baseUrl}/api/metrics`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+    expect((await metrics(a)).status).toBe(401);
+    expect((await metrics(a, "wrong-token-wrong-token-wrong")).status).toBe(401);
+
+    const onA = live(clientOf(a), { names: ["notification.created"] });
+    onTestFinished(() => onA.unsubscribe());
+    await onA.ready();
+    await send(b, "counted");
+    await onA.waitFor("notification.created");
+    const response = await metrics(a, METRICS_TOKEN);
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toMatch(/^text\/plain/);
+    const text = await response.text();
+    const value = (name: string) => {
+      const line = text.split("\n").find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
+      return line === undefined ? undefined : Number(line.split(" ").at(-1));
+    };
+    expect(value("live_events_open_streams")).toBeGreaterThanOrEqual(1);
+    expect(value("live_events_deliveries_total")).toBeGreaterThanOrEqual(1);
+    expect(value("live_events_emits_total")).toBeGreaterThanOrEqual(1);
+    expect(value("live_events_replay_resumes_total")).toBeGreaterThanOrEqual(0);
+    expect(text).toMatch(/live_events_replay_gaps_total\{reason="unknown_cursor"\} [1-9]/); // the Redis flush above
+    expect(text).toMatch(/live_events_redis_errors_total\{kind="connection_lost"\} [1-9]/); // the outage above
+    expect(value("live_events_slow_consumer_disconnects_total")).toBe(0);
+    expect(value("nodejs_eventloop_lag_seconds")).toBeGreaterThanOrEqual(0);
+    onA.unsubscribe();
   });
 
   it("an instance killed with SIGKILL: its client reconnects through nginx to the other and resumes with no loss", async () => {

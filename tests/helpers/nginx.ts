@@ -4,7 +4,8 @@
  * upstream skipped. Runs in the foreground with every path in a temp folder.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -62,29 +63,70 @@ ${upstreamPorts.map((p) => `    server 127.0.0.1:${p} max_fails=1 fail_timeout=3
 }
 `,
   );
-  const child: ChildProcess = spawn(nginxPath, ["-p", dir, "-c", conf, "-g", "daemon off;"], { stdio: "inherit" });
+  const stop = await runNginx(dir, conf);
   const url = `http://127.0.0.1:${port}`;
-  await waitUntil(
-    async () => {
-      try {
-        await fetch(`${url}/api/auth/csrf`);
-        return true;
-      } catch {
-        return false;
-      }
-    },
-    "nginx to answer",
-    { timeoutMs: 10_000, intervalMs: 100 },
-  );
   return {
     url,
-    stop: async () => {
-      if (child.exitCode === null) {
-        const exited = new Promise((resolve) => child.once("exit", resolve));
-        child.kill("SIGQUIT");
-        await exited;
-      }
-      rmSync(dir, { recursive: true, force: true });
-    },
+    stop,
   };
 }
+
+/**
+ * Runs a configuration written for a deployment (deploy/nginx.conf) on
+ * loopback: `rewrite` turns its hosts, ports and file paths into this
+ * machine's; logs, pid and temp files go to a temp folder.
+ */
+export async function startNginxConfig(
+  source: string,
+  rewrite: (conf: string, dir: string) => string,
+): Promise<{ dir: string; stop: () => Promise<void> }> {
+  const dir = mkdtempSync(join(tmpdir(), "t3-live-events-nginx-"));
+  const local = rewrite(source, dir).replace(
+    /http \{/,
+    `http {
+  access_log off;
+  client_body_temp_path ${dir}/body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;`,
+  );
+  const conf = join(dir, "nginx.conf");
+  writeFileSync(conf, local);
+  return { dir, stop: await runNginx(dir, conf, [`pid ${dir}/nginx.pid; error_log ${dir}/error.log warn;`]) };
+}
+
+/** Starts nginx in the foreground; resolves once every port it listens on accepts, with its stop function. */
+async function runNginx(dir: string, conf: string, globals: string[] = []): Promise<() => Promise<void>> {
+  const ports = [...readFileSync(conf, "utf8").matchAll(/listen 127\.0\.0\.1:(\d+)/g)].map((m) => Number(m[1]));
+  const child: ChildProcess = spawn(nginxPath, ["-p", dir, "-c", conf, "-g", ["daemon off;", ...globals].join(" ")], {
+    stdio: "inherit",
+  });
+  await waitUntil(
+    async () => {
+      if (child.exitCode !== null) throw new Error(`nginx exited with ${child.exitCode}`);
+      const open = await Promise.all(ports.map((port) => accepts(port)));
+      return open.every(Boolean);
+    },
+    "nginx to listen",
+    { timeoutMs: 10_000, intervalMs: 100 },
+  );
+  return async () => {
+    if (child.exitCode === null) {
+      const exited = new Promise((resolve) => child.once("exit", resolve));
+      child.kill("SIGQUIT");
+      await exited;
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+}
+
+const accepts = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const socket = connect(port, "127.0.0.1");
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
