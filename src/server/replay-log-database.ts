@@ -13,7 +13,7 @@
  */
 import type { Prisma, PrismaClient } from "~/generated/prisma/client";
 import type { EventEnvelope } from "~/server/events";
-import { assertCursorWithin, compareEventIds, parseEventId, type EventId } from "~/server/events/event-id";
+import { assertCursorWithin, compareEventIds, parseEventId, sameEpoch, type EventId } from "~/server/events/event-id";
 import type {
   Appended,
   EventDraft,
@@ -140,6 +140,9 @@ export class DatabaseReplayLog implements ReplayLog {
     return this.serial(async () => {
       assertCursorWithin(afterId, this.newest);
       await this.evictOldest();
+      if (!sameEpoch(afterId, this.origin)) {
+        return { kind: "gap", reason: "unknown_cursor", oldestAvailableId: null, head: this.newest };
+      }
       const audiences = reader ? [...new Set(reader.audiences)] : [...this.counts.keys()];
       const after = split(afterId);
       const rows = await this.db.eventLogEntry.findMany({

@@ -15,7 +15,7 @@
 import type { TRPCClientError } from "@trpc/client";
 
 import type { LiveEvent } from "~/server/events";
-import { compareEventIds } from "~/server/events/event-id";
+import { compareEventIds, isAfter, sameEpoch } from "~/server/events/event-id";
 
 export interface StreamItem {
   id: string;
@@ -277,7 +277,7 @@ export class SharedStream {
       for (const subscriber of this.subscribers) if (subscriber.started) subscriber.onItem(item);
       return;
     }
-    if (this.lastId !== null && compareEventIds(item.id, this.lastId) <= 0) return; // seen already
+    if (!isAfter(item.id, this.lastId)) return; // seen already
     this.lastId = item.id;
     this.buffer.push(item);
     if (this.buffer.length > BUFFER) this.bufferFrom = this.buffer.shift()!.id;
@@ -285,7 +285,7 @@ export class SharedStream {
   }
 
   private advance(id: string): void {
-    if (this.lastId === null || compareEventIds(id, this.lastId) > 0) this.lastId = id;
+    if (isAfter(id, this.lastId)) this.lastId = id;
   }
 
   private forward(subscriber: TabSubscriber, item: StreamItem): void {
@@ -304,7 +304,8 @@ export class SharedStream {
     const head = this.lastId!;
     const from = subscriber.cursor;
     let replayed = 0;
-    if (from !== null && (this.bufferFrom === null || compareEventIds(from, this.bufferFrom) < 0)) {
+    const known = (id: string) => this.bufferFrom !== null && sameEpoch(id, this.bufferFrom);
+    if (from !== null && (!known(from) || compareEventIds(from, this.bufferFrom!) < 0)) {
       subscriber.onItem(
         systemItem(head, "system.gap", {
           lastEventId: from,

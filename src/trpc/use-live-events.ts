@@ -3,7 +3,7 @@
 import { useCallback, useEffect, useMemo, useRef, useState, useSyncExternalStore } from "react";
 
 import type { EventName, LiveEvent } from "~/server/events";
-import { compareEventIds } from "~/server/events/event-id";
+import { isAfter } from "~/server/events/event-id";
 import { api } from "./react";
 import { sharedRoleStore } from "./shared-stream";
 import { getTabId } from "./tab-id";
@@ -93,7 +93,7 @@ export function useLiveEvents(options: UseLiveEventsOptions = {}) {
         return;
       }
       const cursor = cursors.get(namesKey);
-      if (cursor && compareEventIds(id, cursor) <= 0) return; // already seen
+      if (cursor && !isAfter(id, cursor)) return; // already seen (a new epoch comes after a gap)
       cursors.set(namesKey, id);
       setLatest(event);
       setFeed((previous) => [event, ...previous].slice(0, feedSize));

@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 
 import type { EventEnvelope } from "~/server/events";
 import { InvalidEventIdError } from "~/server/events";
-import { compareEventIds } from "~/server/events/event-id";
+import { bareEventId, compareEventIds, epochOf } from "~/server/events/event-id";
 import type { ReplayLog, ReplayLogRetention } from "~/server/events/replay-log";
 import { sleep } from "../helpers/wait";
 
@@ -78,6 +78,21 @@ export function replayLogConformance(name: string, create: ReplayLogFactory) {
       const [e1, e2, e3] = [await append("1"), await append("2"), await append("3")];
       expect(await log.readAfter(e1.id)).toMatchObject({ kind: "events", events: [e2, e3], head: e3.id });
       expect(await log.readAfter(e3.id)).toMatchObject({ kind: "events", events: [] });
+    });
+
+    it("a cursor from another epoch is an unknown cursor, whatever its number (never a skip, never 'ahead')", async () => {
+      const { log, append } = await setup();
+      const e1 = await append("1");
+      await append("2");
+      const own = epochOf(e1.id);
+      const foreign = own === "zz" ? "yy" : "zz";
+      for (const cursor of [`${bareEventId(e1.id)}.${foreign}`, `99999999999999-0.${foreign}`, "1-0.zzz9"]) {
+        expect(await log.readAfter(cursor)).toMatchObject({ kind: "gap", reason: "unknown_cursor" });
+      }
+      if (own !== "") {
+        // An epoch-less cursor is not one of this log's either.
+        expect(await log.readAfter(bareEventId(e1.id))).toMatchObject({ kind: "gap", reason: "unknown_cursor" });
+      }
     });
 
     it("the stream's origin replays everything retained", async () => {
@@ -182,7 +197,8 @@ export function replayLogConformance(name: string, create: ReplayLogFactory) {
       const { log, append } = await setup();
       const e = await append("1");
       const [ms] = e.id.split("-");
-      await expect(Promise.resolve().then(() => log.readAfter(`${Number(ms) + 1}-0`))).rejects.toThrow(
+      const epoch = epochOf(e.id) ? `.${epochOf(e.id)}` : "";
+      await expect(Promise.resolve().then(() => log.readAfter(`${Number(ms) + 1}-0${epoch}`))).rejects.toThrow(
         /ahead of this stream/,
       );
       await expect(Promise.resolve().then(() => log.readAfter("nonsense"))).rejects.toBeInstanceOf(InvalidEventIdError);

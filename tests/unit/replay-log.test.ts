@@ -1,7 +1,16 @@
 import { describe, expect, it } from "vitest";
 
 import { InvalidEventIdError, type EventEnvelope } from "~/server/events";
-import { EventIdGenerator, compareEventIds, parseEventId } from "~/server/events/event-id";
+import {
+  EventIdGenerator,
+  assertCursorWithin,
+  bareEventId,
+  compareEventIds,
+  epochOf,
+  isAfter,
+  parseEventId,
+  sameEpoch,
+} from "~/server/events/event-id";
 import { MemoryReplayLog } from "~/server/events/replay-log-memory";
 
 function setup(options: { maxEvents?: number; maxAgeMs?: number } = {}) {
@@ -39,8 +48,26 @@ describe("event ids", () => {
     expect(compareEventIds(ids.origin, a)).toBeLessThan(0);
   });
 
+  it("carry an optional epoch: ordered within it, and a new epoch counts as after any cursor of another", () => {
+    expect(parseEventId("1700000000000-3.k2x9")).toEqual({ ms: 1700000000000, seq: 3, epoch: "k2x9" });
+    expect(parseEventId("5-0")).toEqual({ ms: 5, seq: 0, epoch: "" });
+    expect(compareEventIds("5-2.ab", "5-10.ab")).toBeLessThan(0);
+    expect(compareEventIds("6-0.ab", "5-10.ab")).toBeGreaterThan(0);
+    expect(epochOf("5-2.ab")).toBe("ab");
+    expect(bareEventId("5-2.ab")).toBe("5-2");
+    expect(sameEpoch("5-2.ab", "9-0.ab")).toBe(true);
+    expect(sameEpoch("5-2.ab", "5-2")).toBe(false);
+    expect(isAfter("5-3.ab", "5-2.ab")).toBe(true);
+    expect(isAfter("5-2.ab", "5-2.ab")).toBe(false);
+    expect(isAfter("1-0.cd", "5-2.ab")).toBe(true); // a new log's first ids may be lower
+    expect(isAfter("1-0", null)).toBe(true);
+    // A cursor of another epoch is never "ahead" of this log: the log answers it with a gap.
+    expect(() => assertCursorWithin("99-0.ab", "5-0.cd")).not.toThrow();
+    expect(() => assertCursorWithin("99-0.cd", "5-0.cd")).toThrow(InvalidEventIdError);
+  });
+
   it("reject malformed ids with a typed error", () => {
-    for (const bad of ["", "abc", "12", "1-2-3", "-1-0", "1.5-0", "99999999999999999-0"]) {
+    for (const bad of ["", "abc", "12", "1-2-3", "-1-0", "1.5-0", "99999999999999999-0", "1-0.", "1-0.AB", "1-0.a-b"]) {
       expect(() => parseEventId(bad), bad).toThrow(InvalidEventIdError);
     }
   });

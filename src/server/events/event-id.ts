@@ -1,9 +1,15 @@
 /**
  * Event ids: `<unix ms>-<sequence>`, the shape of Redis stream ids, so that a
- * Redis-backed log can issue them natively. They are totally ordered, so a
- * client's Last-Event-ID is a resumable cursor; a restarted server issues ids
- * greater than any it issued before (the clock moves on), so old cursors read
- * as "older than the log" and produce a gap, never a silent loss.
+ * Redis-backed log can issue them natively, optionally followed by
+ * `.<epoch>`, the log that issued them (the Redis log has one per lifetime of
+ * its data: a flushed or replaced Redis starts a new one). Within an epoch
+ * ids are totally ordered, so a client's Last-Event-ID is a resumable cursor;
+ * a cursor from another epoch is answered with a gap (`unknown_cursor`)
+ * whatever its number, so neither a replaced store whose clock is behind nor
+ * instances overlapping in a deploy can make a log skip events silently. An
+ * in-process log has no epoch: a restarted one issues ids greater than any it
+ * issued before (the clock moves on), so old cursors read as "older than the
+ * log" and produce a gap too.
  *
  * This module has no server dependencies: the browser compares ids with it too.
  */
@@ -11,11 +17,13 @@ import { InvalidEventIdError } from "./errors";
 
 export type EventId = string;
 
-const EVENT_ID = /^(\d{1,16})-(\d{1,16})$/;
+const EVENT_ID = /^(\d{1,16})-(\d{1,16})(?:\.([0-9a-z]{1,16}))?$/;
 
 export interface ParsedEventId {
   ms: number;
   seq: number;
+  /** The issuing log's epoch; "" for a log without one. */
+  epoch?: string;
 }
 
 /** Throws InvalidEventIdError for anything that is not an id this layer issues. */
@@ -23,7 +31,7 @@ export function parseEventId(id: string): ParsedEventId {
   const match = EVENT_ID.exec(id);
   if (!match) {
     throw new InvalidEventIdError(
-      `lastEventId ${JSON.stringify(id.slice(0, 80))} is malformed; expected "<ms>-<sequence>" as sent in the stream`,
+      `lastEventId ${JSON.stringify(id.slice(0, 80))} is malformed; expected "<ms>-<sequence>[.<epoch>]" as sent in the stream`,
     );
   }
   const ms = Number(match[1]);
@@ -31,22 +39,59 @@ export function parseEventId(id: string): ParsedEventId {
   if (!Number.isSafeInteger(ms) || !Number.isSafeInteger(seq)) {
     throw new InvalidEventIdError(`lastEventId ${JSON.stringify(id)} is out of range`);
   }
-  return { ms, seq };
+  return { ms, seq, epoch: match[3] ?? "" };
 }
 
+const seqOf = (id: EventId, dash: number): number => {
+  const dot = id.indexOf(".", dash);
+  return Number(dot < 0 ? id.slice(dash + 1) : id.slice(dash + 1, dot));
+};
+
 /**
- * Orders two ids. Runs once per delivery, so it does not re-validate: pass
- * ids this layer issued, or ones `parseEventId` accepted.
+ * Orders two ids of one epoch (it ignores epochs: check `sameEpoch` first
+ * where they can differ). Runs once per delivery, so it does not
+ * re-validate: pass ids this layer issued, or ones `parseEventId` accepted.
  */
 export function compareEventIds(a: EventId, b: EventId): number {
   if (a === b) return 0;
   const da = a.indexOf("-");
   const db = b.indexOf("-");
-  return Number(a.slice(0, da)) - Number(b.slice(0, db)) || Number(a.slice(da + 1)) - Number(b.slice(db + 1));
+  return Number(a.slice(0, da)) - Number(b.slice(0, db)) || seqOf(a, da) - seqOf(b, db);
+}
+
+/** The epoch part of an id ("" when it has none). */
+export function epochOf(id: EventId): string {
+  const dot = id.lastIndexOf(".");
+  return dot < 0 ? "" : id.slice(dot + 1);
+}
+
+/** The id without its epoch (what the Redis stream itself calls it). */
+export function bareEventId(id: EventId): EventId {
+  const dot = id.lastIndexOf(".");
+  return dot < 0 ? id : id.slice(0, dot);
+}
+
+/** Whether two ids were issued by the same log (and so can be ordered). Once per delivery: allocates nothing. */
+export function sameEpoch(a: EventId, b: EventId): boolean {
+  const i = a.lastIndexOf(".");
+  const j = b.lastIndexOf(".");
+  if (i < 0 || j < 0) return i === j;
+  const length = a.length - i;
+  if (length !== b.length - j) return false;
+  for (let k = 1; k < length; k++) if (a.charCodeAt(i + k) !== b.charCodeAt(j + k)) return false;
+  return true;
+}
+
+/**
+ * Whether `id` is new to a client whose cursor is `cursor`: later in the same
+ * epoch, or from another epoch (a new log, announced by a gap).
+ */
+export function isAfter(id: EventId, cursor: EventId | null): boolean {
+  return cursor === null || !sameEpoch(id, cursor) || compareEventIds(id, cursor) > 0;
 }
 
 export function formatEventId(id: ParsedEventId): EventId {
-  return `${id.ms}-${id.seq}`;
+  return id.epoch ? `${id.ms}-${id.seq}.${id.epoch}` : `${id.ms}-${id.seq}`;
 }
 
 /**
@@ -56,7 +101,8 @@ export function formatEventId(id: ParsedEventId): EventId {
  */
 export function assertCursorWithin(cursor: EventId, head: EventId): void {
   parseEventId(cursor);
-  if (compareEventIds(cursor, head) > 0) {
+  // Another epoch's cursor is not ahead or behind: the log answers it with a gap.
+  if (sameEpoch(cursor, head) && compareEventIds(cursor, head) > 0) {
     throw new InvalidEventIdError(
       "lastEventId is ahead of this stream; it was not issued here (resume from an id the stream sent)",
     );

@@ -6,7 +6,7 @@
  * cursors from before a restart read as unknown.
  */
 import type { EventEnvelope } from "./envelope";
-import { EventIdGenerator, assertCursorWithin, compareEventIds, type EventId } from "./event-id";
+import { EventIdGenerator, assertCursorWithin, compareEventIds, sameEpoch, type EventId } from "./event-id";
 import type { Appended, EventDraft, ReplayLog, ReplayLogRetention, ReplayReader, ReplayResult } from "./replay-log";
 import { audienceOf, type Audience } from "./targets";
 
@@ -151,7 +151,7 @@ export class MemoryReplayLog implements ReplayLog {
       const id = lane.oldest();
       if (id !== null && (oldest === null || compareEventIds(id, oldest) < 0)) oldest = id;
     }
-    if (compareEventIds(afterId, this.origin) < 0) {
+    if (!sameEpoch(afterId, this.origin) || compareEventIds(afterId, this.origin) < 0) {
       return { kind: "gap", reason: "unknown_cursor", oldestAvailableId: oldest, head: this.newest };
     }
     if (compareEventIds(afterId, this.floor) < 0 || lanes.some((lane) => compareEventIds(afterId, lane.floor) < 0)) {

@@ -12,14 +12,23 @@
  *                   from their audience too
  *   a:<audience>    one audience's events (count-trimmed; expires when idle well past maxAgeMs)
  *   floors          per audience, the newest id it evicted (cursors below it may have missed events)
- *   origin          below every id of this log; a flushed or replaced Redis gets a new one, so
- *                   older cursors read as "unknown_cursor", never as a silent skip
+ *   origin          `<ms>-0.<epoch>`: below every id of this log, and the log's epoch; a flushed
+ *                   or replaced Redis gets a new one, so cursors of the old one (which carry its
+ *                   epoch) read as "unknown_cursor" whatever their number, never as a silent skip
  *   floor           the newest id evicted by the total: every cursor below it may have missed events
  *   head            the newest id
  */
 import type { EventEnvelope } from "./envelope";
 import { EventStoreUnavailableError } from "./errors";
-import { assertCursorWithin, compareEventIds, parseEventId, type EventId } from "./event-id";
+import {
+  assertCursorWithin,
+  bareEventId,
+  compareEventIds,
+  epochOf,
+  parseEventId,
+  sameEpoch,
+  type EventId,
+} from "./event-id";
 import { fieldOf, RedisScript, type RedisClient, type StreamEntry } from "./redis-client";
 import type { Appended, EventDraft, ReplayLog, ReplayLogRetention, ReplayReader, ReplayResult } from "./replay-log";
 import { audienceOf, type Audience } from "./targets";
@@ -37,28 +46,43 @@ local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
+-- A new log's epoch: the microsecond it began, in base 36 (an old log's cursors never carry it).
+local function new_epoch()
+  local t = redis.call('TIME')
+  local n = tonumber(t[1]) * 1000000 + tonumber(t[2])
+  local digits, out = '0123456789abcdefghijklmnopqrstuvwxyz', ''
+  repeat
+    local d = n % 36
+    out = string.sub(digits, d + 1, d + 1) .. out
+    n = math.floor(n / 36)
+  until n == 0
+  return out
+end
 local function ensure_origin(key)
   local origin = redis.call('GET', key)
   if not origin then
-    origin = (now_ms() - 1) .. '-0'
+    origin = (now_ms() - 1) .. '-0.' .. new_epoch()
     redis.call('SET', key, origin)
   end
   return origin
+end
+local function epoch_of(origin)
+  return string.match(origin, '%.(.*)$') or ''
 end
 `;
 
 // KEYS: stream, audience stream, floors, origin, head, floor[, once key]
 // ARGV: envelope JSON (no id), audience, max per audience, max total, audience TTL ms, key prefix[, once TTL ms]
-// Returns { id, 1 if the once key had been used (nothing appended) else 0 }
+// Returns { id, 1 if the once key had been used (nothing appended) else 0, epoch }
 const APPEND = new RedisScript(`${ENSURE_ORIGIN}
-ensure_origin(KEYS[4])
+local epoch = epoch_of(ensure_origin(KEYS[4]))
 if KEYS[7] then
   local earlier = redis.call('GET', KEYS[7])
-  if earlier then return { earlier, 1 } end
+  if earlier then return { earlier, 1, epoch } end
 end
-local id = redis.call('XADD', KEYS[1], '*', 'e', ARGV[1], 'a', ARGV[2])
+local id = redis.call('XADD', KEYS[1], '*', 'e', ARGV[1], 'a', ARGV[2], 'p', epoch)
 if KEYS[7] then redis.call('SET', KEYS[7], id, 'PX', ARGV[7]) end
-redis.call('XADD', KEYS[2], id, 'e', ARGV[1])
+redis.call('XADD', KEYS[2], id, 'e', ARGV[1], 'p', epoch)
 local over = redis.call('XLEN', KEYS[2]) - tonumber(ARGV[3])
 if over > 0 then
   local cut = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', over)
@@ -81,7 +105,7 @@ if total_over > 0 then
   redis.call('SET', KEYS[6], gone[#gone][1])
 end
 redis.call('SET', KEYS[5], id)
-return { id, 0 }
+return { id, 0, epoch }
 `);
 
 // KEYS: floors, origin, head, floor, then one stream per audience
@@ -108,9 +132,10 @@ end
 return result
 `);
 
+// Returns { origin, head or "" }
 const HEAD = new RedisScript(`${ENSURE_ORIGIN}
 local origin = ensure_origin(KEYS[1])
-return redis.call('GET', KEYS[2]) or origin
+return { origin, redis.call('GET', KEYS[2]) or '' }
 `);
 
 /** A failed Redis call as the layer's typed error: the caller learns the event was not recorded. */
@@ -124,9 +149,12 @@ async function unavailableWhenDown<T>(call: Promise<T>): Promise<T> {
   }
 }
 
+/** A stream id with its log's epoch: the id clients see and resume from. */
+const withEpoch = (id: string, epoch: string): EventId => (epoch ? `${id}.${epoch}` : id);
+
 export function envelopeOf(entry: StreamEntry): EventEnvelope {
   const draft = JSON.parse(fieldOf(entry, "e") ?? "null") as EventDraft;
-  return Object.freeze({ ...draft, id: entry[0] });
+  return Object.freeze({ ...draft, id: withEpoch(entry[0], fieldOf(entry, "p") ?? "") });
 }
 
 export class RedisReplayLog implements ReplayLog {
@@ -162,7 +190,7 @@ export class RedisReplayLog implements ReplayLog {
   private async appendWith(draft: EventDraft, onceKey?: string): Promise<Appended> {
     const audience = audienceOf(draft.target);
     const once = onceKey === undefined ? null : { key: this.key(`once:${onceKey}`), ttlMs: this.onceTtlMs };
-    const [id, repeated] = (await unavailableWhenDown(
+    const [id, repeated, epoch] = (await unavailableWhenDown(
       APPEND.run(
         this.client,
         [
@@ -184,14 +212,18 @@ export class RedisReplayLog implements ReplayLog {
           ...(once ? [once.ttlMs] : []),
         ],
       ),
-    )) as [string, number];
-    const envelope: EventEnvelope = Object.freeze({ ...draft, id });
+    )) as [string, number, string];
+    const envelope: EventEnvelope = Object.freeze({ ...draft, id: withEpoch(id, epoch) });
     appendedEnvelopes.add(envelope);
     return { envelope, repeated: repeated === 1 };
   }
 
   async head(): Promise<EventId> {
-    return (await HEAD.run(this.client, [this.key("origin"), this.key("head")], [])) as string;
+    const [origin, head] = (await HEAD.run(this.client, [this.key("origin"), this.key("head")], [])) as [
+      string,
+      string,
+    ];
+    return head ? withEpoch(head, epochOf(origin)) : origin;
   }
 
   async size(): Promise<number> {
@@ -200,6 +232,7 @@ export class RedisReplayLog implements ReplayLog {
 
   async readAfter(afterId: EventId, reader?: ReplayReader): Promise<ReplayResult> {
     parseEventId(afterId); // before Redis sees it
+    const cursor = bareEventId(afterId);
     const audiences: Audience[] = reader ? [...new Set(reader.audiences)] : await this.allAudiences();
     const reply = (await READ.run(
       this.client,
@@ -210,9 +243,11 @@ export class RedisReplayLog implements ReplayLog {
         this.key("floor"),
         ...audiences.map((a) => this.key(`a:${a}`)),
       ],
-      [afterId, this.options.maxAgeMs, ...audiences, this.key("stream")],
+      [cursor, this.options.maxAgeMs, ...audiences, this.key("stream")],
     )) as [number, string, string, string, ...(string | StreamEntry[])[]];
-    const [now, origin, head, floor] = reply;
+    const [now, origin, bareHead, floor] = reply;
+    const epoch = epochOf(origin);
+    const head = bareHead === origin ? origin : withEpoch(bareHead, epoch);
     assertCursorWithin(afterId, head);
 
     const floors: string[] = floor ? [floor] : [];
@@ -222,13 +257,13 @@ export class RedisReplayLog implements ReplayLog {
       if (reply[i]) floors.push(reply[i] as string);
       const entries = reply[i + 1] as StreamEntry[];
       if (entries.length > 0 && (oldest === null || compareEventIds(entries[0]![0], oldest) < 0))
-        oldest = entries[0]![0];
+        oldest = withEpoch(entries[0]![0], epoch);
       for (const entry of entries) {
         const envelope = envelopeOf(entry);
         if (!reader?.filter || reader.filter(envelope)) events.push(envelope);
       }
     }
-    if (compareEventIds(afterId, origin) < 0) {
+    if (!sameEpoch(afterId, origin) || compareEventIds(afterId, origin) < 0) {
       return { kind: "gap", reason: "unknown_cursor", oldestAvailableId: oldest, head };
     }
     // An audience idle for longer than its TTL expired with whatever it held: a cursor

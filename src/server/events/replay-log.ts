@@ -14,8 +14,9 @@
  * - `readAfter(cursor, reader)` returns, in id order, every retained event
  *   after the cursor in the reader's audiences that passes its filter, or a
  *   gap when events after the cursor may have been evicted from one of those
- *   audiences ("retention_exceeded") or the cursor predates this stream
- *   ("unknown_cursor", e.g. issued before a restart). Another audience's
+ *   audiences ("retention_exceeded") or the cursor predates this stream or
+ *   comes from another epoch ("unknown_cursor", e.g. issued before a restart
+ *   or by a Redis that was since flushed or replaced). Another audience's
  *   evictions never cause a gap. A gap is never silent: the subscriber is
  *   told and refetches its state. Without a reader, every audience is read.
  * - A malformed cursor, or one ahead of `head()`, throws InvalidEventIdError

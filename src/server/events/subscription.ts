@@ -18,7 +18,7 @@ import type { EventBus } from "./bus";
 import type { EventName } from "./catalog";
 import { toStreamItem, type EventEnvelope, type StreamItem } from "./envelope";
 import { SubscriptionRevokedError } from "./errors";
-import { assertCursorWithin, compareEventIds, type EventId } from "./event-id";
+import { assertCursorWithin, compareEventIds, sameEpoch, type EventId } from "./event-id";
 import { sameEntitlements, type Entitlements, type ResolvedSubscriber } from "./identity";
 import type { EventLayerLogger } from "./logger";
 import type { Presence } from "./presence";
@@ -231,6 +231,12 @@ export class Subscription implements Reauthorizable {
 
   /** Writes one live event unless already seen; marks the subscription behind when the sink is full. */
   private deliver(envelope: EventEnvelope): void {
+    if (!sameEpoch(envelope.id, this.cursor)) {
+      // A new log (Redis flushed or replaced): the catch-up reads the old cursor there and sends the gap.
+      this.fallBehind();
+      this.resume();
+      return;
+    }
     if (compareEventIds(envelope.id, this.cursor) <= 0) return;
     this.cursor = envelope.id;
     if (!this.send(toStreamItem(envelope))) this.fallBehind();

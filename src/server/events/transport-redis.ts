@@ -6,15 +6,16 @@
  * appended is in the stream already, so `publish` adds nothing for it.
  *
  * When the connection drops, the tail waits and reads on from its last id
- * once Redis is back: nothing retained is skipped or repeated. A stream
- * whose newest id went below that (Redis flushed or replaced) is read from
- * its start; subscribers drop ids they have seen.
+ * once Redis is back: nothing retained is skipped or repeated. A stream of
+ * a new epoch (Redis flushed or replaced), or whose newest id went below the
+ * last one seen, is read from its start: its events carry the new epoch, and
+ * a subscriber whose cursor is of the old one gets a gap before them.
  */
 import type { EventEnvelope } from "./envelope";
-import { compareEventIds } from "./event-id";
+import { bareEventId, compareEventIds, epochOf } from "./event-id";
 import type { EventLayerLogger } from "./logger";
 import { silentLogger } from "./logger";
-import type { RedisClient, StreamEntry } from "./redis-client";
+import { fieldOf, type RedisClient, type StreamEntry } from "./redis-client";
 import { appendedEnvelopes, envelopeOf } from "./replay-log-redis";
 import type { EventTransport } from "./transport";
 
@@ -31,7 +32,11 @@ export class RedisTransport implements EventTransport {
   private readonly handlers = new Set<(envelope: EventEnvelope) => void>();
   private readonly streamKey: string;
   private readonly logger: EventLayerLogger;
+  private readonly originKey: string;
   private lastId: string | null = null;
+  /** The epoch of the log the tail reads ("" while it has not seen one). */
+  private epoch = "";
+  private epochCheckedAt = 0;
   private closed = false;
   private readonly loop: Promise<void>;
   private started!: () => void;
@@ -49,6 +54,7 @@ export class RedisTransport implements EventTransport {
     private readonly options: RedisTransportOptions = {},
   ) {
     this.streamKey = `${options.prefix ?? "{t3-live-events}:"}stream`;
+    this.originKey = `${options.prefix ?? "{t3-live-events}:"}origin`;
     this.logger = options.logger ?? silentLogger;
     this.ready = new Promise((resolve) => (this.started = resolve));
     this.loop = this.run();
@@ -57,7 +63,7 @@ export class RedisTransport implements EventTransport {
   async publish(envelope: EventEnvelope): Promise<void> {
     if (appendedEnvelopes.has(envelope)) return;
     const { id, ...draft } = envelope;
-    await this.client.call("XADD", this.streamKey, id, "e", JSON.stringify(draft));
+    await this.client.call("XADD", this.streamKey, bareEventId(id), "e", JSON.stringify(draft), "p", epochOf(id));
   }
 
   onEnvelope(handler: (envelope: EventEnvelope) => void): () => void {
@@ -74,6 +80,12 @@ export class RedisTransport implements EventTransport {
     await this.loop;
   }
 
+  /** The log's epoch now ("" for a log without one, or none yet). */
+  private async currentEpoch(): Promise<string> {
+    const origin = (await this.tail.call("GET", this.originKey)) as string | null;
+    return origin ? epochOf(origin) : "";
+  }
+
   /** The stream's newest id ("0-0" when empty). */
   private async newestId(): Promise<string> {
     const last = (await this.tail.call("XREVRANGE", this.streamKey, "+", "-", "COUNT", 1)) as StreamEntry[];
@@ -85,18 +97,24 @@ export class RedisTransport implements EventTransport {
     while (!this.closed) {
       try {
         if (this.lastId === null) {
+          this.epoch = await this.currentEpoch();
+          this.epochCheckedAt = Date.now();
           this.lastId = await this.newestId();
           this.started();
-        } else if (failures > 0) {
-          // Back after a failure: a stream that went backwards was flushed or replaced.
-          const newest = await this.newestId();
-          if (compareEventIds(newest, this.lastId) < 0) {
+        } else if (failures > 0 || Date.now() - this.epochCheckedAt >= (this.options.blockMs ?? 5_000)) {
+          // After a failure, and every block interval: the connection may have been re-established
+          // under us (the client resends the blocking read) to a Redis that was flushed or replaced,
+          // whose ids may all be below our last one.
+          this.epochCheckedAt = Date.now();
+          const [epoch, newest] = [await this.currentEpoch(), await this.newestId()];
+          if ((this.epoch !== "" && epoch !== this.epoch) || compareEventIds(newest, this.lastId) < 0) {
             this.logger.warn(
-              { event: "transport.stream_reset", lastId: this.lastId, newest },
-              "the event stream restarted below the last id seen; reading it from the start",
+              { event: "transport.stream_reset", lastId: this.lastId, newest, epoch, previousEpoch: this.epoch },
+              "the event stream is a new one; reading it from the start",
             );
             this.lastId = "0-0";
           }
+          if (epoch !== "") this.epoch = epoch;
         }
         if (failures > 0) {
           this.logger.info({ event: "transport.reconnected", failures }, "event stream tail resumed");
@@ -114,6 +132,8 @@ export class RedisTransport implements EventTransport {
         )) as unknown[] | null;
         for (const entry of entriesOf(reply)) {
           this.lastId = entry[0];
+          const epoch = fieldOf(entry, "p");
+          if (epoch) this.epoch = epoch;
           const envelope = envelopeOf(entry);
           for (const handler of this.handlers) handler(envelope);
         }
