@@ -154,15 +154,19 @@ async function measure(target: Target) {
   let failed = 0;
   const connectCpuStart = cpuSeconds(target.pid);
   const connectStarted = performance.now();
-  for (let i = 0; i < N; i += CONNECT_CONCURRENCY) {
-    const batch = Array.from({ length: Math.min(CONNECT_CONCURRENCY, N - i) }, () =>
-      openStream(target.streamUrl, target.streamHeaders, counters),
-    );
-    for (const result of await Promise.allSettled(batch)) {
-      if (result.status === "fulfilled") streams.push(result.value);
-      else failed++;
+  // A window of CONNECT_CONCURRENCY connects in flight, each finished one replaced at once (a
+  // batch barrier would leave the server idle while a batch's slowest connect completes).
+  let started = 0;
+  const worker = async () => {
+    while (started < N) {
+      started++;
+      await openStream(target.streamUrl, target.streamHeaders, counters).then(
+        (stream) => void streams.push(stream),
+        () => void failed++,
+      );
     }
-  }
+  };
+  await Promise.all(Array.from({ length: Math.min(CONNECT_CONCURRENCY, N) }, worker));
   const connectSeconds = (performance.now() - connectStarted) / 1000;
   const connectCpu = cpuSeconds(target.pid) - connectCpuStart;
   await sleep(500);
