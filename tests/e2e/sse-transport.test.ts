@@ -25,7 +25,9 @@ async function tcpProxy(targetPort: number) {
       sockets.add(s);
       s.on("close", () => {
         sockets.delete(s);
-        pairs.delete(pair);
+        // One side gone (closed or aborted): so is the other, as through a real path. A frozen
+        // pair is no longer in `pairs`: it stays half-dead until `cut`.
+        if (pairs.delete(pair)) for (const other of pair) other.destroy();
       });
       s.on("error", () => s.destroy());
     }
@@ -48,7 +50,11 @@ async function tcpProxy(targetPort: number) {
       }
       pairs.clear();
     },
-    close: () => new Promise<void>((r) => server.close(() => r())),
+    close: () =>
+      new Promise<void>((r) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => r());
+      }),
   };
 }
 
