@@ -26,7 +26,7 @@ import { db } from "~/server/db";
 import { expectedFailures } from "~/server/log-throttle";
 import { logger } from "~/server/logger";
 import { processSingleton } from "~/server/process-singleton";
-import { DatabaseReplayLog } from "~/server/replay-log-database";
+import { claimDatabaseLog, DatabaseReplayLog } from "~/server/replay-log-database";
 import { prismaEntitlements } from "~/server/subscribers";
 
 export function eventLayerConfigFromEnv(): EventLayerConfig {
@@ -123,7 +123,11 @@ export function createEventLayer(overrides: Partial<EventLayerConfig> = {}): App
           })
         : undefined;
     return Object.assign(createMemoryEventLayer(config, prismaEntitlements(db), eventsLogger, log), {
-      connect: async () => {},
+      connect: async () => {
+        // Once per process (a development reload must not ask again: the lock is per connection).
+        const url = env.DATABASE_URL;
+        if (log && url) await processSingleton("database-log-claim", () => claimDatabaseLog(url));
+      },
     });
   }
   const { client, tail } = redisConnections(url);

@@ -271,6 +271,19 @@ describe.skipIf(missing.length > 0)("many instances on Redis", () => {
     viaProxy.unsubscribe();
   });
 
+  it("two instances on one database without Redis: the second is refused at start, naming REDIS_URL (their event ids would clash)", async () => {
+    const alone = { ...instanceEnv(), REDIS_URL: undefined };
+    const first = await startApp({ build: false, env: alone });
+    try {
+      await expect(startApp({ build: false, env: alone })).rejects.toThrow(/several instances need REDIS_URL/);
+    } finally {
+      await first.stop();
+    }
+    // The lock goes with the process: the next one starts.
+    const next = await startApp({ build: false, env: alone });
+    await next.stop();
+  });
+
   it("Redis unreachable at start: the instance exits with an error that names REDIS_URL", async () => {
     const closed = await freePort();
     const started = startApp({ build: false, env: { ...instanceEnv(), REDIS_URL: `redis://127.0.0.1:${closed}` } });
