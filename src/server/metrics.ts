@@ -11,110 +11,98 @@ import { getEventLayer, redisErrors } from "~/server/event-layer";
 import { processSingleton } from "~/server/process-singleton";
 import { getSseFastPath } from "~/server/sse/holder";
 
-/** A counter whose value is read from `read` at scrape time. */
-function counterOf(registry: Registry, name: string, help: string, read: () => number | Promise<number>) {
-  return new Counter({
-    name,
-    help,
-    registers: [registry],
-    async collect() {
-      this.reset();
-      this.inc(await read());
-    },
-  });
+/**
+ * One reading of the layer's counters for a whole scrape: the registry's
+ * stats walk every open connection, so every metric shares one walk.
+ */
+function readings() {
+  const layer = getEventLayer();
+  const sse = getSseFastPath()?.hub.stats();
+  return {
+    connections: layer.registry.stats(),
+    bus: layer.bus.totals(),
+    slowConsumerDisconnects: sse?.slowConsumerDisconnects ?? 0,
+    stalledDisconnects: sse?.stalledDisconnects ?? 0,
+  };
 }
+type Readings = ReturnType<typeof readings>;
 
 function create(): Registry {
   const registry = new Registry();
   // Event-loop lag (nodejs_eventloop_lag_*), heap, GC, handles: prom-client's defaults.
   collectDefaultMetrics({ register: registry });
-  const layer = () => getEventLayer();
-  const connections = () => layer().registry.stats();
+  let taken: { at: number; value: Readings } | null = null;
+  const read = (): Readings => {
+    const now = Date.now();
+    if (!taken || now - taken.at > 1_000) taken = { at: now, value: readings() };
+    return taken.value;
+  };
+
+  /** A counter set from `value` at scrape time; a record is one series per key of `label`. */
+  const counter = (
+    name: string,
+    help: string,
+    value: (r: Readings) => number | Record<string, number>,
+    label?: string,
+  ) => {
+    const metric: Counter = new Counter({
+      name,
+      help,
+      labelNames: label ? [label] : [],
+      registers: [registry],
+      collect() {
+        metric.reset();
+        const current = value(read());
+        if (typeof current === "number") metric.inc(current);
+        else for (const [key, count] of Object.entries(current)) metric.inc({ [label!]: key }, count);
+      },
+    });
+  };
 
   new Gauge({
     name: "live_events_open_streams",
     help: "Open events.onEvent subscriptions on this instance",
     registers: [registry],
     collect() {
-      this.set(connections().totalConnections);
+      this.set(read().connections.totalConnections);
     },
   });
-  counterOf(
-    registry,
-    "live_events_streams_opened_total",
-    "Subscriptions opened",
-    () => connections().connectionsOpened,
-  );
-  counterOf(
-    registry,
+  counter("live_events_streams_opened_total", "Subscriptions opened", (r) => r.connections.connectionsOpened);
+  counter(
     "live_events_streams_rejected_total",
     "Subscriptions refused (limits, authorisation)",
-    () => connections().connectionsRejected,
+    (r) => r.connections.connectionsRejected,
   );
-  counterOf(
-    registry,
-    "live_events_emits_total",
-    "Events published by this instance",
-    async () => (await layer().bus.stats()).emitted,
-  );
-  counterOf(
-    registry,
-    "live_events_emits_rejected_total",
-    "Emits refused by the catalog",
-    async () => (await layer().bus.stats()).rejected,
-  );
-  counterOf(
-    registry,
-    "live_events_deliveries_total",
-    "Events handed to subscribers of this instance",
-    async () => (await layer().bus.stats()).delivered,
-  );
-  counterOf(
-    registry,
+  counter("live_events_emits_total", "Events published by this instance", (r) => r.bus.emitted);
+  counter("live_events_emits_rejected_total", "Emits refused by the catalog", (r) => r.bus.rejected);
+  counter("live_events_deliveries_total", "Events handed to subscribers of this instance", (r) => r.bus.delivered);
+  counter(
     "live_events_replay_resumes_total",
     "Resumes from a cursor served from the log",
-    () => connections().resumes,
+    (r) => r.connections.resumes,
   );
-  counterOf(
-    registry,
+  counter(
     "live_events_replayed_events_total",
     "Events replayed to resuming subscribers",
-    () => connections().eventsReplayed,
+    (r) => r.connections.eventsReplayed,
   );
-  const gaps = new Counter({
-    name: "live_events_replay_gaps_total",
-    help: "Resumes answered with system.gap",
-    labelNames: ["reason"],
-    registers: [registry],
-    collect() {
-      gaps.reset();
-      for (const [reason, count] of Object.entries(connections().gaps)) gaps.inc({ reason }, count);
-    },
-  });
-  const sse = () => getSseFastPath()?.hub.stats();
-  counterOf(
-    registry,
+  counter("live_events_replay_gaps_total", "Resumes answered with system.gap", (r) => r.connections.gaps, "reason");
+  counter(
     "live_events_slow_consumer_disconnects_total",
     "Streams closed because their backlog passed the limit",
-    () => sse()?.slowConsumerDisconnects ?? 0,
+    (r) => r.slowConsumerDisconnects,
   );
-  counterOf(
-    registry,
+  counter(
     "live_events_stalled_disconnects_total",
     "Streams closed because their socket accepted nothing for too long",
-    () => sse()?.stalledDisconnects ?? 0,
+    (r) => r.stalledDisconnects,
   );
-  const redis = new Counter({
-    name: "live_events_redis_errors_total",
-    help: "Redis connection errors (kind=error) and lost connections (kind=connection_lost)",
-    labelNames: ["kind"],
-    registers: [registry],
-    collect() {
-      redis.reset();
-      redis.inc({ kind: "error" }, redisErrors.errors);
-      redis.inc({ kind: "connection_lost" }, redisErrors.connectionsLost);
-    },
-  });
+  counter(
+    "live_events_redis_errors_total",
+    "Redis connection errors (kind=error) and lost connections (kind=connection_lost)",
+    () => ({ error: redisErrors.errors, connection_lost: redisErrors.connectionsLost }),
+    "kind",
+  );
   new Gauge({
     name: "live_events_outbox_pending",
     help: "Committed outbox rows not yet published",

@@ -46,7 +46,7 @@ export type EmitInTransaction = <N extends EmittableEventName>(
 /** Emitting transactions queue on this lock, so their rows' `seq` order is their commit order. */
 const EMIT_LOCK = 7_413_001;
 /** Notified on commit of a transaction that recorded events (PostgreSQL delivers it at commit only). */
-export const OUTBOX_CHANNEL = "outbox_committed";
+const OUTBOX_CHANNEL = "outbox_committed";
 /** Rows deleted per cleanup statement, so a backlog never holds a long lock. */
 const CLEANUP_BATCH = 1_000;
 
@@ -208,16 +208,20 @@ export async function wakeOnCommit(databaseUrl: string, relay: OutboxRelay): Pro
   let client: pg.Client | null = null;
   let stopped = false;
   let retry: ReturnType<typeof setTimeout> | null = null;
+  const retryLater = () => {
+    if (stopped) return;
+    retry = setTimeout(() => void connect().catch(() => {}), 1_000);
+    retry.unref();
+  };
   const connect = async (): Promise<void> => {
     const next = new pg.Client({ connectionString: databaseUrl });
     next.on("notification", () => void relay.wake());
     next.on("error", (error) => {
       logger.warn({ event: "outbox.listen_lost", message: error.message }, "outbox LISTEN connection lost; retrying");
       void next.end().catch(() => {});
-      if (!stopped && client === next) {
+      if (client === next) {
         client = null;
-        retry = setTimeout(() => void connect().catch(() => {}), 1_000);
-        retry.unref();
+        retryLater();
       }
     });
     try {
@@ -228,10 +232,7 @@ export async function wakeOnCommit(databaseUrl: string, relay: OutboxRelay): Pro
       void relay.wake();
     } catch (error) {
       await next.end().catch(() => {});
-      if (!stopped) {
-        retry = setTimeout(() => void connect().catch(() => {}), 1_000);
-        retry.unref();
-      }
+      retryLater();
       throw error;
     }
   };

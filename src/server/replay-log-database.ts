@@ -16,7 +16,14 @@ import pg from "pg";
 import type { Prisma, PrismaClient } from "~/generated/prisma/client";
 import { logger } from "~/server/logger";
 import type { EventEnvelope } from "~/server/events";
-import { assertCursorWithin, compareEventIds, parseEventId, sameEpoch, type EventId } from "~/server/events/event-id";
+import {
+  EventIdGenerator,
+  assertCursorWithin,
+  compareEventIds,
+  parseEventId,
+  sameEpoch,
+  type EventId,
+} from "~/server/events/event-id";
 import type {
   Appended,
   EventDraft,
@@ -40,7 +47,8 @@ export class DatabaseReplayLog implements ReplayLog {
   private loaded: Promise<void> | null = null;
   private origin: EventId = "0-0";
   private newest: EventId = "0-0";
-  private last = { ms: 0, seq: 0 };
+  /** Issues ids above the newest stored one (set once loaded). */
+  private ids = new EventIdGenerator();
   private floor: EventId = "0-0";
   private readonly floors = new Map<Audience, EventId>();
   private readonly counts = new Map<Audience, number>();
@@ -82,7 +90,7 @@ export class DatabaseReplayLog implements ReplayLog {
     if (compareEventIds(this.floor, this.origin) < 0) this.floor = this.origin;
     const newest = await this.db.eventLogEntry.findFirst({ orderBy: [{ idMs: "desc" }, { idSeq: "desc" }] });
     this.newest = newest ? join(newest) : this.origin;
-    this.last = parseEventId(this.newest);
+    this.ids = new EventIdGenerator(() => this.now(), this.newest);
     await this.recount();
   }
 
@@ -94,12 +102,6 @@ export class DatabaseReplayLog implements ReplayLog {
       this.counts.set(group.audience as Audience, group._count._all);
       this.total += group._count._all;
     }
-  }
-
-  private nextId(): EventId {
-    const ms = this.now();
-    this.last = ms > this.last.ms ? { ms, seq: 0 } : { ms: this.last.ms, seq: this.last.seq + 1 };
-    return `${this.last.ms}-${this.last.seq}`;
   }
 
   append(draft: EventDraft): Promise<EventEnvelope> {
@@ -115,7 +117,7 @@ export class DatabaseReplayLog implements ReplayLog {
       const earlier = await this.db.eventLogEntry.findUnique({ where: { key }, select: { envelope: true } });
       if (earlier) return { envelope: Object.freeze(earlier.envelope as unknown as EventEnvelope), repeated: true };
     }
-    const envelope: EventEnvelope = Object.freeze({ ...draft, id: this.nextId() });
+    const envelope: EventEnvelope = Object.freeze({ ...draft, id: this.ids.next() });
     const audience = audienceOf(envelope.target);
     await this.db.eventLogEntry.create({
       data: { ...split(envelope.id), audience, key, envelope: envelope as unknown as Prisma.InputJsonValue },

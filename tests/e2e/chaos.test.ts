@@ -12,29 +12,24 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { signIn, startApp, type AppServer } from "../helpers/app-server";
-import { hasNginx, nginxPath, startNginx, type Nginx } from "../helpers/nginx";
-import { createTestDatabase, testDatabaseAdminUrl } from "../helpers/postgres";
-import { hasRedis, redisServerPath, startRedis, type RedisServer } from "../helpers/redis";
+import { clusterMissing, startCluster, stopCluster, type Cluster } from "../helpers/cluster";
+import type { Nginx } from "../helpers/nginx";
+import type { RedisServer } from "../helpers/redis";
 import { live, messages, trpcClient, until, type Received } from "./http-client";
 
-const adminUrl = testDatabaseAdminUrl;
-const missing = [
-  !hasRedis && `redis-server (${redisServerPath})`,
-  !hasNginx && `nginx (${nginxPath})`,
-  !adminUrl && "TEST_DATABASE_URL (two instances need PostgreSQL)",
-].filter(Boolean);
-if (missing.length > 0) console.warn(`[chaos] SKIPPED: needs ${missing.join(", ")}; .ci/run provides them`);
+if (clusterMissing.length > 0)
+  console.warn(`[chaos] SKIPPED: needs ${clusterMissing.join(", ")}; .ci/run provides them`);
 
-let database: Awaited<ReturnType<typeof createTestDatabase>>;
+let database: Cluster["database"];
 let redis: RedisServer;
 let a: AppServer;
 let b: AppServer;
 let nginx: Nginx;
 let cookie: string;
 
-const instanceEnv = () => ({
-  DATABASE_URL: database.url,
-  REDIS_URL: redis.url,
+const envAt = (where: { databaseUrl: string; redisUrl: string }) => ({
+  DATABASE_URL: where.databaseUrl,
+  REDIS_URL: where.redisUrl,
   EVENTS_PING_INTERVAL_MS: "500",
   EVENTS_RECONNECT_AFTER_INACTIVITY_MS: "3000",
   EVENTS_MAX_CONNECTIONS_PER_USER: "50",
@@ -45,6 +40,7 @@ const instanceEnv = () => ({
   ESCROW_JOB_INTERVAL_MS: "0",
   LOG_LEVEL: "error",
 });
+const instanceEnv = () => envAt({ databaseUrl: database.url, redisUrl: redis.url });
 // The app's own reconnect (backoff with jitter), as a page has it: a proxy's 502 mid-deploy is retried.
 const clientOf = (url: string) => trpcClient(cookie, { url, backoff: true }).client;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -70,22 +66,13 @@ function resumer(url: () => string) {
   };
 }
 
-describe.skipIf(missing.length > 0)("faults across instances", () => {
+describe.skipIf(clusterMissing.length > 0)("faults across instances", () => {
   beforeAll(async () => {
-    database = await createTestDatabase("chaos");
-    redis = await startRedis({ persistent: true });
-    a = await startApp({ build: false, env: instanceEnv() });
-    b = await startApp({ build: false, env: instanceEnv() });
-    nginx = await startNginx([a.port, b.port]);
+    ({ database, redis, a, b, nginx } = await startCluster({ name: "chaos", env: envAt, persistentRedis: true }));
     cookie = await signIn(a.baseUrl, "alice@acme.test");
   });
 
-  afterAll(async () => {
-    await nginx?.stop();
-    await Promise.all([a?.stop(), b?.stop()]);
-    await redis?.stop();
-    await database?.drop();
-  });
+  afterAll(() => stopCluster({ database, redis, a, b, nginx }));
 
   it("SIGTERM drain: the streams of the stopping instance move to the other one through nginx, with nothing lost", async () => {
     const viaProxy = [1, 2].map(() =>

@@ -11,22 +11,16 @@ import type { TRPCClientError } from "@trpc/client";
 
 import type { AppRouter } from "~/server/api/root";
 import { signIn, signOut, startApp, type AppServer } from "../helpers/app-server";
-import { hasNginx, nginxPath, startNginx, type Nginx } from "../helpers/nginx";
+import { clusterMissing, startCluster, stopCluster, type Cluster } from "../helpers/cluster";
+import type { Nginx } from "../helpers/nginx";
 import { freePort } from "../helpers/ports";
-import { createTestDatabase, testDatabaseAdminUrl } from "../helpers/postgres";
-import { hasRedis, redisServerPath, startRedis, type RedisServer } from "../helpers/redis";
+import type { RedisServer } from "../helpers/redis";
 import { live, messages, trpcClient, until } from "./http-client";
 
-const adminUrl = testDatabaseAdminUrl;
-const missing = [
-  !hasRedis && `redis-server (${redisServerPath})`,
-  !hasNginx && `nginx (${nginxPath})`,
-  !adminUrl && "TEST_DATABASE_URL (two instances need PostgreSQL)",
-].filter(Boolean);
-if (missing.length > 0) console.warn(`[scale-out] SKIPPED: needs ${missing.join(", ")}; .ci/run provides them`);
+if (clusterMissing.length > 0)
+  console.warn(`[scale-out] SKIPPED: needs ${clusterMissing.join(", ")}; .ci/run provides them`);
 
-let database: Awaited<ReturnType<typeof createTestDatabase>>;
-let databaseUrl: string;
+let database: Cluster["database"];
 let redis: RedisServer;
 let a: AppServer;
 let b: AppServer;
@@ -37,9 +31,9 @@ const METRICS_TOKEN = "scale-out-metrics-token-0123456789";
 /** The proxy cuts a stream silent this long; the instances' 500 ms heartbeats must keep it open. */
 const PROXY_READ_TIMEOUT_S = 3;
 
-const instanceEnv = () => ({
-  DATABASE_URL: databaseUrl,
-  REDIS_URL: redis.url,
+const envAt = (where: { databaseUrl: string; redisUrl: string }) => ({
+  DATABASE_URL: where.databaseUrl,
+  REDIS_URL: where.redisUrl,
   EVENTS_PING_INTERVAL_MS: "500",
   EVENTS_RECONNECT_AFTER_INACTIVITY_MS: "3000",
   EVENTS_MAX_CONNECTIONS_PER_USER: String(PER_USER),
@@ -47,28 +41,23 @@ const instanceEnv = () => ({
   LOG_LEVEL: "warn",
   METRICS_TOKEN: METRICS_TOKEN,
 });
+const instanceEnv = () => envAt({ databaseUrl: database.url, redisUrl: redis.url });
 const clientOf = (server: { baseUrl?: string; url?: string }) =>
   trpcClient(cookie, { url: server.baseUrl ?? server.url }).client;
 const send = (server: AppServer, message: string) =>
   clientOf(server).notification.send.mutate({ target: { kind: "self" }, message });
 
-describe.skipIf(missing.length > 0)("many instances on Redis", () => {
+describe.skipIf(clusterMissing.length > 0)("many instances on Redis", () => {
   beforeAll(async () => {
-    database = await createTestDatabase("scale");
-    databaseUrl = database.url;
-    redis = await startRedis();
-    a = await startApp({ build: false, env: instanceEnv() });
-    b = await startApp({ build: false, env: instanceEnv() });
-    nginx = await startNginx([a.port, b.port], { readTimeoutSeconds: PROXY_READ_TIMEOUT_S });
+    ({ database, redis, a, b, nginx } = await startCluster({
+      name: "scale",
+      env: envAt,
+      proxyReadTimeoutSeconds: PROXY_READ_TIMEOUT_S,
+    }));
     cookie = await signIn(a.baseUrl, "alice@acme.test");
   });
 
-  afterAll(async () => {
-    await nginx?.stop();
-    await Promise.all([a?.stop(), b?.stop()]);
-    await redis?.stop();
-    await database?.drop();
-  });
+  afterAll(() => stopCluster({ database, redis, a, b, nginx }));
 
   it("an event emitted on either instance reaches subscribers on both, in one order; a cursor from one resumes on the other", async () => {
     const onA = live(clientOf(a), { names: ["notification.created"] });

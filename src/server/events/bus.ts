@@ -100,18 +100,13 @@ export class EventBus {
    * crashed before marking its row cannot give one event two ids.
    */
   async publish(draft: EventDraft, options: { key?: string } = {}): Promise<EventEnvelope> {
-    if (options.key !== undefined) {
-      const { envelope, repeated } = await this.options.log.appendOnce(draft, options.key);
-      if (repeated) return envelope;
-      await this.options.transport.publish(envelope);
-      return this.published(envelope);
-    }
-    const envelope = await this.options.log.append(draft);
-    await this.options.transport.publish(envelope);
-    return this.published(envelope);
-  }
-
-  private published(envelope: EventEnvelope): EventEnvelope {
+    const { log, transport } = this.options;
+    const { envelope, repeated } =
+      options.key === undefined
+        ? { envelope: await log.append(draft), repeated: false }
+        : await log.appendOnce(draft, options.key);
+    if (repeated) return envelope;
+    await transport.publish(envelope);
     this.emitted++;
     // debug, not info: one line per emit is too much at volume; connections log at info.
     this.logger.debug(
@@ -176,11 +171,14 @@ export class EventBus {
     return this.options.log.head();
   }
 
+  /** The bus's counters, without the log's figures (which may cost a round trip). */
+  totals(): Pick<EventBusStats, "emitted" | "rejected" | "delivered"> {
+    return { emitted: this.emitted, rejected: this.rejected, delivered: this.delivered };
+  }
+
   async stats(): Promise<EventBusStats> {
     return {
-      emitted: this.emitted,
-      rejected: this.rejected,
-      delivered: this.delivered,
+      ...this.totals(),
       subscribers: this.index.size,
       logSize: await this.options.log.size(),
       head: await this.head(),

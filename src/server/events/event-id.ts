@@ -91,7 +91,7 @@ export function isAfter(id: EventId, cursor: EventId | null): boolean {
 }
 
 export function formatEventId(id: ParsedEventId): EventId {
-  return id.epoch ? `${id.ms}-${id.seq}.${id.epoch}` : `${id.ms}-${id.seq}`;
+  return `${id.ms}-${id.seq}`;
 }
 
 /**
@@ -115,8 +115,13 @@ export class EventIdGenerator {
   readonly origin: EventId;
   private last: ParsedEventId;
 
-  constructor(private readonly now: () => number = Date.now) {
-    this.last = { ms: now(), seq: 0 };
+  /** `after`: an id already issued (a stream that continues, e.g. from storage); the next ones are above it. */
+  constructor(
+    private readonly now: () => number = Date.now,
+    after?: EventId,
+  ) {
+    const { ms, seq } = after === undefined ? { ms: now(), seq: 0 } : parseEventId(after);
+    this.last = { ms, seq };
     this.origin = formatEventId(this.last);
   }
 
