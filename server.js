@@ -46,8 +46,9 @@ function clientIp(req) {
 }
 
 /** @typedef {{ handle(req: import("node:http").IncomingMessage, res: import("node:http").ServerResponse): boolean; drain(spreadMs: number): number }} SseFastPath */
+/** @typedef {(req: import("node:http").IncomingMessage, res: import("node:http").ServerResponse) => boolean} TrpcHandler */
 /** Set by src/instrumentation.ts inside Next's bundle. */
-const sse = /** @type {{ __t3LiveEventsSse?: SseFastPath }} */ (globalThis);
+const sse = /** @type {{ __t3LiveEventsSse?: SseFastPath; __t3LiveEventsTrpc?: TrpcHandler }} */ (globalThis);
 
 /** @param {string} level @param {Record<string, unknown>} fields @param {string} msg */
 const log = (level, fields, msg) =>
@@ -81,6 +82,8 @@ const server = createServer((req, res) => {
     const fastPath = sse.__t3LiveEventsSse;
     if (fastPath?.handle(req, res)) return;
   }
+  // Queries and mutations: tRPC's handler straight from Node, without Next's pipeline around it.
+  if (!isStream && fastPathEnabled && sse.__t3LiveEventsTrpc?.(req, res)) return;
   if (isStream) {
     nextStreams.add(res);
     res.on("close", () => nextStreams.delete(res));

@@ -32,4 +32,6 @@ export async function register() {
   startEscrowReleaseJob(env.ESCROW_JOB_INTERVAL_MS);
   const { installSseFastPath } = await import("~/server/sse/install");
   installSseFastPath();
+  const { installTrpcNodeHandler } = await import("~/server/http/trpc-node");
+  installTrpcNodeHandler();
 }

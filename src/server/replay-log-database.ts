@@ -13,7 +13,7 @@
  */
 import pg from "pg";
 
-import type { Prisma, PrismaClient } from "~/generated/prisma/client";
+import type { PrismaClient } from "~/generated/prisma/client";
 import { logger } from "~/server/logger";
 import type { EventEnvelope } from "~/server/events";
 import {
@@ -119,13 +119,8 @@ export class DatabaseReplayLog implements ReplayLog {
     }
     const envelope: EventEnvelope = Object.freeze({ ...draft, id: this.ids.next() });
     const audience = audienceOf(envelope.target);
-    await this.db.eventLogEntry.create({
-      data: { ...split(envelope.id), audience, key, envelope: envelope as unknown as Prisma.InputJsonValue },
-    });
+    await this.insert(envelope, audience, key);
     this.newest = envelope.id;
-    this.counts.set(audience, (this.counts.get(audience) ?? 0) + 1);
-    this.total++;
-    await this.evictAudience(audience);
     await this.evictOldest();
     return { envelope, repeated: false };
   }
@@ -181,21 +176,56 @@ export class DatabaseReplayLog implements ReplayLog {
     });
   }
 
-  /** Keeps `audience` to its count; what it drops becomes its floor. */
-  private async evictAudience(audience: Audience): Promise<void> {
-    const over = (this.counts.get(audience) ?? 0) - this.options.maxEvents;
-    if (over <= 0) return;
-    const gone = await this.db.eventLogEntry.findMany({
-      where: { audience },
-      orderBy: [{ idMs: "asc" }, { idSeq: "asc" }],
-      take: over,
-      select: { idMs: true, idSeq: true },
-    });
-    await this.remove(gone);
-    const newestGone = gone.at(-1);
-    if (newestGone) await this.mark(`a:${audience}`, newestGone, (id) => this.floors.set(audience, id));
-    this.counts.set(audience, (this.counts.get(audience) ?? 0) - gone.length);
-    this.total -= gone.length;
+  /**
+   * Stores the event and keeps its audience to its count, in one statement
+   * (one round trip, and atomic): once an audience is full, which is the
+   * steady state of a busy one, every append also drops its oldest event,
+   * and the newest dropped id becomes the audience's floor. Raw SQL, because
+   * Prisma's query builder costs several times what the statement does and
+   * this runs on every emit.
+   */
+  private async insert(envelope: EventEnvelope, audience: Audience, key: string | undefined): Promise<void> {
+    const { idMs, idSeq } = split(envelope.id);
+    const json = JSON.stringify(envelope);
+    const createdAt = new Date();
+    const over = (this.counts.get(audience) ?? 0) + 1 - this.options.maxEvents;
+    if (over <= 0) {
+      await this.db.$executeRaw`
+        INSERT INTO "EventLogEntry" ("idMs", "idSeq", "audience", "key", "envelope", "createdAt")
+        VALUES (${idMs}, ${idSeq}, ${audience}, ${key ?? null}, ${json}::jsonb, ${createdAt})`;
+      this.counts.set(audience, (this.counts.get(audience) ?? 0) + 1);
+      this.total++;
+      return;
+    }
+    // Data-modifying CTEs all run, once, on one snapshot: the DELETE sees only
+    // earlier rows, so it never drops the event being added.
+    const [result] = await this.db.$queryRaw<{ dropped: number; idMs: bigint | null; idSeq: number | null }[]>`
+      WITH added AS (
+        INSERT INTO "EventLogEntry" ("idMs", "idSeq", "audience", "key", "envelope", "createdAt")
+        VALUES (${idMs}, ${idSeq}, ${audience}, ${key ?? null}, ${json}::jsonb, ${createdAt})
+        RETURNING 1
+      ), gone AS (
+        DELETE FROM "EventLogEntry" WHERE ("idMs", "idSeq") IN (
+          SELECT "idMs", "idSeq" FROM "EventLogEntry" WHERE "audience" = ${audience}
+          ORDER BY "idMs", "idSeq" LIMIT ${over}
+        ) RETURNING "idMs", "idSeq"
+      ), newest AS (
+        SELECT "idMs", "idSeq" FROM gone ORDER BY "idMs" DESC, "idSeq" DESC LIMIT 1
+      ), marked AS (
+        INSERT INTO "EventLogMark" ("key", "idMs", "idSeq")
+        SELECT ${`a:${audience}`}, "idMs", "idSeq" FROM newest
+        ON CONFLICT ("key") DO UPDATE SET "idMs" = EXCLUDED."idMs", "idSeq" = EXCLUDED."idSeq"
+        RETURNING 1
+      )
+      SELECT (SELECT count(*) FROM gone)::int AS dropped,
+             (SELECT "idMs" FROM newest) AS "idMs",
+             (SELECT "idSeq" FROM newest) AS "idSeq"`;
+    const dropped = result?.dropped ?? 0;
+    if (result?.idMs != null && result.idSeq != null) {
+      this.floors.set(audience, join({ idMs: BigInt(result.idMs), idSeq: Number(result.idSeq) }));
+    }
+    this.counts.set(audience, (this.counts.get(audience) ?? 0) + 1 - dropped);
+    this.total += 1 - dropped;
   }
 
   /** By age (checked every few seconds) and down to the total, oldest first whatever the audience. */

@@ -1,26 +1,58 @@
 /**
  * The database replay log (the embedded default's durable history) runs the
  * same conformance suite as the in-memory and Redis logs, on the real
- * migrations (PGlite in memory), each test on emptied tables.
+ * migrations, each test on emptied tables: on PGlite in memory, and on a real
+ * PostgreSQL (TEST_DATABASE_URL, which .ci/run sets) since its statements are
+ * raw SQL.
  */
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
+import { PrismaClient } from "~/generated/prisma/client";
 import { db } from "~/server/db";
+import { createAdapterFactory } from "~/server/db-adapter";
+import { applyMigrations } from "~/server/db-migrations";
 import { compareEventIds } from "~/server/events";
 import { DatabaseReplayLog } from "~/server/replay-log-database";
 import { replayLogConformance } from "../conformance/replay-log.suite";
+import { createTestDatabase, testDatabaseAdminUrl } from "../helpers/postgres";
 import { setupDatabase } from "./harness";
 
 beforeAll(setupDatabase);
 
-const empty = async () => {
-  await db.eventLogEntry.deleteMany();
-  await db.eventLogMark.deleteMany();
+const empty = async (client: PrismaClient = db) => {
+  await client.eventLogEntry.deleteMany();
+  await client.eventLogMark.deleteMany();
 };
 
 replayLogConformance("database", async (retention) => {
   await empty();
   return new DatabaseReplayLog(db, retention);
+});
+
+if (!testDatabaseAdminUrl) {
+  console.warn("[engines-database] PostgreSQL run SKIPPED: set TEST_DATABASE_URL (.ci/run does)");
+}
+
+describe.skipIf(!testDatabaseAdminUrl)("on PostgreSQL", () => {
+  let database: Awaited<ReturnType<typeof createTestDatabase>>;
+  let prisma: PrismaClient;
+
+  beforeAll(async () => {
+    database = await createTestDatabase("replaylog");
+    const handle = createAdapterFactory({ databaseUrl: database.url });
+    await applyMigrations(handle.factory);
+    prisma = new PrismaClient({ adapter: handle.factory });
+  });
+
+  afterAll(async () => {
+    await prisma?.$disconnect();
+    await database?.drop();
+  });
+
+  replayLogConformance("database (PostgreSQL)", async (retention) => {
+    await empty(prisma);
+    return new DatabaseReplayLog(prisma, retention);
+  });
 });
 
 describe("database replay log across a restart", () => {

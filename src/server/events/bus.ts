@@ -42,6 +42,14 @@ export interface EventBusStats {
   head: EventId;
 }
 
+// zod compiles a schema on its first parse; a fresh `.strict()` per emit paid that every time.
+const strictPayloads = new Map<EventName, z.ZodObject>();
+function strictPayloadOf(name: EventName, definition: EventDefinition): z.ZodObject {
+  let schema = strictPayloads.get(name);
+  if (!schema) strictPayloads.set(name, (schema = definition.payload.strict()));
+  return schema;
+}
+
 export class EventBus {
   private readonly index: SubscriberIndex;
   private readonly detachTransport: () => void;
@@ -134,7 +142,7 @@ export class EventBus {
       );
     }
     const definition: EventDefinition = eventCatalog[name];
-    const parsed = definition.payload.strict().safeParse(payload);
+    const parsed = strictPayloadOf(name, definition).safeParse(payload);
     if (!parsed.success) {
       throw new EventValidationError(`invalid ${name} payload: ${z.prettifyError(parsed.error)}`, {
         issues: parsed.error.issues,

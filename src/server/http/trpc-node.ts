@@ -1,0 +1,55 @@
+/**
+ * tRPC queries and mutations served straight from Node's request, for the
+ * production server (server.js): the same handler as Next's route
+ * (src/server/api/handler.ts), without Next's routing, request wrapping and
+ * response pipeline around it, which cost more CPU than the procedure itself
+ * on a small mutation. Streamed batch responses (httpBatchStreamLink) are
+ * written as they come, with the socket's backpressure respected.
+ */
+import { once } from "node:events";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { incomingMessageToRequest } from "@trpc/server/adapters/node-http";
+
+import { handleTrpcRequest, TRPC_ENDPOINT } from "~/server/api/handler";
+import { logger } from "~/server/logger";
+
+const PREFIX = `${TRPC_ENDPOINT}/`;
+
+export type NodeRequestHandler = (req: IncomingMessage, res: ServerResponse) => boolean;
+
+async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  // The request's signal aborts when the client goes away, which ends a streamed response.
+  const request = incomingMessageToRequest(req, res, { maxBodySize: null });
+  const response = await handleTrpcRequest(request);
+  res.statusCode = response.status;
+  for (const [name, value] of response.headers) if (name !== "set-cookie") res.setHeader(name, value);
+  const cookies = response.headers.getSetCookie();
+  if (cookies.length > 0) res.setHeader("set-cookie", cookies);
+  if (!response.body) return void res.end();
+  for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+    if (res.destroyed) return;
+    if (!res.write(chunk)) await Promise.race([once(res, "drain"), once(res, "close")]);
+  }
+  res.end();
+}
+
+/** Serves `/api/trpc/*` and returns true; anything else is left to Next (false). */
+export function createTrpcNodeHandler(): NodeRequestHandler {
+  return (req, res) => {
+    if (!req.url?.startsWith(PREFIX)) return false;
+    serve(req, res).catch((error: unknown) => {
+      logger.error({ event: "trpc.http_failed", err: error }, "tRPC request failed");
+      if (!res.headersSent) res.writeHead(500, { "content-type": "application/json" });
+      res.destroy();
+    });
+    return true;
+  };
+}
+
+const KEY = "__t3LiveEventsTrpc";
+
+/** Makes the handler available to server.js (outside Next's bundles) under a globalThis key. */
+export function installTrpcNodeHandler(): void {
+  const holder = globalThis as unknown as Record<typeof KEY, NodeRequestHandler | undefined>;
+  holder[KEY] ??= createTrpcNodeHandler();
+}
