@@ -34,6 +34,10 @@ const RATE = Number(process.env.BENCH_RATE ?? 10);
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 10);
 const TARGETS = (process.env.BENCH_TARGETS ?? "bare,app,stock").split(",");
 const CONNECT_CONCURRENCY = Number(process.env.BENCH_CONNECT_CONCURRENCY ?? 500);
+/** Streams opened and closed on each server before anything is measured (JIT warm-up, lazily loaded code). */
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 200);
+/** Sign-ins for the new-session connect measurement (each costs the server a password hash). */
+const NEW_SESSIONS = Number(process.env.BENCH_NEW_SESSIONS ?? 300);
 const TICKS_PER_SECOND = 100; // /proc/<pid>/stat clock ticks (USER_HZ)
 const SERVER_CORE = "0";
 const LOAD_CORE = "1";
@@ -131,6 +135,28 @@ function post(url: string, body: string, headers: Record<string, string> = {}) {
   });
 }
 
+/**
+ * Opens one stream per entry of `headers`, CONNECT_CONCURRENCY in flight, each finished one
+ * replaced at once (a batch barrier would leave the server idle while a batch's slowest
+ * connect completes).
+ */
+async function openMany(headers: Record<string, string>[], url: string, counters: Counters) {
+  const streams: Stream[] = [];
+  let failed = 0;
+  let next = 0;
+  const worker = async () => {
+    while (next < headers.length) {
+      const h = headers[next++]!;
+      await openStream(url, h, counters).then(
+        (stream) => void streams.push(stream),
+        () => void failed++,
+      );
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(CONNECT_CONCURRENCY, headers.length) }, worker));
+  return { streams, failed };
+}
+
 interface Target {
   name: string;
   pid: number;
@@ -145,28 +171,23 @@ const percentile = (sorted: number[], p: number) =>
 
 async function measure(target: Target) {
   const counters: Counters = { delivered: 0, latencies: [] };
-  // Prime lazily loaded code, then read memory with nothing open.
-  (await openStream(target.streamUrl, target.streamHeaders, counters)).req.destroy();
-  await sleep(300);
+  // Warm up (the same for every server), then read memory with nothing open.
+  const warm = await openMany(
+    Array.from({ length: Math.max(1, WARMUP) }, () => target.streamHeaders),
+    target.streamUrl,
+    counters,
+  );
+  for (const s of warm.streams) s.req.destroy();
+  await sleep(500);
   const rssBefore = await rssAfterGc(target.pid);
 
-  const streams: Stream[] = [];
-  let failed = 0;
   const connectCpuStart = cpuSeconds(target.pid);
   const connectStarted = performance.now();
-  // A window of CONNECT_CONCURRENCY connects in flight, each finished one replaced at once (a
-  // batch barrier would leave the server idle while a batch's slowest connect completes).
-  let started = 0;
-  const worker = async () => {
-    while (started < N) {
-      started++;
-      await openStream(target.streamUrl, target.streamHeaders, counters).then(
-        (stream) => void streams.push(stream),
-        () => void failed++,
-      );
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(CONNECT_CONCURRENCY, N) }, worker));
+  const { streams, failed } = await openMany(
+    Array.from({ length: N }, () => target.streamHeaders),
+    target.streamUrl,
+    counters,
+  );
   const connectSeconds = (performance.now() - connectStarted) / 1000;
   const connectCpu = cpuSeconds(target.pid) - connectCpuStart;
   await sleep(500);
@@ -278,6 +299,43 @@ function appTarget(app: AppServer, cookie: string, name: string, headers: Record
 }
 
 /**
+ * Connects by sessions the server has not seen yet, as after a deploy when
+ * every browser reconnects to a new process: NEW_SESSIONS sign-ins (the demo
+ * users in turn, each a sign-in of its own), then one stream each, all at
+ * once. Each costs Auth.js's decryption of the cookie and the sign-in's check.
+ */
+async function newSessionConnects(app: AppServer, url: string) {
+  const emails = ["alice@acme.test", "bob@acme.test", "carol@globex.test"];
+  const cookies: string[] = [];
+  for (let i = 0; i < NEW_SESSIONS; i += 8) {
+    const batch = Array.from({ length: Math.min(8, NEW_SESSIONS - i) }, (_, j) =>
+      signIn(app.baseUrl, emails[(i + j) % emails.length]!),
+    );
+    cookies.push(...(await Promise.all(batch)));
+  }
+  await sleep(500);
+  const counters: Counters = { delivered: 0, latencies: [] };
+  const cpuStart = cpuSeconds(app.process.pid!);
+  const started = performance.now();
+  const { streams, failed } = await openMany(
+    cookies.map((cookie) => ({ cookie })),
+    url,
+    counters,
+  );
+  const seconds = (performance.now() - started) / 1000;
+  const cpu = cpuSeconds(app.process.pid!) - cpuStart;
+  for (const s of streams) s.req.destroy();
+  await sleep(500);
+  return {
+    sessions: cookies.length,
+    streams: streams.length,
+    failedConnections: failed,
+    subscriptionsPerSecond: Math.round(streams.length / seconds),
+    cpuMicrosPerSubscription: Math.round((cpu * 1e6) / Math.max(1, streams.length)),
+  };
+}
+
+/**
  * CPU of one event to one user while N streams of another user stay open,
  * against a broadcast to all of them. Both go through the mutation, whose own
  * cost (HTTP, session, validation) is measured too: an emit to a user with no
@@ -339,6 +397,7 @@ async function main() {
   );
   const results: Awaited<ReturnType<typeof measure>>[] = [];
   let targeted: Awaited<ReturnType<typeof targetedCost>> | undefined;
+  let newSessions: Awaited<ReturnType<typeof newSessionConnects>> | undefined;
 
   if (TARGETS.includes("bare")) {
     const baseline = await startBaseline();
@@ -388,6 +447,9 @@ async function main() {
           await measure(appTarget(app, cookie, "app via tRPC stock handler", { "x-events-transport": "trpc" })),
         );
       }
+      if (TARGETS.includes("app") && NEW_SESSIONS > 0) {
+        newSessions = await newSessionConnects(app, appTarget(app, cookie, "new sessions").streamUrl);
+      }
       if (process.env.BENCH_TARGETED === "1") targeted = await targetedCost(app, cookie);
     } finally {
       await app.stop();
@@ -410,11 +472,12 @@ async function main() {
     console.log("as a ratio to the bare server (1.00 = the same cost):");
     console.table(ratios);
   }
+  if (newSessions) console.log("connects by sessions new to the server (one stream each, all at once):", newSessions);
   if (targeted) console.log("one event to one user among the open streams, against a broadcast:", targeted);
   mkdirSync(join(root, "bench", "results"), { recursive: true });
   writeFileSync(
     join(root, "bench", "results", "fanout-latest.json"),
-    `${JSON.stringify({ date: new Date().toISOString(), n: N, rate: RATE, durationS: DURATION_S, node: process.version, results, ratios, targeted }, null, 2)}\n`,
+    `${JSON.stringify({ date: new Date().toISOString(), n: N, rate: RATE, durationS: DURATION_S, node: process.version, results, ratios, newSessions, targeted }, null, 2)}\n`,
   );
   agent.destroy();
   streamAgent.destroy();

@@ -9,6 +9,14 @@ import { cacheSession, cachedSession } from "./session-cache";
 
 const { auth: uncachedAuth, handlers, signIn, signOut } = NextAuth(authConfig);
 
+/**
+ * The same Auth.js, configuration and callbacks, for reads whose refreshed
+ * cookie is never sent (API requests and streams, below): its `jwt.encode`
+ * skips re-encrypting the token, which is a third of what decoding a new
+ * session costs. Decryption, checks and callbacks are Auth.js's as ever.
+ */
+const { auth: readSession } = NextAuth({ ...authConfig, jwt: { encode: () => Promise.resolve("") } });
+
 /** Deduplicated per request in React Server Components. */
 const auth = cache(uncachedAuth);
 
@@ -18,10 +26,11 @@ const SESSION_COOKIE = /(?:^|;\s*)(?:__Secure-)?authjs\.session-token(?:\.\d+)?=
 /**
  * The session of a plain Node request (the SSE fast path runs outside Next's
  * request scope), read by Auth.js's own code through its API-route form. A
- * refreshed cookie is dropped, as it is for `auth()` in a route handler.
+ * refreshed cookie is dropped, as it is for `auth()` in a route handler, so
+ * it is not even made (readSession).
  *
- * Decoding a session costs a key derivation and a decryption (and Auth.js
- * re-encrypts it to refresh the cookie), about a millisecond; a reconnect
+ * Decoding a session costs a key derivation and a decryption, most of a
+ * millisecond; a reconnect
  * storm would pay it per stream. So a decoded token is reused for
  * AUTH_SESSION_CACHE_MS (default 5 s), keyed by the token itself.
  */
@@ -32,7 +41,7 @@ function sessionOfRequest(headers: IncomingHttpHeaders): Promise<Session | null>
   const hit = cachedSession(tokens, now);
   if (hit) return hit.then(unexpired);
   const context = { req: { headers }, res: { headers: new Headers() } };
-  const session = uncachedAuth(context as unknown as GetServerSidePropsContext);
+  const session = readSession(context as unknown as GetServerSidePropsContext);
   cacheSession(tokens, session, now + env.AUTH_SESSION_CACHE_MS);
   return session.then(unexpired);
 }

@@ -21,14 +21,58 @@ export async function recordSignIn(sessionId: string, userId: string, maxAgeSeco
   });
 }
 
+/**
+ * Checks that arrive together (a reconnect storm after a deploy: every
+ * browser's first connect to the new process) share one query: the ids
+ * asked for until the event loop's next turn go out as one `IN (...)`.
+ */
+interface Waiting {
+  promise: Promise<boolean>;
+  resolve(active: boolean): void;
+  reject(error: unknown): void;
+}
+let batch: Map<string, Waiting> | null = null;
+const MAX_BATCH = 500;
+
+function waiting(): Waiting {
+  const w = {} as Waiting;
+  w.promise = new Promise<boolean>((resolve, reject) => Object.assign(w, { resolve, reject }));
+  return w;
+}
+
+function lookUp(sessionId: string): Promise<boolean> {
+  if (!batch || batch.size >= MAX_BATCH) {
+    const next = new Map<string, Waiting>();
+    batch = next;
+    setImmediate(() => {
+      if (batch === next) batch = null;
+      void answer(next);
+    });
+  }
+  let entry = batch.get(sessionId);
+  if (!entry) batch.set(sessionId, (entry = waiting()));
+  return entry.promise;
+}
+
+async function answer(asked: Map<string, Waiting>): Promise<void> {
+  try {
+    const rows = await db.signInSession.findMany({
+      where: { id: { in: [...asked.keys()] } },
+      select: { id: true, revokedAt: true },
+    });
+    const active = new Set(rows.filter((row) => row.revokedAt === null).map((row) => row.id));
+    for (const [id, entry] of asked) entry.resolve(active.has(id));
+  } catch (error) {
+    for (const entry of asked.values()) entry.reject(error);
+  }
+}
+
 /** True while the sign-in exists and was not ended (briefly cached; ending one here takes effect at once). */
 export function isSignInActive(sessionId: string): Promise<boolean> {
   const now = Date.now();
   const hit = checks.get(sessionId);
   if (hit && hit.until > now) return hit.active;
-  const active = db.signInSession
-    .findUnique({ where: { id: sessionId }, select: { revokedAt: true } })
-    .then((row) => row !== null && row.revokedAt === null);
+  const active = lookUp(sessionId);
   checks.delete(sessionId);
   checks.set(sessionId, { active, until: now + env.AUTH_SESSION_CACHE_MS });
   if (checks.size > MAX_CHECKS) checks.delete(checks.keys().next().value!);

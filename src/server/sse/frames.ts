@@ -40,3 +40,16 @@ export function itemFrame(item: StreamItem): Buffer {
   }
   return frame;
 }
+
+const chunks = new WeakMap<Buffer, Buffer>();
+const CRLF = Buffer.from("\r\n");
+
+/** A frame as one HTTP/1.1 chunk (size line, bytes, CRLF); built once per frame buffer. */
+export function chunkOf(frame: Buffer): Buffer {
+  let chunk = chunks.get(frame);
+  if (!chunk) {
+    chunk = Buffer.concat([Buffer.from(`${frame.length.toString(16)}\r\n`), frame, CRLF]);
+    chunks.set(frame, chunk);
+  }
+  return chunk;
+}

@@ -1,8 +1,13 @@
 /**
- * One open SSE response, as a subscription's sink. A write is one
- * `res.write` of a frame buffer shared by every recipient; Node corks a
- * response's socket until the end of the tick, so frames due together leave
- * in one socket write.
+ * One open SSE response, as a subscription's sink. After the first frame
+ * (which carries the headers through Node's response), frames go straight
+ * to the socket, already in the response's transfer framing (an HTTP/1.1
+ * chunk, built once per frame and shared by every recipient): one buffer and
+ * one write per delivery, where `res.write` would add a chunk header and
+ * trailer per write (a three-buffer writev) and a `process.nextTick` per
+ * write to uncork. The socket is corked until the end of the current task, so
+ * frames due together (a replay) still leave in one write. `res.end()`
+ * writes the last chunk as usual.
  *
  * A replay is paced by the socket: past half the byte limit the subscription
  * stops and continues from the log once the socket drains. Live delivery
@@ -10,9 +15,10 @@
  * resumes from its last id.
  */
 import type { ServerResponse } from "node:http";
+import type { Socket } from "node:net";
 
 import type { StreamItem, Subscription, SubscriptionSink } from "~/server/events";
-import { itemFrame } from "./frames";
+import { chunkOf, itemFrame } from "./frames";
 import type { SseHub } from "./sse-hub";
 
 export class SseConnection implements SubscriptionSink {
@@ -21,6 +27,14 @@ export class SseConnection implements SubscriptionSink {
   /** When the socket stopped taking writes (0: it takes them). */
   stalledSince = 0;
   private closed = false;
+  /** Set after the first frame: later frames are written to it directly. */
+  private socket: Socket | null = null;
+  private chunked = false;
+  private corked = false;
+  private readonly uncork = () => {
+    this.corked = false;
+    this.socket?.uncork();
+  };
 
   constructor(
     readonly res: ServerResponse,
@@ -33,16 +47,37 @@ export class SseConnection implements SubscriptionSink {
 
   write(item: StreamItem): boolean {
     this.send(itemFrame(item));
-    return this.subscription?.isLive === true || this.res.writableLength < this.hub.maxBacklogBytes / 2;
+    return this.subscription?.isLive === true || this.backlogBytes < this.hub.maxBacklogBytes / 2;
   }
 
   /** Writes raw frame bytes; drops a live client past the backlog limit. */
   send(frame: Buffer): void {
     if (this.closed) return;
-    if (!this.res.write(frame) && this.stalledSince === 0) this.stalledSince = Date.now();
-    if (this.subscription?.isLive && this.res.writableLength > this.hub.maxBacklogBytes) {
+    if (!this.writeFrame(frame) && this.stalledSince === 0) this.stalledSince = Date.now();
+    if (this.subscription?.isLive && this.backlogBytes > this.hub.maxBacklogBytes) {
       this.hub.disconnect(this, "slow_consumer");
     }
+  }
+
+  private writeFrame(frame: Buffer): boolean {
+    const socket = this.socket;
+    if (!socket) {
+      const accepted = this.res.write(frame);
+      // HTTP/1.0 clients get an unframed body that ends with the connection.
+      if (this.res.socket) [this.socket, this.chunked] = [this.res.socket, this.res.chunkedEncoding];
+      return accepted;
+    }
+    if (!this.corked) {
+      this.corked = true;
+      socket.cork();
+      queueMicrotask(this.uncork);
+    }
+    return socket.write(this.chunked ? chunkOf(frame) : frame);
+  }
+
+  /** Bytes written and not yet taken by the socket. */
+  get backlogBytes(): number {
+    return this.res.writableLength;
   }
 
   /** Binds the open subscription; one that opened after the client left is closed at once. */

@@ -54,8 +54,15 @@ export class SseHub {
   open(res: ServerResponse): SseConnection {
     const connection = new SseConnection(res, this);
     this.connections.add(connection);
-    res.on("close", () => connection.dropped("client_closed"));
-    res.on("drain", () => connection.drained());
+    // Frames after the first are written to the socket itself, so its drain is the one that counts.
+    const socket = res.socket;
+    const onDrain = () => connection.drained();
+    socket?.on("drain", onDrain);
+    res.on("close", () => {
+      // A kept-alive socket may serve other requests after this response.
+      socket?.off("drain", onDrain);
+      connection.dropped("client_closed");
+    });
     return connection;
   }
 
@@ -71,7 +78,7 @@ export class SseHub {
       {
         event: `connection.${reason}`,
         connectionId: connection.subscription?.connectionId,
-        backlogBytes: connection.res.writableLength,
+        backlogBytes: connection.backlogBytes,
       },
       reason === "slow_consumer"
         ? "client fell too far behind; disconnected (it resumes from its last id)"
