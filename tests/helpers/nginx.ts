@@ -114,8 +114,11 @@ async function runNginx(dir: string, conf: string, globals: string[] = []): Prom
   return async () => {
     if (child.exitCode === null) {
       const exited = new Promise((resolve) => child.once("exit", resolve));
+      // Graceful first; a graceful nginx waits for open streams, so then the fast stop.
       child.kill("SIGQUIT");
+      const fast = setTimeout(() => child.kill("SIGTERM"), 2_000);
       await exited;
+      clearTimeout(fast);
     }
     rmSync(dir, { recursive: true, force: true });
   };

@@ -8,7 +8,7 @@
  */
 import { once } from "node:events";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { incomingMessageToRequest } from "@trpc/server/adapters/node-http";
+import { createURL } from "@trpc/server/adapters/node-http";
 
 import { handleTrpcRequest, TRPC_ENDPOINT } from "~/server/api/handler";
 import { logger } from "~/server/logger";
@@ -17,10 +17,67 @@ const PREFIX = `${TRPC_ENDPOINT}/`;
 
 export type NodeRequestHandler = (req: IncomingMessage, res: ServerResponse) => boolean;
 
+/**
+ * The request body as a web stream that stops reading when cancelled (the
+ * body cap refused it) without destroying the request: Node then discards
+ * the rest after the response (413) is written, so the client reads its
+ * answer instead of a reset connection. Nothing past the cap is kept.
+ */
+function bodyOf(req: IncomingMessage): ReadableStream<Uint8Array> {
+  let stop = () => {};
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      const onData = (chunk: Buffer) => {
+        controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+        if ((controller.desiredSize ?? 1) <= 0) req.pause();
+      };
+      const onEnd = () => {
+        stop();
+        controller.close();
+      };
+      const onError = (error: Error) => {
+        stop();
+        controller.error(error);
+      };
+      stop = () => {
+        req.off("data", onData);
+        req.off("end", onEnd);
+        req.off("error", onError);
+      };
+      req.on("data", onData);
+      req.on("end", onEnd);
+      req.on("error", onError);
+    },
+    pull() {
+      req.resume();
+    },
+    cancel() {
+      stop();
+    },
+  });
+}
+
+function requestOf(req: IncomingMessage, res: ServerResponse): Request {
+  // Aborts when the client goes away, which ends a streamed response.
+  const aborted = new AbortController();
+  res.once("close", () => aborted.abort());
+  // From `req.headers`, not the raw ones: server.js overwrites the client-address header there.
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (Array.isArray(value)) for (const item of value) headers.append(name, item);
+    else if (value !== undefined) headers.append(name, value);
+  }
+  const hasBody = req.method !== "GET" && req.method !== "HEAD";
+  return new Request(createURL(req), {
+    method: req.method,
+    headers,
+    signal: aborted.signal,
+    ...(hasBody ? { body: bodyOf(req), duplex: "half" } : {}),
+  });
+}
+
 async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
-  // The request's signal aborts when the client goes away, which ends a streamed response.
-  const request = incomingMessageToRequest(req, res, { maxBodySize: null });
-  const response = await handleTrpcRequest(request);
+  const response = await handleTrpcRequest(requestOf(req, res));
   res.statusCode = response.status;
   for (const [name, value] of response.headers) if (name !== "set-cookie") res.setHeader(name, value);
   const cookies = response.headers.getSetCookie();
