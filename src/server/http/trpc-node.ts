@@ -58,9 +58,12 @@ function bodyOf(req: IncomingMessage): ReadableStream<Uint8Array> {
 }
 
 function requestOf(req: IncomingMessage, res: ServerResponse): Request {
-  // Aborts when the client goes away, which ends a streamed response.
+  // Aborts when the client goes away before the response is written, which ends a streamed
+  // response (after a complete one there is nothing to abort, and aborting costs an exception object).
   const aborted = new AbortController();
-  res.once("close", () => aborted.abort());
+  res.once("close", () => {
+    if (!res.writableFinished) aborted.abort();
+  });
   // From `req.headers`, not the raw ones: server.js overwrites the client-address header there.
   const headers = new Headers();
   for (const [name, value] of Object.entries(req.headers)) {
