@@ -3,7 +3,8 @@
  * one entitlement lookup per user per interval however many streams the user
  * has open, and users spread over the interval (each starts at a random
  * point in it) rather than all read at the same instant. Session expiry is
- * checked on every tick (a comparison, no lookup).
+ * checked on the first tick after the user's earliest session end (a
+ * comparison, no lookup; not a pass over every stream each tick).
  */
 import type { Entitlements } from "./identity";
 import type { EntitlementCache } from "./entitlement-cache";
@@ -13,15 +14,21 @@ import type { EventLayerLogger } from "./logger";
 export interface Reauthorizable {
   /** Applies the user's current entitlements (null: the user is gone). */
   reauthorize(entitlements: Entitlements | null): void;
-  /** Ends the subscription if its session is past its end; checked on every tick. */
+  /** Ends the subscription if its session is past its end; checked once that end is due. */
   checkExpiry(now: number): void;
+  /** When the member's session ends (epoch ms), if it does. */
+  readonly expiresAt?: number | null;
 }
 
 interface UserSchedule {
   members: Set<Reauthorizable>;
   dueAt: number;
   running: boolean;
+  /** The earliest end among the members (early after one left: the next check recomputes it). */
+  nextExpiry: number;
 }
+
+const endOf = (member: Reauthorizable) => member.expiresAt ?? Infinity;
 
 export class Reauthorizer {
   private readonly users = new Map<string, UserSchedule>();
@@ -43,10 +50,11 @@ export class Reauthorizer {
     let schedule = this.users.get(userId);
     if (!schedule) {
       const dueAt = this.intervalMs > 0 ? this.now() + Math.random() * this.intervalMs : Infinity;
-      schedule = { members: new Set(), dueAt, running: false };
+      schedule = { members: new Set(), dueAt, running: false, nextExpiry: Infinity };
       this.users.set(userId, schedule);
     }
     schedule.members.add(member);
+    schedule.nextExpiry = Math.min(schedule.nextExpiry, endOf(member));
     this.timer ??= this.start();
     return () => {
       const current = this.users.get(userId);
@@ -76,8 +84,16 @@ export class Reauthorizer {
   private tick(): void {
     const now = this.now();
     for (const [userId, schedule] of this.users) {
-      // Sessions end on time, not at the user's next re-authorisation.
-      for (const member of [...schedule.members]) member.checkExpiry(now);
+      // Sessions end on time, not at the user's next re-authorisation; members are only
+      // visited when one of them is due (a user can hold thousands of streams).
+      if (schedule.nextExpiry <= now) {
+        let next = Infinity;
+        for (const member of [...schedule.members]) {
+          member.checkExpiry(now);
+          if (endOf(member) > now) next = Math.min(next, endOf(member));
+        }
+        schedule.nextExpiry = next;
+      }
       if (schedule.running || schedule.dueAt > now || schedule.members.size === 0) continue;
       schedule.running = true;
       schedule.dueAt = now + this.intervalMs;

@@ -314,6 +314,11 @@ export class Subscription implements Reauthorizable {
     }
   }
 
+  /** When the subscription's session ends (epoch ms), if it does. */
+  get expiresAt(): number | null {
+    return this.options.expiresAt ?? null;
+  }
+
   /** Ends the subscription once its session is past its end. */
   checkExpiry(now: number): void {
     const expiresAt = this.options.expiresAt;
