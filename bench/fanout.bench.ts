@@ -13,7 +13,14 @@
  * subscriptions per second and failed connections. Each is printed as a
  * ratio to the bare server.
  *
- *   npm run bench                                   # N=1000, R=10/s, D=10 s
+ * Both servers stay up and are measured in turn for BENCH_ROUNDS rounds
+ * (bare, app, bare, app, ...); each app round is divided by the bare round
+ * next to it and the median ratio is reported with its range. Before each
+ * measurement BENCH_WARMUP streams are opened and closed. Then, once:
+ * connects by sessions new to the server (BENCH_NEW_SESSIONS sign-ins, one
+ * stream each) and tRPC's stock handler.
+ *
+ *   npm run bench                                   # N=1000, R=10/s, D=10 s, 3 rounds
  *   BENCH_N=5000 BENCH_RATE=2 npm run bench
  *   BENCH_TARGETS=bare,app BENCH_SKIP_BUILD=1 npm run bench
  *   BENCH_TARGETED=1 ...                            # also: one event to one user among N streams
@@ -39,6 +46,8 @@ const CONNECT_CONCURRENCY = Number(process.env.BENCH_CONNECT_CONCURRENCY ?? 500)
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 200);
 /** Sign-ins for the new-session connect measurement (each costs the server a password hash). */
 const NEW_SESSIONS = Number(process.env.BENCH_NEW_SESSIONS ?? 300);
+/** Rounds of bare then app, interleaved; ratios are per round, reported as the median. */
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const TICKS_PER_SECOND = 100; // /proc/<pid>/stat clock ticks (USER_HZ)
 const SERVER_CORE = "0";
 const LOAD_CORE = "1";
@@ -412,87 +421,108 @@ async function targetedCost(app: AppServer, aliceCookie: string) {
   };
 }
 
+type Result = Awaited<ReturnType<typeof measure>>;
+
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+
 async function main() {
   const pinned = pinSelf();
   console.log(
-    `fan-out: N=${N} streams, ${RATE} broadcasts/s for ${DURATION_S} s; server on core ${SERVER_CORE}, load on core ${pinned ? LOAD_CORE : "any"}; node ${process.version}`,
+    `fan-out: N=${N} streams, ${RATE} broadcasts/s for ${DURATION_S} s, ${ROUNDS} round(s); server on core ${SERVER_CORE}, load on core ${pinned ? LOAD_CORE : "any"}; node ${process.version}`,
   );
-  const results: Awaited<ReturnType<typeof measure>>[] = [];
+  const results: (Result & { round: number })[] = [];
   let targeted: Awaited<ReturnType<typeof targetedCost>> | undefined;
   let newSessions: Awaited<ReturnType<typeof newSessionConnects>> | undefined;
 
-  if (TARGETS.includes("bare")) {
-    const baseline = await startBaseline();
-    results.push(
-      await measure({
-        name: "bare node:http",
-        pid: baseline.child.pid!,
-        streamUrl: `http://127.0.0.1:${baseline.port}/api/events/stream`,
-        streamHeaders: {},
-        emit: (message) => post(`http://127.0.0.1:${baseline.port}/emit`, JSON.stringify({ message })),
-      }),
-    );
-    baseline.stop();
-  }
-
-  if (TARGETS.some((t) => t !== "bare")) {
-    const app = await startApp({
-      build: process.env.BENCH_SKIP_BUILD !== "1",
-      commandPrefix: ["taskset", "-c", SERVER_CORE],
-      // BENCH_PROFILE=1 writes a CPU profile of the app server to bench/results/profiles on exit.
-      nodeArgs: [
-        "--expose-gc",
-        ...(process.env.BENCH_PROFILE === "1"
-          ? ["--cpu-prof", `--cpu-prof-dir=${join(root, "bench", "results", "profiles")}`]
-          : []),
-      ],
-      env: {
-        EVENTS_MAX_CONNECTIONS: String(N * 2 + 100),
-        EVENTS_MAX_CONNECTIONS_PER_USER: String(N * 2 + 100),
-        EVENTS_MAX_CONNECTIONS_PER_ORGANIZATION: String(N * 2 + 100),
-        // Every simulated client connects and signs in from 127.0.0.1.
-        RATE_LIMIT_STREAM_OPENS_PER_IP: "0",
-        RATE_LIMIT_SIGNINS_PER_IP: "0",
-        EVENTS_RETENTION_COUNT: "10000",
-        ESCROW_JOB_INTERVAL_MS: "0",
-        // The benchmark emits as one user far above the per-user default.
-        RATE_LIMIT_EMITS_PER_USER: "1000000",
-        RATE_LIMIT_EMITS_PER_ORGANIZATION: "1000000",
-        LOG_LEVEL: "error",
-      },
-    });
-    try {
-      const cookie = await signIn(app.baseUrl, "alice@acme.test");
-      if (TARGETS.includes("app")) results.push(await measure(appTarget(app, cookie, "app (fast path)")));
-      // Before the stock handler's run, which leaves the process busy collecting its garbage.
-      if (TARGETS.includes("app") && NEW_SESSIONS > 0) {
-        newSessions = await newSessionConnects(app, appTarget(app, cookie, "new sessions").streamUrl);
+  // Both servers stay up (an idle one costs nothing) and are measured in turn, round after
+  // round: this machine's speed drifts, and interleaving puts each app round next to a bare one.
+  const baseline = TARGETS.includes("bare") ? await startBaseline() : undefined;
+  const bareTarget: Target | undefined = baseline && {
+    name: "bare node:http",
+    pid: baseline.child.pid!,
+    streamUrl: `http://127.0.0.1:${baseline.port}/api/events/stream`,
+    streamHeaders: {},
+    emit: (message) => post(`http://127.0.0.1:${baseline.port}/emit`, JSON.stringify({ message })),
+  };
+  const app = TARGETS.some((t) => t !== "bare")
+    ? await startApp({
+        build: process.env.BENCH_SKIP_BUILD !== "1",
+        commandPrefix: ["taskset", "-c", SERVER_CORE],
+        // BENCH_PROFILE=1 writes a CPU profile of the app server to bench/results/profiles on exit.
+        nodeArgs: [
+          "--expose-gc",
+          ...(process.env.BENCH_PROFILE === "1"
+            ? ["--cpu-prof", `--cpu-prof-dir=${join(root, "bench", "results", "profiles")}`]
+            : []),
+        ],
+        env: {
+          EVENTS_MAX_CONNECTIONS: String(N * 2 + 100),
+          EVENTS_MAX_CONNECTIONS_PER_USER: String(N * 2 + 100),
+          EVENTS_MAX_CONNECTIONS_PER_ORGANIZATION: String(N * 2 + 100),
+          // Every simulated client connects and signs in from 127.0.0.1.
+          RATE_LIMIT_STREAM_OPENS_PER_IP: "0",
+          RATE_LIMIT_SIGNINS_PER_IP: "0",
+          EVENTS_RETENTION_COUNT: "10000",
+          ESCROW_JOB_INTERVAL_MS: "0",
+          // The benchmark emits as one user far above the per-user default.
+          RATE_LIMIT_EMITS_PER_USER: "1000000",
+          RATE_LIMIT_EMITS_PER_ORGANIZATION: "1000000",
+          LOG_LEVEL: "error",
+        },
+      })
+    : undefined;
+  try {
+    const cookie = app ? await signIn(app.baseUrl, "alice@acme.test") : "";
+    for (let round = 1; round <= ROUNDS; round++) {
+      if (bareTarget) results.push({ ...(await measure(bareTarget)), round });
+      if (app && TARGETS.includes("app")) {
+        results.push({ ...(await measure(appTarget(app, cookie, "app (fast path)"))), round });
       }
-      if (TARGETS.includes("stock")) {
-        results.push(
-          await measure(appTarget(app, cookie, "app via tRPC stock handler", { "x-events-transport": "trpc" })),
-        );
-      }
-      if (process.env.BENCH_TARGETED === "1") targeted = await targetedCost(app, cookie);
-    } finally {
-      await app.stop();
     }
+    // Before the stock handler's run, which leaves the process busy collecting its garbage.
+    if (app && TARGETS.includes("app") && NEW_SESSIONS > 0) {
+      newSessions = await newSessionConnects(app, appTarget(app, cookie, "new sessions").streamUrl);
+    }
+    if (app && TARGETS.includes("stock")) {
+      const stock = appTarget(app, cookie, "app via tRPC stock handler", { "x-events-transport": "trpc" });
+      results.push({ ...(await measure(stock)), round: 1 });
+    }
+    if (app && process.env.BENCH_TARGETED === "1") targeted = await targetedCost(app, cookie);
+  } finally {
+    baseline?.stop();
+    await app?.stop();
   }
 
   console.table(results);
-  const bare = results.find((r) => r.target === "bare node:http");
-  const ratio = (a: number, b: number | undefined) => (b && Number.isFinite(a) ? Number((a / b).toFixed(2)) : null);
-  const ratios = results
-    .filter((r) => r !== bare)
-    .map((r) => ({
-      target: r.target,
-      cpuPerDelivery: ratio(r.cpuMicrosPerDelivery, bare?.cpuMicrosPerDelivery),
-      memoryPerStream: ratio(r.kibPerStream, bare?.kibPerStream),
-      p99: ratio(r.p99Ms, bare?.p99Ms),
-      deliveredPct: r.deliveredPct,
-    }));
-  if (bare) {
-    console.log("as a ratio to the bare server (1.00 = the same cost):");
+  // Each target against the bare server of the same round; the median over rounds, with its range.
+  const bareOf = (round: number) => results.find((r) => r.target === "bare node:http" && r.round === round);
+  const ratio = (a: number, b: number | undefined) => (b && Number.isFinite(a) ? a / b : NaN);
+  const fixed = (x: number) => Number(x.toFixed(2));
+  const summary = (values: number[]) =>
+    values.length > 1
+      ? `${fixed(median(values))} (${fixed(Math.min(...values))}–${fixed(Math.max(...values))})`
+      : String(fixed(values[0] ?? NaN));
+  const ratios = [...new Set(results.map((r) => r.target))]
+    .filter((name) => name !== "bare node:http")
+    .map((name) => {
+      const rows = results.filter((r) => r.target === name && bareOf(r.round));
+      const of = (pick: (r: Result) => number) => rows.map((r) => ratio(pick(r), pick(bareOf(r.round)!)));
+      return {
+        target: name,
+        rounds: rows.length,
+        cpuPerDelivery: summary(of((r) => r.cpuMicrosPerDelivery)),
+        memoryPerStream: summary(of((r) => r.kibPerStream)),
+        p99: summary(of((r) => r.p99Ms)),
+        subscriptionsPerSecond: summary(rows.map((r) => r.subscriptionsPerSecond)),
+        deliveredPct: Math.min(...rows.map((r) => r.deliveredPct)),
+      };
+    });
+  if (bareTarget) {
+    console.log("as a ratio to the bare server of the same round (1.00 = the same cost); median (range) over rounds:");
     console.table(ratios);
   }
   if (newSessions) console.log("connects by sessions new to the server (one stream each, all at once):", newSessions);
@@ -500,7 +530,7 @@ async function main() {
   mkdirSync(join(root, "bench", "results"), { recursive: true });
   writeFileSync(
     join(root, "bench", "results", "fanout-latest.json"),
-    `${JSON.stringify({ date: new Date().toISOString(), n: N, rate: RATE, durationS: DURATION_S, node: process.version, results, ratios, newSessions, targeted }, null, 2)}\n`,
+    `${JSON.stringify({ date: new Date().toISOString(), n: N, rate: RATE, durationS: DURATION_S, rounds: ROUNDS, node: process.version, results, ratios, newSessions, targeted }, null, 2)}\n`,
   );
   agent.destroy();
 }
