@@ -5,7 +5,7 @@
  * caller, is exercised over HTTP in tests/e2e.)
  */
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import net, { type AddressInfo } from "node:net";
 import { sseHeaders } from "@trpc/server/unstable-core-do-not-import";
 import { afterEach, describe, expect, it } from "vitest";
 
@@ -220,5 +220,52 @@ describe("SSE hub over real sockets", () => {
     await waitUntil(() => clients.every((c) => c.ended()), "both streams to end");
     expect(hub.isAccepting).toBe(false);
     expect(layer.registry.size).toBe(0);
+  });
+
+  it("frames are well-formed HTTP/1.1 chunks: a stream that ends leaves its kept-alive socket ready for the next request", async () => {
+    const { layer, url } = await setup();
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const get = () =>
+      new Promise<{ body: string; reused: boolean }>((resolve, reject) => {
+        const req = http.get(url, { agent, headers: { accept: "text/event-stream" } }, (res) => {
+          let body = "";
+          res.setEncoding("utf8");
+          res.on("data", (chunk: string) => {
+            body += chunk;
+            // Live: two events, then the server ends the stream (Node's parser checks every chunk).
+            if (chunk.includes("system.ready")) void note(layer, 1).then(() => note(layer, 2));
+            if ((body.match(/notification\.created/g) ?? []).length === 2)
+              layer.registry.revoke({ userId: "bob" }, "test");
+          });
+          res.on("end", () => resolve({ body, reused: req.reusedSocket }));
+          res.on("error", reject);
+        });
+        req.on("error", reject);
+      });
+    const first = await get();
+    expect(first.body).toMatch(/^event: connected\n/);
+    expect(first.body.match(/^data: .*notification\.created.*\nid: \S+\n\n\n/gm)).toHaveLength(2);
+    const second = await get();
+    expect(second.reused).toBe(true);
+    expect(second.body.match(/notification\.created/g)).toHaveLength(2);
+    agent.destroy();
+  });
+
+  it("an HTTP/1.0 client gets the frames unframed, on a connection that ends with the stream", async () => {
+    const { layer, url } = await setup();
+    const { port } = new URL(url);
+    const socket = net.connect(Number(port), "127.0.0.1");
+    let received = "";
+    socket.setEncoding("utf8");
+    socket.on("data", (chunk: string) => (received += chunk));
+    socket.write("GET /?user=bob HTTP/1.0\r\naccept: text/event-stream\r\n\r\n");
+    await waitUntil(() => received.includes("system.ready"), "system.ready");
+    await note(layer, 1);
+    await waitUntil(() => received.includes("notification.created"), "the event");
+    const [head, body] = received.split("\r\n\r\n");
+    expect(head).not.toMatch(/transfer-encoding/i);
+    expect(body).not.toContain("\r\n"); // no chunk framing: SSE lines end with \n alone
+    expect(body).toMatch(/^event: connected\n/);
+    socket.destroy();
   });
 });
