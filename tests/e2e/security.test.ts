@@ -68,6 +68,23 @@ describe("hardening, over HTTP", () => {
 });
 
 describe("logs nobody can flood, over HTTP", () => {
+  it("a garbage Host header on /api/trpc gets tRPC's answer (here UNAUTHORIZED), not a server error", async () => {
+    const { hostname, port } = new URL(baseUrl());
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = http.request(
+        { host: hostname, port, path: "/api/trpc/notification.recipients", headers: { host: "not a host:99999" } },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
+      req.on("error", reject);
+      req.end();
+    });
+    expect(status).toBe(401);
+    expect(serverLog()).not.toContain('"trpc.http_failed"');
+  });
+
   it("500 requests with garbage session cookies add a few lines, without stacks", async () => {
     const before = serverLog().length;
     const garbage = () => `authjs.session-token=${randomBytes(96).toString("base64url")}`;

@@ -6,9 +6,7 @@
  * on a small mutation. Streamed batch responses (httpBatchStreamLink) are
  * written as they come, with the socket's backpressure respected.
  */
-import { once } from "node:events";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { createURL } from "@trpc/server/adapters/node-http";
 
 import { handleTrpcRequest, TRPC_ENDPOINT } from "~/server/api/handler";
 import { logger } from "~/server/logger";
@@ -71,11 +69,25 @@ function requestOf(req: IncomingMessage, res: ServerResponse): Request {
     else if (value !== undefined) headers.append(name, value);
   }
   const hasBody = req.method !== "GET" && req.method !== "HEAD";
-  return new Request(createURL(req), {
+  // Only the path and query matter to tRPC: the client's Host header is not trusted to make a URL.
+  return new Request(new URL(req.url ?? "/", "http://localhost"), {
     method: req.method,
     headers,
     signal: aborted.signal,
     ...(hasBody ? { body: bodyOf(req), duplex: "half" } : {}),
+  });
+}
+
+/** Resolves when the response can take more, or is closed (no listener left behind either way). */
+function writable(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off("drain", done);
+      res.off("close", done);
+      resolve();
+    };
+    res.on("drain", done);
+    res.on("close", done);
   });
 }
 
@@ -88,7 +100,7 @@ async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
   if (!response.body) return void res.end();
   for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
     if (res.destroyed) return;
-    if (!res.write(chunk)) await Promise.race([once(res, "drain"), once(res, "close")]);
+    if (!res.write(chunk)) await writable(res);
   }
   res.end();
 }
