@@ -6,9 +6,9 @@ export async function register() {
   try {
     await connectEventLayer();
   } catch (error) {
-    const { logger } = await import("~/server/logger");
-    logger.fatal({ event: "events.unavailable", message: (error as Error).message }, (error as Error).message);
-    process.exit(1);
+    // In a Node-only module: Next also compiles this file for the edge runtime, and warns on `process.exit` here.
+    const { exitFatally } = await import("~/server/logger");
+    exitFatally("events.unavailable", error);
   }
   // Sign-ins ended on another instance end their streams here too.
   const { listenToControl } = await import("~/server/cluster-control");

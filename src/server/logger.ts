@@ -9,3 +9,10 @@ export const logger = pino({
 });
 
 export type Logger = typeof logger;
+
+/** Logs a reason the process cannot run and exits with status 1. */
+export function exitFatally(event: string, error: unknown): never {
+  const message = error instanceof Error ? error.message : String(error);
+  logger.fatal({ event, message }, message);
+  process.exit(1);
+}
