@@ -47,8 +47,10 @@ function clientIp(req) {
 
 /** @typedef {{ handle(req: import("node:http").IncomingMessage, res: import("node:http").ServerResponse): boolean; drain(spreadMs: number): number }} SseFastPath */
 /** @typedef {(req: import("node:http").IncomingMessage, res: import("node:http").ServerResponse) => boolean} TrpcHandler */
-/** Set by src/instrumentation.ts inside Next's bundle. */
-const sse = /** @type {{ __t3LiveEventsSse?: SseFastPath; __t3LiveEventsTrpc?: TrpcHandler }} */ (globalThis);
+/** Set by src/instrumentation.ts inside Next's bundle (the tRPC handler through src/server/process-singleton.ts). */
+const installed = /** @type {{ __t3LiveEventsSse?: SseFastPath; "__t3LiveEvents:trpc-node-handler"?: TrpcHandler }} */ (
+  globalThis
+);
 
 /** @param {string} level @param {Record<string, unknown>} fields @param {string} msg */
 const log = (level, fields, msg) =>
@@ -79,11 +81,11 @@ const server = createServer((req, res) => {
     res.setHeader("connection", "close");
   }
   if (isStream && fastPathEnabled && !(stockAllowed && req.headers["x-events-transport"] === "trpc")) {
-    const fastPath = sse.__t3LiveEventsSse;
+    const fastPath = installed.__t3LiveEventsSse;
     if (fastPath?.handle(req, res)) return;
   }
   // Queries and mutations: tRPC's handler straight from Node, without Next's pipeline around it.
-  if (!isStream && fastPathEnabled && sse.__t3LiveEventsTrpc?.(req, res)) return;
+  if (!isStream && fastPathEnabled && installed["__t3LiveEvents:trpc-node-handler"]?.(req, res)) return;
   if (isStream) {
     nextStreams.add(res);
     res.on("close", () => nextStreams.delete(res));
@@ -115,7 +117,7 @@ async function shutdown(signal) {
     log("info", { event: "server.stopped", ms: Date.now() - started }, "stopped");
     process.exit(0);
   });
-  const ended = sse.__t3LiveEventsSse?.drain(Math.min(5_000, shutdownTimeoutMs / 2)) ?? 0;
+  const ended = installed.__t3LiveEventsSse?.drain(Math.min(5_000, shutdownTimeoutMs / 2)) ?? 0;
   for (const res of nextStreams) res.destroy();
   log("info", { event: "server.streams_ended", fastPath: ended, next: nextStreams.size }, "open streams ended");
   // Sockets go idle as their last responses finish: close them as they do.

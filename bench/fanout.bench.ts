@@ -169,9 +169,11 @@ function post(url: string, body: string, headers: Record<string, string> = {}) {
 /**
  * Opens one stream per entry of `headers`, CONNECT_CONCURRENCY in flight, each finished one
  * replaced at once (a batch barrier would leave the server idle while a batch's slowest
- * connect completes).
+ * connect completes); measures how fast, and at what CPU of the server (`pid`), they opened.
  */
-async function openMany(headers: Record<string, string>[], url: string, counters: Counters) {
+async function openMany(headers: Record<string, string>[], url: string, counters: Counters, pid: number) {
+  const cpuStart = cpuSeconds(pid);
+  const started = performance.now();
   const streams: Stream[] = [];
   let failed = 0;
   let next = 0;
@@ -185,7 +187,15 @@ async function openMany(headers: Record<string, string>[], url: string, counters
     }
   };
   await Promise.all(Array.from({ length: Math.min(CONNECT_CONCURRENCY, headers.length) }, worker));
-  return { streams, failed };
+  const seconds = (performance.now() - started) / 1000;
+  const cpu = cpuSeconds(pid) - cpuStart;
+  return {
+    streams,
+    failed,
+    subscriptionsPerSecond: Math.round(streams.length / seconds),
+    /** Server CPU per opened subscription: 1e6 / this is what one core could open per second. */
+    cpuMicrosPerSubscription: Math.round((cpu * 1e6) / Math.max(1, streams.length)),
+  };
 }
 
 interface Target {
@@ -207,20 +217,18 @@ async function measure(target: Target) {
     Array.from({ length: Math.max(1, WARMUP) }, () => target.streamHeaders),
     target.streamUrl,
     counters,
+    target.pid,
   );
   for (const s of warm.streams) s.close();
   await sleep(500);
   const rssBefore = await rssAfterGc(target.pid);
 
-  const connectCpuStart = cpuSeconds(target.pid);
-  const connectStarted = performance.now();
-  const { streams, failed } = await openMany(
+  const { streams, failed, subscriptionsPerSecond, cpuMicrosPerSubscription } = await openMany(
     Array.from({ length: N }, () => target.streamHeaders),
     target.streamUrl,
     counters,
+    target.pid,
   );
-  const connectSeconds = (performance.now() - connectStarted) / 1000;
-  const connectCpu = cpuSeconds(target.pid) - connectCpuStart;
   await sleep(500);
   const rssOpen = await rssAfterGc(target.pid);
 
@@ -256,9 +264,8 @@ async function measure(target: Target) {
     target: target.name,
     streams: streams.length,
     failedConnections: failed,
-    subscriptionsPerSecond: Math.round(streams.length / connectSeconds),
-    /** Server CPU per opened subscription: 1e6 / this is what one core could open per second. */
-    cpuMicrosPerSubscription: Math.round((connectCpu * 1e6) / Math.max(1, streams.length)),
+    subscriptionsPerSecond,
+    cpuMicrosPerSubscription,
     emitted,
     emitErrors,
     delivered: counters.delivered,
@@ -346,24 +353,15 @@ async function newSessionConnects(app: AppServer, url: string) {
   }
   await sleep(500);
   const counters: Counters = { delivered: 0, latencies: [] };
-  const cpuStart = cpuSeconds(app.process.pid!);
-  const started = performance.now();
-  const { streams, failed } = await openMany(
+  const { streams, failed, ...rates } = await openMany(
     cookies.map((cookie) => ({ cookie })),
     url,
     counters,
+    app.process.pid!,
   );
-  const seconds = (performance.now() - started) / 1000;
-  const cpu = cpuSeconds(app.process.pid!) - cpuStart;
   for (const s of streams) s.close();
   await sleep(500);
-  return {
-    sessions: cookies.length,
-    streams: streams.length,
-    failedConnections: failed,
-    subscriptionsPerSecond: Math.round(streams.length / seconds),
-    cpuMicrosPerSubscription: Math.round((cpu * 1e6) / Math.max(1, streams.length)),
-  };
+  return { sessions: cookies.length, streams: streams.length, failedConnections: failed, ...rates };
 }
 
 /**

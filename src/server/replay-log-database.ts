@@ -13,7 +13,7 @@
  */
 import pg from "pg";
 
-import type { PrismaClient } from "~/generated/prisma/client";
+import { Prisma, type PrismaClient } from "~/generated/prisma/client";
 import { logger } from "~/server/logger";
 import type { EventEnvelope } from "~/server/events";
 import {
@@ -186,43 +186,37 @@ export class DatabaseReplayLog implements ReplayLog {
    */
   private async insert(envelope: EventEnvelope, audience: Audience, key: string | undefined): Promise<void> {
     const { idMs, idSeq } = split(envelope.id);
-    const json = JSON.stringify(envelope);
-    const createdAt = new Date();
+    const insertRow = Prisma.sql`
+      INSERT INTO "EventLogEntry" ("idMs", "idSeq", "audience", "key", "envelope", "createdAt")
+      VALUES (${idMs}, ${idSeq}, ${audience}, ${key ?? null}, ${JSON.stringify(envelope)}::jsonb, ${new Date()})`;
     const over = (this.counts.get(audience) ?? 0) + 1 - this.options.maxEvents;
+    let dropped = 0;
     if (over <= 0) {
-      await this.db.$executeRaw`
-        INSERT INTO "EventLogEntry" ("idMs", "idSeq", "audience", "key", "envelope", "createdAt")
-        VALUES (${idMs}, ${idSeq}, ${audience}, ${key ?? null}, ${json}::jsonb, ${createdAt})`;
-      this.counts.set(audience, (this.counts.get(audience) ?? 0) + 1);
-      this.total++;
-      return;
-    }
-    // Data-modifying CTEs all run, once, on one snapshot: the DELETE sees only
-    // earlier rows, so it never drops the event being added.
-    const [result] = await this.db.$queryRaw<{ dropped: number; idMs: bigint | null; idSeq: number | null }[]>`
-      WITH added AS (
-        INSERT INTO "EventLogEntry" ("idMs", "idSeq", "audience", "key", "envelope", "createdAt")
-        VALUES (${idMs}, ${idSeq}, ${audience}, ${key ?? null}, ${json}::jsonb, ${createdAt})
-        RETURNING 1
-      ), gone AS (
-        DELETE FROM "EventLogEntry" WHERE ("idMs", "idSeq") IN (
-          SELECT "idMs", "idSeq" FROM "EventLogEntry" WHERE "audience" = ${audience}
-          ORDER BY "idMs", "idSeq" LIMIT ${over}
-        ) RETURNING "idMs", "idSeq"
-      ), newest AS (
-        SELECT "idMs", "idSeq" FROM gone ORDER BY "idMs" DESC, "idSeq" DESC LIMIT 1
-      ), marked AS (
-        INSERT INTO "EventLogMark" ("key", "idMs", "idSeq")
-        SELECT ${`a:${audience}`}, "idMs", "idSeq" FROM newest
-        ON CONFLICT ("key") DO UPDATE SET "idMs" = EXCLUDED."idMs", "idSeq" = EXCLUDED."idSeq"
-        RETURNING 1
-      )
-      SELECT (SELECT count(*) FROM gone)::int AS dropped,
-             (SELECT "idMs" FROM newest) AS "idMs",
-             (SELECT "idSeq" FROM newest) AS "idSeq"`;
-    const dropped = result?.dropped ?? 0;
-    if (result?.idMs != null && result.idSeq != null) {
-      this.floors.set(audience, join({ idMs: BigInt(result.idMs), idSeq: Number(result.idSeq) }));
+      await this.db.$executeRaw(insertRow);
+    } else {
+      // Data-modifying CTEs all run, once, on one snapshot: the DELETE sees only
+      // earlier rows, so it never drops the event being added.
+      const [result] = await this.db.$queryRaw<{ dropped: number; idMs: bigint | null; idSeq: number | null }[]>`
+        WITH added AS (${insertRow} RETURNING 1), gone AS (
+          DELETE FROM "EventLogEntry" WHERE ("idMs", "idSeq") IN (
+            SELECT "idMs", "idSeq" FROM "EventLogEntry" WHERE "audience" = ${audience}
+            ORDER BY "idMs", "idSeq" LIMIT ${over}
+          ) RETURNING "idMs", "idSeq"
+        ), newest AS (
+          SELECT "idMs", "idSeq" FROM gone ORDER BY "idMs" DESC, "idSeq" DESC LIMIT 1
+        ), marked AS (
+          INSERT INTO "EventLogMark" ("key", "idMs", "idSeq")
+          SELECT ${`a:${audience}`}, "idMs", "idSeq" FROM newest
+          ON CONFLICT ("key") DO UPDATE SET "idMs" = EXCLUDED."idMs", "idSeq" = EXCLUDED."idSeq"
+          RETURNING 1
+        )
+        SELECT (SELECT count(*) FROM gone)::int AS dropped,
+               (SELECT "idMs" FROM newest) AS "idMs",
+               (SELECT "idSeq" FROM newest) AS "idSeq"`;
+      dropped = result?.dropped ?? 0;
+      if (result?.idMs != null && result.idSeq != null) {
+        this.floors.set(audience, join({ idMs: BigInt(result.idMs), idSeq: Number(result.idSeq) }));
+      }
     }
     this.counts.set(audience, (this.counts.get(audience) ?? 0) + 1 - dropped);
     this.total += 1 - dropped;

@@ -20,6 +20,7 @@ import {
 } from "~/server/events";
 import { expectedFailures } from "~/server/log-throttle";
 import { clientIpOf } from "~/server/http/client-ip";
+import { headersOf } from "~/server/http/node-headers";
 import { limitEmit, limitStreamOpen, RateLimitedError } from "~/server/rate-limits";
 import { logger } from "~/server/logger";
 
@@ -50,10 +51,7 @@ export async function createTRPCContext(opts: { headers: Headers }): Promise<TRP
 
 /** For the SSE fast path: a plain Node request, outside Next's request scope. */
 export async function createSseContext(raw: IncomingHttpHeaders, sse: SubscriptionResponse): Promise<TRPCContext> {
-  const headers = new Headers();
-  for (const [name, value] of Object.entries(raw)) {
-    if (typeof value === "string") headers.set(name, value);
-  }
+  const headers = headersOf(raw);
   const session = await sessionOfRequest(raw);
   return { session, tabId: tabIdFrom(headers), db, headers, sse };
 }

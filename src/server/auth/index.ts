@@ -30,9 +30,8 @@ const SESSION_COOKIE = /(?:^|;\s*)(?:__Secure-)?authjs\.session-token(?:\.\d+)?=
  * it is not even made (readSession).
  *
  * Decoding a session costs a key derivation and a decryption, most of a
- * millisecond; a reconnect
- * storm would pay it per stream. So a decoded token is reused for
- * AUTH_SESSION_CACHE_MS (default 5 s), keyed by the token itself.
+ * millisecond; a reconnect storm would pay it per stream. So a decoded token
+ * is reused for AUTH_SESSION_CACHE_MS (default 5 s), keyed by the token itself.
  */
 function sessionOfRequest(headers: IncomingHttpHeaders): Promise<Session | null> {
   const tokens = [...(headers.cookie ?? "").matchAll(SESSION_COOKIE)].map((m) => m[1]).join(";");

@@ -21,50 +21,41 @@ export async function recordSignIn(sessionId: string, userId: string, maxAgeSeco
   });
 }
 
+/** Sign-in ids asked for in one turn of the event loop, and which of them are active. */
+interface Batch {
+  ids: Set<string>;
+  active: Promise<Set<string>>;
+}
+let batch: Batch | null = null;
+const MAX_BATCH = 500;
+
 /**
  * Checks that arrive together (a reconnect storm after a deploy: every
  * browser's first connect to the new process) share one query: the ids
  * asked for until the event loop's next turn go out as one `IN (...)`.
  */
-interface Waiting {
-  promise: Promise<boolean>;
-  resolve(active: boolean): void;
-  reject(error: unknown): void;
-}
-let batch: Map<string, Waiting> | null = null;
-const MAX_BATCH = 500;
-
-function waiting(): Waiting {
-  const w = {} as Waiting;
-  w.promise = new Promise<boolean>((resolve, reject) => Object.assign(w, { resolve, reject }));
-  return w;
-}
-
 function lookUp(sessionId: string): Promise<boolean> {
-  if (!batch || batch.size >= MAX_BATCH) {
-    const next = new Map<string, Waiting>();
+  if (!batch || batch.ids.size >= MAX_BATCH) {
+    const ids = new Set<string>();
+    const next: Batch = {
+      ids,
+      active: new Promise((resolve) => setImmediate(resolve)).then(() => {
+        if (batch === next) batch = null;
+        return activeAmong(ids);
+      }),
+    };
     batch = next;
-    setImmediate(() => {
-      if (batch === next) batch = null;
-      void answer(next);
-    });
   }
-  let entry = batch.get(sessionId);
-  if (!entry) batch.set(sessionId, (entry = waiting()));
-  return entry.promise;
+  batch.ids.add(sessionId);
+  return batch.active.then((active) => active.has(sessionId));
 }
 
-async function answer(asked: Map<string, Waiting>): Promise<void> {
-  try {
-    const rows = await db.signInSession.findMany({
-      where: { id: { in: [...asked.keys()] } },
-      select: { id: true, revokedAt: true },
-    });
-    const active = new Set(rows.filter((row) => row.revokedAt === null).map((row) => row.id));
-    for (const [id, entry] of asked) entry.resolve(active.has(id));
-  } catch (error) {
-    for (const entry of asked.values()) entry.reject(error);
-  }
+async function activeAmong(ids: Set<string>): Promise<Set<string>> {
+  const rows = await db.signInSession.findMany({
+    where: { id: { in: [...ids] }, revokedAt: null },
+    select: { id: true },
+  });
+  return new Set(rows.map((row) => row.id));
 }
 
 /** True while the sign-in exists and was not ended (briefly cached; ending one here takes effect at once). */

@@ -9,7 +9,9 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 
 import { handleTrpcRequest, TRPC_ENDPOINT } from "~/server/api/handler";
+import { headersOf } from "~/server/http/node-headers";
 import { logger } from "~/server/logger";
+import { processSingleton } from "~/server/process-singleton";
 
 const PREFIX = `${TRPC_ENDPOINT}/`;
 
@@ -62,17 +64,11 @@ function requestOf(req: IncomingMessage, res: ServerResponse): Request {
   res.once("close", () => {
     if (!res.writableFinished) aborted.abort();
   });
-  // From `req.headers`, not the raw ones: server.js overwrites the client-address header there.
-  const headers = new Headers();
-  for (const [name, value] of Object.entries(req.headers)) {
-    if (Array.isArray(value)) for (const item of value) headers.append(name, item);
-    else if (value !== undefined) headers.append(name, value);
-  }
   const hasBody = req.method !== "GET" && req.method !== "HEAD";
   // Only the path and query matter to tRPC: the client's Host header is not trusted to make a URL.
   return new Request(new URL(req.url ?? "/", "http://localhost"), {
     method: req.method,
-    headers,
+    headers: headersOf(req.headers),
     signal: aborted.signal,
     ...(hasBody ? { body: bodyOf(req), duplex: "half" } : {}),
   });
@@ -118,10 +114,7 @@ export function createTrpcNodeHandler(): NodeRequestHandler {
   };
 }
 
-const KEY = "__t3LiveEventsTrpc";
-
-/** Makes the handler available to server.js (outside Next's bundles) under a globalThis key. */
+/** Makes the handler available to server.js (outside Next's bundles), which reads it under this singleton's key. */
 export function installTrpcNodeHandler(): void {
-  const holder = globalThis as unknown as Record<typeof KEY, NodeRequestHandler | undefined>;
-  holder[KEY] ??= createTrpcNodeHandler();
+  processSingleton("trpc-node-handler", createTrpcNodeHandler);
 }
