@@ -48,6 +48,7 @@ const WARMUP = Number(process.env.BENCH_WARMUP ?? 200);
 const NEW_SESSIONS = Number(process.env.BENCH_NEW_SESSIONS ?? 300);
 /** Rounds of bare then app, interleaved; ratios are per round, reported as the median. */
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const STREAM_ROOM = Math.max(N, WARMUP, NEW_SESSIONS) * 2 + 100;
 const TICKS_PER_SECOND = 100; // /proc/<pid>/stat clock ticks (USER_HZ)
 const SERVER_CORE = "0";
 const LOAD_CORE = "1";
@@ -338,16 +339,16 @@ function appTarget(app: AppServer, cookie: string, name: string, headers: Record
 
 /**
  * Connects by sessions the server has not seen yet, as after a deploy when
- * every browser reconnects to a new process: NEW_SESSIONS sign-ins (the demo
- * users in turn, each a sign-in of its own), then one stream each, all at
- * once. Each costs Auth.js's decryption of the cookie and the sign-in's check.
+ * every browser reconnects to a new process: NEW_SESSIONS sign-ins, each by a
+ * user of its own (seeded by bench/seed-users.ts), then one stream each, all
+ * at once. Each connect costs Auth.js's decryption of the cookie, the
+ * sign-in's check and the user's entitlement lookup.
  */
 async function newSessionConnects(app: AppServer, url: string) {
-  const emails = ["alice@acme.test", "bob@acme.test", "carol@globex.test"];
   const cookies: string[] = [];
   for (let i = 0; i < NEW_SESSIONS; i += 8) {
     const batch = Array.from({ length: Math.min(8, NEW_SESSIONS - i) }, (_, j) =>
-      signIn(app.baseUrl, emails[(i + j) % emails.length]!),
+      signIn(app.baseUrl, `load-${i + j}@acme.test`),
     );
     cookies.push(...(await Promise.all(batch)));
   }
@@ -450,6 +451,7 @@ async function main() {
     ? await startApp({
         build: process.env.BENCH_SKIP_BUILD !== "1",
         commandPrefix: ["taskset", "-c", SERVER_CORE],
+        seed: [join(root, "bench", "seed-users.ts"), String(NEW_SESSIONS)],
         // BENCH_PROFILE=1 writes a CPU profile of the app server to bench/results/profiles on exit.
         nodeArgs: [
           "--expose-gc",
@@ -458,9 +460,10 @@ async function main() {
             : []),
         ],
         env: {
-          EVENTS_MAX_CONNECTIONS: String(N * 2 + 100),
-          EVENTS_MAX_CONNECTIONS_PER_USER: String(N * 2 + 100),
-          EVENTS_MAX_CONNECTIONS_PER_ORGANIZATION: String(N * 2 + 100),
+          // Room for N streams plus the warm-up's and the new sessions' at once.
+          EVENTS_MAX_CONNECTIONS: String(STREAM_ROOM),
+          EVENTS_MAX_CONNECTIONS_PER_USER: String(STREAM_ROOM),
+          EVENTS_MAX_CONNECTIONS_PER_ORGANIZATION: String(STREAM_ROOM),
           // Every simulated client connects and signs in from 127.0.0.1.
           RATE_LIMIT_STREAM_OPENS_PER_IP: "0",
           RATE_LIMIT_SIGNINS_PER_IP: "0",

@@ -4,22 +4,33 @@
  * memberships, never from the token or client input.
  */
 import type { PrismaClient } from "~/generated/prisma/client";
-import type { EntitlementLookup } from "~/server/events";
+import { batchedLookup } from "~/server/batched-lookup";
+import type { Entitlements, EntitlementLookup } from "~/server/events";
 
 export function prismaEntitlements(db: PrismaClient): EntitlementLookup {
-  return async (userId) => {
-    const user = await db.user.findUnique({
-      where: { id: userId },
+  // Users new to the process that connect together (after a deploy) are read with one query.
+  const lookup = batchedLookup<string, Entitlements>(async (userIds) => {
+    const users = await db.user.findMany({
+      where: { id: { in: userIds } },
       select: { id: true, name: true, role: true, memberships: { select: { organizationId: true, role: true } } },
     });
-    if (!user) return null;
-    const metadata: Record<string, string> = { role: user.role };
-    for (const membership of user.memberships) metadata[`org:${membership.organizationId}`] = membership.role;
-    return {
-      userId: user.id,
-      userName: user.name,
-      organizationIds: user.memberships.map((m) => m.organizationId),
-      metadata,
-    };
+    return new Map(users.map((user) => [user.id, entitlementsOf(user)]));
+  });
+  return async (userId) => (await lookup(userId)) ?? null;
+}
+
+function entitlementsOf(user: {
+  id: string;
+  name: string | null;
+  role: string;
+  memberships: { organizationId: string; role: string }[];
+}): Entitlements {
+  const metadata: Record<string, string> = { role: user.role };
+  for (const membership of user.memberships) metadata[`org:${membership.organizationId}`] = membership.role;
+  return {
+    userId: user.id,
+    userName: user.name,
+    organizationIds: user.memberships.map((m) => m.organizationId),
+    metadata,
   };
 }

@@ -40,6 +40,8 @@ export interface StartAppOptions {
   nodeArgs?: string[];
   /** Listen here instead of a free port (a restart on the same address). */
   port?: number;
+  /** A script and its arguments, run under tsx with the server's environment after the migrations (extra data). */
+  seed?: string[];
   /** Keep the database here and leave it on stop (a restart keeps users and sessions valid). */
   dataDir?: string;
 }
@@ -73,6 +75,7 @@ export async function startApp(options: StartAppOptions = {}): Promise<AppServer
   };
   if (options.build ?? true) run(process.execPath, [nextBin, "build"], env, "next build");
   run(process.execPath, ["--import", "tsx", join(root, "scripts/db-migrate.ts")], env, "db:migrate");
+  if (options.seed) run(process.execPath, ["--import", "tsx", ...options.seed], env, "seed");
 
   const [command, ...prefixArgs] = [...(options.commandPrefix ?? []), process.execPath];
   const child = spawn(command, [...prefixArgs, ...(options.nodeArgs ?? []), join(root, "server.js")], {

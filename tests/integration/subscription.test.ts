@@ -327,6 +327,14 @@ describe("bad input gets a clear error and loses nothing", () => {
         ),
       ),
     ).toBe("FORBIDDEN");
+    // No such user: the same answer, so ids cannot be probed.
+    expect(
+      codeOf(
+        await rejection(
+          callerFor(alice).notification.send({ target: { kind: "user", userId: "no-such-user" }, message: "hi" }),
+        ),
+      ),
+    ).toBe("FORBIDDEN");
     expect(
       codeOf(
         await rejection(

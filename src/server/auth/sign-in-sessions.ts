@@ -6,6 +6,7 @@
  * it). Ending a sign-in also ends its open streams at once.
  */
 import { env } from "~/env";
+import { batchedLookup } from "~/server/batched-lookup";
 import { db } from "~/server/db";
 import { publishControl } from "~/server/cluster-control";
 import { getEventLayer } from "~/server/event-layer";
@@ -21,41 +22,17 @@ export async function recordSignIn(sessionId: string, userId: string, maxAgeSeco
   });
 }
 
-/** Sign-in ids asked for in one turn of the event loop, and which of them are active. */
-interface Batch {
-  ids: Set<string>;
-  active: Promise<Set<string>>;
-}
-let batch: Batch | null = null;
-const MAX_BATCH = 500;
-
-/**
- * Checks that arrive together (a reconnect storm after a deploy: every
- * browser's first connect to the new process) share one query: the ids
- * asked for until the event loop's next turn go out as one `IN (...)`.
- */
-function lookUp(sessionId: string): Promise<boolean> {
-  if (!batch || batch.ids.size >= MAX_BATCH) {
-    const ids = new Set<string>();
-    const next: Batch = {
-      ids,
-      active: new Promise((resolve) => setImmediate(resolve)).then(() => {
-        if (batch === next) batch = null;
-        return activeAmong(ids);
-      }),
-    };
-    batch = next;
-  }
-  batch.ids.add(sessionId);
-  return batch.active.then((active) => active.has(sessionId));
-}
-
-async function activeAmong(ids: Set<string>): Promise<Set<string>> {
+/** Checks that arrive together (a reconnect storm after a deploy) share one query. */
+const activeSignIn = batchedLookup<string, true>(async (ids) => {
   const rows = await db.signInSession.findMany({
-    where: { id: { in: [...ids] }, revokedAt: null },
+    where: { id: { in: ids }, revokedAt: null },
     select: { id: true },
   });
-  return new Set(rows.map((row) => row.id));
+  return new Map(rows.map((row) => [row.id, true]));
+});
+
+function lookUp(sessionId: string): Promise<boolean> {
+  return activeSignIn(sessionId).then((active) => active === true);
 }
 
 /** True while the sign-in exists and was not ended (briefly cached; ending one here takes effect at once). */

@@ -3,7 +3,7 @@ import { TRPCError } from "@trpc/server";
 import { z } from "zod";
 
 import { createTRPCRouter, emittingProcedure, protectedProcedure } from "~/server/api/trpc";
-import { bus } from "~/server/event-layer";
+import { bus, getEventLayer } from "~/server/event-layer";
 import { tabSessionId, type EventTarget } from "~/server/events";
 
 const notificationTarget = z.discriminatedUnion("kind", [
@@ -40,10 +40,10 @@ export const notificationRouter = createTRPCRouter({
           scope = "user";
           break;
         case "user": {
-          const shared = await ctx.db.membership.count({
-            where: { userId: input.target.userId, organizationId: { in: [...myOrgIds] } },
-          });
-          if (input.target.userId !== me.id && shared === 0) {
+          // The recipient's entitlements as delivery sees them (cached: they are likely connected).
+          const theirs =
+            input.target.userId === me.id ? null : await getEventLayer().entitlements.get(input.target.userId);
+          if (input.target.userId !== me.id && !theirs?.organizationIds.some((id) => myOrgIds.includes(id))) {
             // Same answer for "no such user" and "not in your organisation": no probing.
             throw new TRPCError({ code: "FORBIDDEN", message: "you can only notify members of your organisation" });
           }
