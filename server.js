@@ -124,8 +124,14 @@ async function shutdown(signal) {
   server.closeIdleConnections();
   setInterval(() => server.closeIdleConnections(), 100).unref();
 }
-// Benchmarks read memory after a forced collection: only with `node --expose-gc`.
+// Benchmarks read memory after a forced collection: only with `node --expose-gc`,
+// SIGUSR2 runs a full collection and logs what is left.
 const gc = /** @type {{ gc?: () => void }} */ (globalThis).gc;
-if (gc) process.on("SIGUSR2", () => gc());
+if (gc)
+  process.on("SIGUSR2", () => {
+    gc();
+    const { rss, heapUsed, external } = process.memoryUsage();
+    log("info", { event: "server.memory", rss, heapUsed, external }, "memory after a full collection");
+  });
 process.on("SIGTERM", () => void shutdown("SIGTERM"));
 process.on("SIGINT", () => void shutdown("SIGINT"));

@@ -69,13 +69,25 @@ function rssKiB(pid: number): number {
   return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0);
 }
 
-/** RSS after the server ran a full GC (it listens for SIGUSR2 when started with --expose-gc). */
-async function rssAfterGc(pid: number): Promise<number> {
+/** The newest `server.memory` line a server printed: V8 heap plus memory outside it (buffers), in KiB. */
+function reportedHeapKiB(output: string): number {
+  const lines = output.match(/\{[^\n]*"event":"server\.memory"[^\n]*\}/g);
+  if (!lines) throw new Error("the server reported no memory (is it running with --expose-gc?)");
+  const { heapUsed, external } = JSON.parse(lines.at(-1)!) as { heapUsed: number; external: number };
+  return (heapUsed + external) / 1024;
+}
+
+/**
+ * Memory after the server ran full GCs (both servers, started with --expose-gc,
+ * collect on SIGUSR2 and print a `server.memory` line): RSS, which also holds
+ * what the allocator has not handed back yet, and the heap that is in use.
+ */
+async function memoryAfterGc(target: Target): Promise<{ rss: number; heap: number }> {
   for (let i = 0; i < 2; i++) {
-    process.kill(pid, "SIGUSR2");
+    process.kill(target.pid, "SIGUSR2");
     await sleep(400);
   }
-  return rssKiB(pid);
+  return { rss: rssKiB(target.pid), heap: reportedHeapKiB(target.output()) };
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -202,6 +214,8 @@ async function openMany(headers: Record<string, string>[], url: string, counters
 interface Target {
   name: string;
   pid: number;
+  /** Everything the server printed so far. */
+  output: () => string;
   streamUrl: string;
   streamHeaders: Record<string, string>;
   /** Emits one event whose message carries `bench@<performance.now()>`. */
@@ -222,7 +236,7 @@ async function measure(target: Target) {
   );
   for (const s of warm.streams) s.close();
   await sleep(500);
-  const rssBefore = await rssAfterGc(target.pid);
+  const before = await memoryAfterGc(target);
 
   const { streams, failed, subscriptionsPerSecond, cpuMicrosPerSubscription } = await openMany(
     Array.from({ length: N }, () => target.streamHeaders),
@@ -231,7 +245,7 @@ async function measure(target: Target) {
     target.pid,
   );
   await sleep(500);
-  const rssOpen = await rssAfterGc(target.pid);
+  const open = await memoryAfterGc(target);
 
   const cpuStart = cpuSeconds(target.pid);
   const wallStart = performance.now();
@@ -276,7 +290,8 @@ async function measure(target: Target) {
     cpuMicrosPerDelivery: counters.delivered ? Number(((cpu * 1e6) / counters.delivered).toFixed(2)) : NaN,
     p50Ms: Number(percentile(sorted, 50).toFixed(1)),
     p99Ms: Number(percentile(sorted, 99).toFixed(1)),
-    kibPerStream: Number((Math.max(0, rssOpen - rssBefore) / Math.max(1, streams.length)).toFixed(1)),
+    heapKibPerStream: Number((Math.max(0, open.heap - before.heap) / Math.max(1, streams.length)).toFixed(1)),
+    rssKibPerStream: Number((Math.max(0, open.rss - before.rss) / Math.max(1, streams.length)).toFixed(1)),
   };
 }
 
@@ -285,7 +300,11 @@ const BASELINE_SOURCE = `
 const http = require("node:http");
 const clients = new Set();
 let id = 0;
-if (global.gc) process.on("SIGUSR2", () => global.gc());
+if (global.gc) process.on("SIGUSR2", () => {
+  global.gc();
+  const { rss, heapUsed, external } = process.memoryUsage();
+  process.stdout.write(JSON.stringify({ event: "server.memory", rss, heapUsed, external }) + "\\n");
+});
 http.createServer((req, res) => {
   if (req.method === "GET" && req.url === "/api/events/stream") {
     res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" });
@@ -315,10 +334,17 @@ async function startBaseline() {
   writeFileSync(file, BASELINE_SOURCE);
   const child: ChildProcess = spawn("taskset", ["-c", SERVER_CORE, process.execPath, "--expose-gc", file], {
     env: { ...process.env, PORT: String(port) },
-    stdio: ["ignore", "inherit", "inherit", "ipc"],
+    stdio: ["ignore", "pipe", "inherit", "ipc"],
   });
+  let output = "";
+  child.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()));
   await new Promise<void>((resolve) => child.once("message", () => resolve()));
-  return { child, port, stop: () => (child.kill(), rmSync(dir, { recursive: true, force: true })) };
+  return {
+    child,
+    port,
+    output: () => output,
+    stop: () => (child.kill(), rmSync(dir, { recursive: true, force: true })),
+  };
 }
 
 function appTarget(app: AppServer, cookie: string, name: string, headers: Record<string, string> = {}): Target {
@@ -326,6 +352,7 @@ function appTarget(app: AppServer, cookie: string, name: string, headers: Record
   return {
     name,
     pid: app.process.pid!,
+    output: () => app.output(),
     streamUrl: `${app.baseUrl}/api/trpc/events.onEvent?input=${input}`,
     streamHeaders: { cookie, ...headers },
     emit: (message) =>
@@ -443,6 +470,7 @@ async function main() {
   const bareTarget: Target | undefined = baseline && {
     name: "bare node:http",
     pid: baseline.child.pid!,
+    output: baseline.output,
     streamUrl: `http://127.0.0.1:${baseline.port}/api/events/stream`,
     streamHeaders: {},
     emit: (message) => post(`http://127.0.0.1:${baseline.port}/emit`, JSON.stringify({ message })),
@@ -516,7 +544,8 @@ async function main() {
         target: name,
         rounds: rows.length,
         cpuPerDelivery: summary(of((r) => r.cpuMicrosPerDelivery)),
-        memoryPerStream: summary(of((r) => r.kibPerStream)),
+        memoryPerStream: summary(of((r) => r.heapKibPerStream)),
+        rssPerStream: summary(of((r) => r.rssKibPerStream)),
         p99: summary(of((r) => r.p99Ms)),
         subscriptionsPerSecond: summary(rows.map((r) => r.subscriptionsPerSecond)),
         deliveredPct: Math.min(...rows.map((r) => r.deliveredPct)),
