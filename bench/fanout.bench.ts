@@ -368,8 +368,9 @@ function appTarget(app: AppServer, cookie: string, name: string, headers: Record
  * Connects by sessions the server has not seen yet, as after a deploy when
  * every browser reconnects to a new process: NEW_SESSIONS sign-ins, each by a
  * user of its own (seeded by bench/seed-users.ts), then one stream each, all
- * at once. Each connect costs Auth.js's decryption of the cookie, the
- * sign-in's check and the user's entitlement lookup.
+ * at once, subscribed to every name as the app's page is. Each connect costs
+ * Auth.js's decryption of the cookie, the sign-in's check, the user's
+ * entitlement lookup and their arrival's presence event to those already on.
  */
 async function newSessionConnects(app: AppServer, url: string) {
   const cookies: string[] = [];
@@ -514,7 +515,9 @@ async function main() {
     }
     // Before the stock handler's run, which leaves the process busy collecting its garbage.
     if (app && TARGETS.includes("app") && NEW_SESSIONS > 0) {
-      newSessions = await newSessionConnects(app, appTarget(app, cookie, "new sessions").streamUrl);
+      // Every name, as the app's page subscribes: each member's arrival is a presence event for the others.
+      const everyName = encodeURIComponent(JSON.stringify({ json: {} }));
+      newSessions = await newSessionConnects(app, `${app.baseUrl}/api/trpc/events.onEvent?input=${everyName}`);
     }
     if (app && TARGETS.includes("stock")) {
       const stock = appTarget(app, cookie, "app via tRPC stock handler", { "x-events-transport": "trpc" });

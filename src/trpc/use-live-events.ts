@@ -4,6 +4,7 @@ import { useCallback, useEffect, useMemo, useRef, useState, useSyncExternalStore
 
 import type { EventName, LiveEvent } from "~/server/events";
 import { isAfter } from "~/server/events/event-id";
+import { coalesce } from "./coalesce";
 import { api } from "./react";
 import { sharedRoleStore } from "./shared-stream";
 import { getTabId } from "./tab-id";
@@ -19,6 +20,8 @@ export interface UseLiveEventsOptions {
   /** How many events `feed` keeps (newest first). */
   feedSize?: number;
 }
+
+const INVALIDATE_INTERVAL_MS = 1_000;
 
 // The cursor outlives the component: a remount (navigation, Fast Refresh)
 // resumes where the last subscription stopped instead of starting blind.
@@ -52,15 +55,17 @@ export function useLiveEvents(options: UseLiveEventsOptions = {}) {
     [namesKey, epoch],
   );
 
-  const invalidateFor = useCallback(
-    (event: LiveEvent) => {
+  // A burst of events refetches each query at most once per second (see coalesce.ts).
+  const invalidateFor = useMemo(() => {
+    const orders = coalesce(() => void utils.order.list.invalidate(), INVALIDATE_INTERVAL_MS);
+    const presence = coalesce(() => void utils.events.presence.invalidate(), INVALIDATE_INTERVAL_MS);
+    return (event: LiveEvent) => {
       if (event.name.startsWith("order.") || event.name.startsWith("payment.") || event.name.startsWith("escrow.")) {
-        void utils.order.list.invalidate();
+        orders();
       }
-      if (event.name === "presence.changed") void utils.events.presence.invalidate();
-    },
-    [utils],
-  );
+      if (event.name === "presence.changed" || event.name === "presence.many_changed") presence();
+    };
+  }, [utils]);
 
   // A query answered before the subscription was live can have missed events
   // emitted in between. Cancelling first matters: React Query folds an

@@ -22,6 +22,8 @@ function describe(event: LiveEvent): string {
       return `escrow released for ${event.data.orderId}${event.data.displayAmount ? ` (${event.data.displayAmount})` : ""}`;
     case "presence.changed":
       return `${event.data.name ?? event.data.userId} is ${event.data.online ? "online" : "offline"}`;
+    case "presence.many_changed":
+      return `${event.data.changes} more members came online or went offline`;
     default:
       return JSON.stringify(event.data);
   }

@@ -173,6 +173,17 @@ export const eventCatalog = {
       online: z.boolean(),
     }),
   }),
+  "presence.many_changed": defineEvent({
+    audience: "organization",
+    version: 1,
+    description:
+      "Many members came online or went offline at once (more than the per-second limit of presence.changed): read the list again.",
+    payload: z.object({
+      organizationId: id,
+      /** Transitions folded into this event. */
+      changes: z.number().int().positive(),
+    }),
+  }),
   "system.ready": defineEvent({
     audience: "system",
     version: 1,

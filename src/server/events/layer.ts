@@ -10,6 +10,7 @@ import type { EntitlementLookup, ResolvedSubscriber } from "./identity";
 import type { EventLayerLogger } from "./logger";
 import { silentLogger } from "./logger";
 import type { Presence, PresenceListener } from "./presence";
+import { PresenceAnnouncer } from "./presence-announcer";
 import { RedisInstances } from "./instances-redis";
 import { RedisPresence } from "./presence-redis";
 import { MemoryPresence } from "./presence-memory";
@@ -44,6 +45,11 @@ export interface EventLayerConfig {
   reauthorizeIntervalMs: number;
   /** How long a user's entitlements are reused for new connections. */
   entitlementCacheMs: number;
+  /**
+   * `presence.changed` events per organisation and second; past it, one
+   * `presence.many_changed` per second instead (0 = no limit).
+   */
+  presenceEventsPerSecond: number;
 }
 
 export interface EventLayer {
@@ -95,15 +101,8 @@ function assemble(
     maxPayloadBytes: config.maxPayloadBytes,
     logger,
   });
-  const onPresenceChange: PresenceListener = (change) => {
-    bus
-      .emit(
-        "presence.changed",
-        { organizationId: change.organizationId, userId: change.userId, name: change.userName, online: change.online },
-        { kind: "organization", organizationId: change.organizationId },
-      )
-      .catch((error: unknown) => logger.error({ event: "presence.failed", err: error }, "presence event failed"));
-  };
+  const announcer = new PresenceAnnouncer(bus, config.presenceEventsPerSecond, logger);
+  const onPresenceChange: PresenceListener = (change) => announcer.announce(change);
   const presence = engines.presence ? engines.presence(onPresenceChange) : new MemoryPresence(onPresenceChange);
   const registry = new ConnectionRegistry({
     maxConnections: config.maxConnections,
@@ -121,6 +120,7 @@ function assemble(
     config,
     logger,
     close: async () => {
+      announcer.flush();
       await bus.close();
       await engines.close?.();
     },

@@ -1,0 +1,77 @@
+/**
+ * Turns presence transitions into events for the organisation's members.
+ *
+ * One transition is one `presence.changed`, which is right while members come
+ * and go one at a time. In a burst it is not: when every member reconnects at
+ * once (after a deploy), one event per transition, each delivered to every
+ * member online, costs members² deliveries and a durable write per member.
+ * So an organisation gets at most `maxPerSecond` individual events per
+ * one-second window; the transitions past that are folded into one
+ * `presence.many_changed` at the end of the window, which tells clients to
+ * read the list again (`events.presence`) instead of applying each change.
+ */
+import type { EventBus } from "./bus";
+import type { EventPayload } from "./catalog";
+import type { EventLayerLogger } from "./logger";
+import type { PresenceChange } from "./presence";
+
+const WINDOW_MS = 1_000;
+
+interface OrganizationWindow {
+  announced: number;
+  folded: number;
+}
+
+export class PresenceAnnouncer {
+  private windows = new Map<string, OrganizationWindow>();
+  private timer: NodeJS.Timeout | undefined;
+
+  /** @param maxPerSecond individual events per organisation and second; 0 = no limit. */
+  constructor(
+    private readonly bus: EventBus,
+    private readonly maxPerSecond: number,
+    private readonly logger: EventLayerLogger,
+  ) {}
+
+  /** Announces one transition, or folds it into the window's summary. */
+  announce(change: PresenceChange): void {
+    const { organizationId } = change;
+    let window = this.windows.get(organizationId);
+    if (!window) {
+      window = { announced: 0, folded: 0 };
+      this.windows.set(organizationId, window);
+      this.timer ??= setTimeout(() => this.flush(), WINDOW_MS).unref();
+    }
+    if (this.maxPerSecond > 0 && window.announced >= this.maxPerSecond) {
+      window.folded += 1;
+      return;
+    }
+    window.announced += 1;
+    this.emit(
+      "presence.changed",
+      { organizationId, userId: change.userId, name: change.userName, online: change.online },
+      organizationId,
+    );
+  }
+
+  /** Ends the window: one summary per organisation that had transitions folded. */
+  flush(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const ended = this.windows;
+    this.windows = new Map();
+    for (const [organizationId, { folded }] of ended) {
+      if (folded > 0) this.emit("presence.many_changed", { organizationId, changes: folded }, organizationId);
+    }
+  }
+
+  private emit<N extends "presence.changed" | "presence.many_changed">(
+    name: N,
+    payload: EventPayload<N>,
+    organizationId: string,
+  ): void {
+    this.bus
+      .emit(name, payload, { kind: "organization", organizationId })
+      .catch((error: unknown) => this.logger.error({ event: "presence.failed", err: error }, "presence event failed"));
+  }
+}
