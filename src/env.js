@@ -48,8 +48,9 @@ export const env = createEnv({
     EVENTS_STALL_TIMEOUT_MS: ms(30_000),
     // A user's organisations and roles are reused this long for new streams (0 = read on every connect).
     EVENTS_ENTITLEMENT_CACHE_MS: z.coerce.number().int().nonnegative().default(5_000),
-    // presence.changed events per organisation and second; past it, one presence.many_changed per second (0 = no limit).
-    EVENTS_PRESENCE_EVENTS_PER_SECOND: z.coerce.number().int().nonnegative().default(20),
+    // Presence deliveries per organisation and second (events × open connections of the organisation);
+    // past it, one presence.many_changed per second instead of each presence.changed (0 = no limit).
+    EVENTS_PRESENCE_DELIVERIES_PER_SECOND: z.coerce.number().int().nonnegative().default(20_000),
     // Emits (mutations that publish events) per 10 s, per user and per organisation.
     // Several instances share one event stream on Redis; unset = everything in this process.
     REDIS_URL: z.string().url().optional(),
@@ -100,7 +101,7 @@ export const env = createEnv({
     EVENTS_MAX_BACKLOG_BYTES: process.env.EVENTS_MAX_BACKLOG_BYTES,
     EVENTS_STALL_TIMEOUT_MS: process.env.EVENTS_STALL_TIMEOUT_MS,
     EVENTS_ENTITLEMENT_CACHE_MS: process.env.EVENTS_ENTITLEMENT_CACHE_MS,
-    EVENTS_PRESENCE_EVENTS_PER_SECOND: process.env.EVENTS_PRESENCE_EVENTS_PER_SECOND,
+    EVENTS_PRESENCE_DELIVERIES_PER_SECOND: process.env.EVENTS_PRESENCE_DELIVERIES_PER_SECOND,
     RATE_LIMIT_EMITS_PER_USER: process.env.RATE_LIMIT_EMITS_PER_USER,
     RATE_LIMIT_EMITS_PER_ORGANIZATION: process.env.RATE_LIMIT_EMITS_PER_ORGANIZATION,
     RATE_LIMIT_SIGNINS_PER_IP: process.env.RATE_LIMIT_SIGNINS_PER_IP,

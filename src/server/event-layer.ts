@@ -43,7 +43,7 @@ export function eventLayerConfigFromEnv(): EventLayerConfig {
     maxQueuedEventsPerConnection: 1_000,
     reauthorizeIntervalMs: env.EVENTS_REAUTHORIZE_INTERVAL_MS,
     entitlementCacheMs: env.EVENTS_ENTITLEMENT_CACHE_MS,
-    presenceEventsPerSecond: env.EVENTS_PRESENCE_EVENTS_PER_SECOND,
+    presenceDeliveriesPerSecond: env.EVENTS_PRESENCE_DELIVERIES_PER_SECOND,
   };
 }
 

@@ -29,7 +29,7 @@ export const testLayerConfig: EventLayerConfig = {
   maxQueuedEventsPerConnection: 1_000,
   reauthorizeIntervalMs: 0,
   entitlementCacheMs: 0,
-  presenceEventsPerSecond: 20,
+  presenceDeliveriesPerSecond: 20_000,
 };
 
 /** A logger that keeps what it was told (`events`: the `event` field of each line). */

@@ -1,7 +1,7 @@
 /**
- * Presence events in a burst: each organisation gets at most
- * `presenceEventsPerSecond` individual `presence.changed` per second, and the
- * rest of the window's transitions arrive as one `presence.many_changed`.
+ * Presence events in a burst: an organisation's `presence.changed` events stay
+ * within `presenceDeliveriesPerSecond` (events × its open connections), and
+ * the rest of the second's transitions arrive as one `presence.many_changed`.
  */
 import { afterEach, describe, expect, it } from "vitest";
 
@@ -28,7 +28,7 @@ const arrive = (l: EventLayer, count: number) =>
 
 describe("presence announcements", () => {
   it("announces each transition while members come and go one at a time", async () => {
-    layer = memoryLayer({ presenceEventsPerSecond: 3, maxConnections: 100, maxConnectionsPerUser: 100 });
+    layer = memoryLayer({ presenceDeliveriesPerSecond: 30, maxConnections: 100, maxConnectionsPerUser: 100 });
     const observer = await observe(layer);
     const bob = await readSubscription(layer, { identity: identity("bob") });
     await bob.waitFor((all) => all.some((r) => r.event.name === "system.ready"), "bob ready");
@@ -41,26 +41,29 @@ describe("presence announcements", () => {
     await observer.close();
   });
 
-  it("folds a burst past the limit into one presence.many_changed per window, per organisation", async () => {
-    layer = memoryLayer({ presenceEventsPerSecond: 3, maxConnections: 100, maxConnectionsPerUser: 100 });
-    const observer = await observe(layer);
-    const l = layer;
-    // The observer's own arrival was one transition of this window: 9 more members arrive at once.
-    const members = await arrive(l, 9);
+  it("folds the transitions past the budget into one presence.many_changed for the second", async () => {
+    layer = memoryLayer({ presenceDeliveriesPerSecond: 30, maxConnections: 100, maxConnectionsPerUser: 100 });
+    const observer = await observe(layer); // a transition too, with 1 connection open: allowed 30 a second
+    const members = [];
+    // One after the other: with k connections open, 30 / k events a second are allowed.
+    for (let i = 0; i < 9; i++) members.push(await readSubscription(layer, { identity: identity(`member-${i}`) }));
     await observer.waitFor((all) => all.some((r) => r.event.name === "presence.many_changed"), "the summary");
-    const changed = observer.received.filter((r) => r.event.name === "presence.changed");
-    const summaries = observer.received.filter((r) => r.event.name === "presence.many_changed");
-    // At most 3 individual events in the window (the observer's own arrival may be one of them).
-    expect(changed.length).toBeLessThanOrEqual(3);
-    expect(summaries.map((r) => r.event.data)).toEqual([{ organizationId: "acme", changes: 10 - 3 }]);
-    // Nothing is lost: what is online is what the list says.
-    expect((await l.presence.online("acme")).length).toBe(10);
+    // Announced: the observer's arrival (not sent to itself) and members 0–3 (2–5 open: 15, 10, 7, 6 allowed);
+    // member 4 finds 5 announced with 6 open (5 allowed), and it and the four after it are folded.
+    expect(
+      observer.received.flatMap((r) => (r.event.name === "presence.changed" ? [r.event.data.userId] : [])),
+    ).toEqual(["member-0", "member-1", "member-2", "member-3"]);
+    expect(observer.received.filter((r) => r.event.name === "presence.many_changed").map((r) => r.event.data)).toEqual([
+      { organizationId: "acme", changes: 5 },
+    ]);
+    // Nothing is lost: the list says who is online.
+    expect((await layer.presence.online("acme")).length).toBe(10);
     await Promise.all(members.map((m) => m.close()));
     await observer.close();
   });
 
   it("has no limit at 0", async () => {
-    layer = memoryLayer({ presenceEventsPerSecond: 0, maxConnections: 100, maxConnectionsPerUser: 100 });
+    layer = memoryLayer({ presenceDeliveriesPerSecond: 0, maxConnections: 100, maxConnectionsPerUser: 100 });
     const observer = await observe(layer);
     const l = layer;
     const members = await arrive(l, 9);

@@ -46,10 +46,12 @@ export interface EventLayerConfig {
   /** How long a user's entitlements are reused for new connections. */
   entitlementCacheMs: number;
   /**
-   * `presence.changed` events per organisation and second; past it, one
-   * `presence.many_changed` per second instead (0 = no limit).
+   * Presence deliveries per organisation and second: `presence.changed`
+   * events are sent while events × the organisation's open connections stay
+   * within it (at least one a second), the rest folded into one
+   * `presence.many_changed` a second (0 = no limit).
    */
-  presenceEventsPerSecond: number;
+  presenceDeliveriesPerSecond: number;
 }
 
 export interface EventLayer {
@@ -101,14 +103,19 @@ function assemble(
     maxPayloadBytes: config.maxPayloadBytes,
     logger,
   });
-  const announcer = new PresenceAnnouncer(bus, config.presenceEventsPerSecond, logger);
-  const onPresenceChange: PresenceListener = (change) => announcer.announce(change);
-  const presence = engines.presence ? engines.presence(onPresenceChange) : new MemoryPresence(onPresenceChange);
   const registry = new ConnectionRegistry({
     maxConnections: config.maxConnections,
     maxConnectionsPerUser: config.maxConnectionsPerUser,
     maxConnectionsPerOrganization: config.maxConnectionsPerOrganization,
   });
+  const announcer = new PresenceAnnouncer(
+    bus,
+    config.presenceDeliveriesPerSecond,
+    (id) => registry.connectionsIn(id),
+    logger,
+  );
+  const onPresenceChange: PresenceListener = (change) => announcer.announce(change);
+  const presence = engines.presence ? engines.presence(onPresenceChange) : new MemoryPresence(onPresenceChange);
   const entitlements = new EntitlementCache(lookup, config.entitlementCacheMs);
   const reauthorizer = new Reauthorizer(config.reauthorizeIntervalMs, entitlements, logger);
   return {

@@ -5,10 +5,11 @@
  * and go one at a time. In a burst it is not: when every member reconnects at
  * once (after a deploy), one event per transition, each delivered to every
  * member online, costs members² deliveries and a durable write per member.
- * So an organisation gets at most `maxPerSecond` individual events per
- * one-second window; the transitions past that are folded into one
- * `presence.many_changed` at the end of the window, which tells clients to
- * read the list again (`events.presence`) instead of applying each change.
+ * So presence gets a delivery budget per organisation and second: with M
+ * connections of the organisation open here, `deliveriesPerSecond / M`
+ * individual events (at least one). The transitions past that are folded into
+ * one `presence.many_changed` at the end of the one-second window, which
+ * tells clients to read the list again (`events.presence`).
  */
 import type { EventBus } from "./bus";
 import type { EventPayload } from "./catalog";
@@ -26,10 +27,14 @@ export class PresenceAnnouncer {
   private windows = new Map<string, OrganizationWindow>();
   private timer: NodeJS.Timeout | undefined;
 
-  /** @param maxPerSecond individual events per organisation and second; 0 = no limit. */
+  /**
+   * @param deliveriesPerSecond presence deliveries per organisation and second; 0 = no limit.
+   * @param audienceOf connections of an organisation open in this process.
+   */
   constructor(
     private readonly bus: EventBus,
-    private readonly maxPerSecond: number,
+    private readonly deliveriesPerSecond: number,
+    private readonly audienceOf: (organizationId: string) => number,
     private readonly logger: EventLayerLogger,
   ) {}
 
@@ -42,7 +47,7 @@ export class PresenceAnnouncer {
       this.windows.set(organizationId, window);
       this.timer ??= setTimeout(() => this.flush(), WINDOW_MS).unref();
     }
-    if (this.maxPerSecond > 0 && window.announced >= this.maxPerSecond) {
+    if (this.deliveriesPerSecond > 0 && window.announced >= this.eventsAllowed(organizationId)) {
       window.folded += 1;
       return;
     }
@@ -52,6 +57,10 @@ export class PresenceAnnouncer {
       { organizationId, userId: change.userId, name: change.userName, online: change.online },
       organizationId,
     );
+  }
+
+  private eventsAllowed(organizationId: string): number {
+    return Math.max(1, Math.floor(this.deliveriesPerSecond / Math.max(1, this.audienceOf(organizationId))));
   }
 
   /** Ends the window: one summary per organisation that had transitions folded. */

@@ -167,6 +167,11 @@ export class ConnectionRegistry {
     }
   }
 
+  /** Open connections of an organisation in this process. */
+  connectionsIn(organizationId: string): number {
+    return this.byOrganization.get(organizationId) ?? 0;
+  }
+
   recordSent(record: ConnectionRecord, count = 1): void {
     const at = this.now();
     record.eventsSent += count;
