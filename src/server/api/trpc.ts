@@ -51,8 +51,9 @@ export async function createTRPCContext(opts: { headers: Headers }): Promise<TRP
 
 /** For the SSE fast path: a plain Node request, outside Next's request scope. */
 export async function createSseContext(raw: IncomingHttpHeaders, sse: SubscriptionResponse): Promise<TRPCContext> {
-  const headers = headersOf(raw);
   const session = await sessionOfRequest(raw);
+  // The context lives as long as the stream: without the cookie, which was read just above.
+  const headers = headersOf({ ...raw, cookie: undefined });
   return { session, tabId: tabIdFrom(headers), db, headers, sse };
 }
 

@@ -75,6 +75,16 @@ function rawInput(url: URL, req: IncomingMessage): { ok: true; input: unknown } 
   return { ok: true, input };
 }
 
+/**
+ * A stream's request lives as long as the stream, hours maybe; its cookie
+ * (the session token, most of a KiB) is not needed once the session is read.
+ */
+function forgetCookie(req: IncomingMessage): void {
+  delete req.headers.cookie;
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() === "cookie") raw[i + 1] = "";
+}
+
 export function createSseFastPath(options: SseFastPathOptions): SseFastPath {
   const layer = getEventLayer();
   const clientOptions = config.sse?.client ?? {};
@@ -93,6 +103,7 @@ export function createSseFastPath(options: SseFastPathOptions): SseFastPath {
     connection.send(connected);
     try {
       const ctx = await createSseContext(req.headers, connection);
+      forgetCookie(req);
       await createCaller(ctx).events.onEvent(
         input as Parameters<ReturnType<typeof createCaller>["events"]["onEvent"]>[0],
       );
