@@ -143,7 +143,27 @@ export class DatabaseReplayLog implements ReplayLog {
       if (!sameEpoch(afterId, this.origin)) {
         return { kind: "gap", reason: "unknown_cursor", oldestAvailableId: null, head: this.newest };
       }
+      const head = this.newest;
+      // A client that had everything (most of them, reconnecting after a deploy) costs no query.
+      if (compareEventIds(afterId, head) === 0) return { kind: "events", events: [], head };
       const audiences = reader ? [...new Set(reader.audiences)] : [...this.counts.keys()];
+      // Only a gap names the oldest event still kept.
+      const oldest = async () => {
+        const first = await this.db.eventLogEntry.findFirst({
+          where: { audience: { in: audiences } },
+          orderBy: [{ idMs: "asc" }, { idSeq: "asc" }],
+        });
+        return first ? join(first) : null;
+      };
+      if (compareEventIds(afterId, this.origin) < 0) {
+        return { kind: "gap", reason: "unknown_cursor", oldestAvailableId: await oldest(), head };
+      }
+      if (
+        compareEventIds(afterId, this.floor) < 0 ||
+        audiences.some((a) => compareEventIds(afterId, this.floors.get(a) ?? this.origin) < 0)
+      ) {
+        return { kind: "gap", reason: "retention_exceeded", oldestAvailableId: await oldest(), head };
+      }
       const after = split(afterId);
       const rows = await this.db.eventLogEntry.findMany({
         where: {
@@ -152,21 +172,6 @@ export class DatabaseReplayLog implements ReplayLog {
         },
         orderBy: [{ idMs: "asc" }, { idSeq: "asc" }],
       });
-      const first = await this.db.eventLogEntry.findFirst({
-        where: { audience: { in: audiences } },
-        orderBy: [{ idMs: "asc" }, { idSeq: "asc" }],
-      });
-      const oldest = first ? join(first) : null;
-      const head = this.newest;
-      if (compareEventIds(afterId, this.origin) < 0) {
-        return { kind: "gap", reason: "unknown_cursor", oldestAvailableId: oldest, head };
-      }
-      if (
-        compareEventIds(afterId, this.floor) < 0 ||
-        audiences.some((a) => compareEventIds(afterId, this.floors.get(a) ?? this.origin) < 0)
-      ) {
-        return { kind: "gap", reason: "retention_exceeded", oldestAvailableId: oldest, head };
-      }
       const events: EventEnvelope[] = [];
       for (const row of rows) {
         const envelope = row.envelope as unknown as EventEnvelope;

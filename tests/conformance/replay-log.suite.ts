@@ -77,7 +77,8 @@ export function replayLogConformance(name: string, create: ReplayLogFactory) {
       const { log, append } = await setup();
       const [e1, e2, e3] = [await append("1"), await append("2"), await append("3")];
       expect(await log.readAfter(e1.id)).toMatchObject({ kind: "events", events: [e2, e3], head: e3.id });
-      expect(await log.readAfter(e3.id)).toMatchObject({ kind: "events", events: [] });
+      // A client that had everything (most, reconnecting after a deploy).
+      expect(await log.readAfter(e3.id)).toMatchObject({ kind: "events", events: [], head: e3.id });
     });
 
     it("a cursor from another epoch is an unknown cursor, whatever its number (never a skip, never 'ahead')", async () => {
