@@ -368,11 +368,12 @@ function appTarget(app: AppServer, cookie: string, name: string, headers: Record
  * Connects by sessions the server has not seen yet, as after a deploy when
  * every browser reconnects to a new process: NEW_SESSIONS sign-ins, each by a
  * user of its own (seeded by bench/seed-users.ts), then one stream each, all
- * at once, subscribed to every name as the app's page is. Each connect costs
- * Auth.js's decryption of the cookie, the sign-in's check, the user's
- * entitlement lookup and their arrival's presence event to those already on.
+ * at once, subscribed to every name and resuming from the newest event id, as
+ * the app's page does. Each connect costs Auth.js's decryption of the cookie,
+ * the sign-in's check, the user's entitlement lookup, the replay and their
+ * arrival's presence event to those already on.
  */
-async function newSessionConnects(app: AppServer, url: string) {
+async function newSessionConnects(app: AppServer, adminCookie: string) {
   const cookies: string[] = [];
   for (let i = 0; i < NEW_SESSIONS; i += 8) {
     const batch = Array.from({ length: Math.min(8, NEW_SESSIONS - i) }, (_, j) =>
@@ -380,6 +381,12 @@ async function newSessionConnects(app: AppServer, url: string) {
     );
     cookies.push(...(await Promise.all(batch)));
   }
+  // Each resumes from the newest event id, as a page that was live before the deploy does.
+  const stats = await fetch(`${app.baseUrl}/api/trpc/events.stats`, { headers: { cookie: adminCookie } });
+  const { head } = ((await stats.json()) as { result: { data: { json: { bus: { head: string } } } } }).result.data.json
+    .bus;
+  const input = encodeURIComponent(JSON.stringify({ json: { lastEventId: head } }));
+  const url = `${app.baseUrl}/api/trpc/events.onEvent?input=${input}`;
   await sleep(500);
   const counters: Counters = { delivered: 0, latencies: [] };
   const { streams, failed, ...rates } = await openMany(
@@ -515,9 +522,7 @@ async function main() {
     }
     // Before the stock handler's run, which leaves the process busy collecting its garbage.
     if (app && TARGETS.includes("app") && NEW_SESSIONS > 0) {
-      // Every name, as the app's page subscribes: each member's arrival is a presence event for the others.
-      const everyName = encodeURIComponent(JSON.stringify({ json: {} }));
-      newSessions = await newSessionConnects(app, `${app.baseUrl}/api/trpc/events.onEvent?input=${everyName}`);
+      newSessions = await newSessionConnects(app, cookie);
     }
     if (app && TARGETS.includes("stock")) {
       const stock = appTarget(app, cookie, "app via tRPC stock handler", { "x-events-transport": "trpc" });

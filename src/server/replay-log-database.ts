@@ -55,12 +55,26 @@ export class DatabaseReplayLog implements ReplayLog {
   private total = 0;
   private ageCheckedAt = 0;
   private readonly maxTotalEvents: number;
+  /**
+   * The newest events this process appended, oldest first, every one of them
+   * since `recent[0]`. A resume whose cursor is among them (every client after
+   * a deploy or a blip) is answered from memory, with the very envelopes live
+   * delivery used, whose frames are already serialised, instead of a query
+   * and a parse per event for each of the reconnecting clients.
+   */
+  private recent: EventEnvelope[] = [];
+  private readonly recentEvents: number;
 
   constructor(
     private readonly db: PrismaClient,
-    private readonly options: ReplayLogRetention & { now?: () => number },
+    private readonly options: ReplayLogRetention & {
+      now?: () => number;
+      /** How many recent events replays are answered from (0 = always the database). */
+      recentEvents?: number;
+    },
   ) {
     this.maxTotalEvents = options.maxTotalEvents ?? options.maxEvents * 100;
+    this.recentEvents = options.recentEvents ?? 1_000;
   }
 
   private now(): number {
@@ -121,8 +135,30 @@ export class DatabaseReplayLog implements ReplayLog {
     const audience = audienceOf(envelope.target);
     await this.insert(envelope, audience, key);
     this.newest = envelope.id;
+    this.remember(envelope);
     await this.evictOldest();
     return { envelope, repeated: false };
+  }
+
+  private remember(envelope: EventEnvelope): void {
+    if (this.recentEvents === 0) return;
+    this.recent.push(envelope);
+    // Trimmed in steps, so an append costs no shift of the whole array.
+    if (this.recent.length >= 2 * this.recentEvents) this.recent = this.recent.slice(-this.recentEvents);
+  }
+
+  /** The recent events after `afterId`, if memory holds all of them. */
+  private recentAfter(afterId: EventId): EventEnvelope[] | null {
+    const recent = this.recent;
+    if (recent.length === 0 || compareEventIds(afterId, recent[0]!.id) < 0) return null;
+    let low = 0;
+    let high = recent.length;
+    while (low < high) {
+      const mid = (low + high) >> 1;
+      if (compareEventIds(recent[mid]!.id, afterId) <= 0) low = mid + 1;
+      else high = mid;
+    }
+    return recent.slice(low);
   }
 
   head(): Promise<EventId> {
@@ -164,21 +200,26 @@ export class DatabaseReplayLog implements ReplayLog {
       ) {
         return { kind: "gap", reason: "retention_exceeded", oldestAvailableId: await oldest(), head };
       }
-      const after = split(afterId);
-      const rows = await this.db.eventLogEntry.findMany({
-        where: {
-          audience: { in: audiences },
-          OR: [{ idMs: { gt: after.idMs } }, { idMs: after.idMs, idSeq: { gt: after.idSeq } }],
-        },
-        orderBy: [{ idMs: "asc" }, { idSeq: "asc" }],
-      });
-      const events: EventEnvelope[] = [];
-      for (const row of rows) {
-        const envelope = row.envelope as unknown as EventEnvelope;
-        if (!reader?.filter || reader.filter(envelope)) events.push(envelope);
-      }
+      // Past the gap checks, every event after the cursor in the reader's audiences is still stored.
+      const remembered = this.recentAfter(afterId);
+      const candidates = remembered
+        ? remembered.filter((envelope) => audiences.includes(audienceOf(envelope.target)))
+        : await this.stored(afterId, audiences);
+      const events = reader?.filter ? candidates.filter(reader.filter) : candidates;
       return { kind: "events", events, head };
     });
+  }
+
+  private async stored(afterId: EventId, audiences: Audience[]): Promise<EventEnvelope[]> {
+    const after = split(afterId);
+    const rows = await this.db.eventLogEntry.findMany({
+      where: {
+        audience: { in: audiences },
+        OR: [{ idMs: { gt: after.idMs } }, { idMs: after.idMs, idSeq: { gt: after.idSeq } }],
+      },
+      orderBy: [{ idMs: "asc" }, { idSeq: "asc" }],
+    });
+    return rows.map((row) => row.envelope as unknown as EventEnvelope);
   }
 
   /**

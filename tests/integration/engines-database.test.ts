@@ -19,6 +19,14 @@ import { setupDatabase } from "./harness";
 
 beforeAll(setupDatabase);
 
+const paymentFailed = (orderId: string) => ({
+  name: "payment.failed" as const,
+  version: 1,
+  data: { orderId, errorCode: "x" },
+  emittedAt: new Date().toISOString(),
+  target: { kind: "organization" as const, organizationId: "acme" },
+});
+
 const empty = async (client: PrismaClient = db) => {
   await client.eventLogEntry.deleteMany();
   await client.eventLogMark.deleteMany();
@@ -27,6 +35,12 @@ const empty = async (client: PrismaClient = db) => {
 replayLogConformance("database", async (retention) => {
   await empty();
   return new DatabaseReplayLog(db, retention);
+});
+
+// Replays answered by the database alone, as for a cursor older than what memory holds.
+replayLogConformance("database, replays from the database", async (retention) => {
+  await empty();
+  return new DatabaseReplayLog(db, { ...retention, recentEvents: 0 });
 });
 
 if (!testDatabaseAdminUrl) {
@@ -51,20 +65,31 @@ describe.skipIf(!testDatabaseAdminUrl)("on PostgreSQL", () => {
 
   replayLogConformance("database (PostgreSQL)", async (retention) => {
     await empty(prisma);
-    return new DatabaseReplayLog(prisma, retention);
+    return new DatabaseReplayLog(prisma, { ...retention, recentEvents: 0 });
+  });
+});
+
+describe("database replay log, recent events in memory", () => {
+  it("a cursor older than what memory holds is answered by the database, with the same events", async () => {
+    await empty();
+    const log = new DatabaseReplayLog(db, { maxEvents: 100, maxAgeMs: 60_000, recentEvents: 2 });
+    const appended = [];
+    for (let i = 0; i < 6; i++) appended.push(await log.append(paymentFailed(String(i))));
+    // Memory holds the last 2 to 4 (trimmed in steps): the first cursors are older than that.
+    for (let i = 0; i < appended.length; i++) {
+      expect(await log.readAfter(appended[i]!.id)).toEqual({
+        kind: "events",
+        events: appended.slice(i + 1),
+        head: appended.at(-1)!.id,
+      });
+    }
   });
 });
 
 describe("database replay log across a restart", () => {
   it("a new log on the same database keeps the history, the floors and the order of ids", async () => {
     await empty();
-    const draft = (orderId: string) => ({
-      name: "payment.failed" as const,
-      version: 1,
-      data: { orderId, errorCode: "x" },
-      emittedAt: new Date().toISOString(),
-      target: { kind: "organization" as const, organizationId: "acme" },
-    });
+    const draft = paymentFailed;
     const before = new DatabaseReplayLog(db, { maxEvents: 3, maxAgeMs: 60_000 });
     const first = await before.append(draft("1"));
     const kept = [await before.append(draft("2")), await before.append(draft("3")), await before.append(draft("4"))];
