@@ -20,6 +20,7 @@ import {
   EventIdGenerator,
   assertCursorWithin,
   compareEventIds,
+  firstAfter,
   parseEventId,
   sameEpoch,
   type EventId,
@@ -62,7 +63,7 @@ export class DatabaseReplayLog implements ReplayLog {
    * delivery used, whose frames are already serialised, instead of a query
    * and a parse per event for each of the reconnecting clients.
    */
-  private recent: EventEnvelope[] = [];
+  private recent: { envelope: EventEnvelope; audience: Audience }[] = [];
   private readonly recentEvents: number;
 
   constructor(
@@ -135,30 +136,27 @@ export class DatabaseReplayLog implements ReplayLog {
     const audience = audienceOf(envelope.target);
     await this.insert(envelope, audience, key);
     this.newest = envelope.id;
-    this.remember(envelope);
+    this.remember(envelope, audience);
     await this.evictOldest();
     return { envelope, repeated: false };
   }
 
-  private remember(envelope: EventEnvelope): void {
+  private remember(envelope: EventEnvelope, audience: Audience): void {
     if (this.recentEvents === 0) return;
-    this.recent.push(envelope);
+    this.recent.push({ envelope, audience });
     // Trimmed in steps, so an append costs no shift of the whole array.
     if (this.recent.length >= 2 * this.recentEvents) this.recent = this.recent.slice(-this.recentEvents);
   }
 
-  /** The recent events after `afterId`, if memory holds all of them. */
-  private recentAfter(afterId: EventId): EventEnvelope[] | null {
+  /** The recent events after `afterId` in these audiences, if memory holds all of them. */
+  private recentAfter(afterId: EventId, audiences: readonly Audience[]): EventEnvelope[] | null {
     const recent = this.recent;
-    if (recent.length === 0 || compareEventIds(afterId, recent[0]!.id) < 0) return null;
-    let low = 0;
-    let high = recent.length;
-    while (low < high) {
-      const mid = (low + high) >> 1;
-      if (compareEventIds(recent[mid]!.id, afterId) <= 0) low = mid + 1;
-      else high = mid;
+    if (recent.length === 0 || compareEventIds(afterId, recent[0]!.envelope.id) < 0) return null;
+    const events: EventEnvelope[] = [];
+    for (let i = firstAfter(recent, afterId, (r) => r.envelope.id); i < recent.length; i++) {
+      if (audiences.includes(recent[i]!.audience)) events.push(recent[i]!.envelope);
     }
-    return recent.slice(low);
+    return events;
   }
 
   head(): Promise<EventId> {
@@ -201,10 +199,7 @@ export class DatabaseReplayLog implements ReplayLog {
         return { kind: "gap", reason: "retention_exceeded", oldestAvailableId: await oldest(), head };
       }
       // Past the gap checks, every event after the cursor in the reader's audiences is still stored.
-      const remembered = this.recentAfter(afterId);
-      const candidates = remembered
-        ? remembered.filter((envelope) => audiences.includes(audienceOf(envelope.target)))
-        : await this.stored(afterId, audiences);
+      const candidates = this.recentAfter(afterId, audiences) ?? (await this.stored(afterId, audiences));
       const events = reader?.filter ? candidates.filter(reader.filter) : candidates;
       return { kind: "events", events, head };
     });

@@ -59,6 +59,21 @@ export function compareEventIds(a: EventId, b: EventId): number {
   return Number(a.slice(0, da)) - Number(b.slice(0, db)) || seqOf(a, da) - seqOf(b, db);
 }
 
+/**
+ * Where the items after `afterId` begin in `sorted` (ascending by id, looked
+ * at from `start`): a binary search, for replays from a history in memory.
+ */
+export function firstAfter<T>(sorted: readonly T[], afterId: EventId, idOf: (item: T) => EventId, start = 0): number {
+  let low = start;
+  let high = sorted.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if (compareEventIds(idOf(sorted[mid]!), afterId) <= 0) low = mid + 1;
+    else high = mid;
+  }
+  return low;
+}
+
 /** The epoch part of an id ("" when it has none). */
 export function epochOf(id: EventId): string {
   const dot = id.lastIndexOf(".");

@@ -6,7 +6,7 @@
  * cursors from before a restart read as unknown.
  */
 import type { EventEnvelope } from "./envelope";
-import { EventIdGenerator, assertCursorWithin, compareEventIds, sameEpoch, type EventId } from "./event-id";
+import { EventIdGenerator, assertCursorWithin, compareEventIds, firstAfter, sameEpoch, type EventId } from "./event-id";
 import type { Appended, EventDraft, ReplayLog, ReplayLogRetention, ReplayReader, ReplayResult } from "./replay-log";
 import { audienceOf, type Audience } from "./targets";
 
@@ -53,14 +53,8 @@ class Lane {
 
   /** Entries after `afterId`, oldest first. */
   *after(afterId: EventId): Generator<Entry> {
-    let lo = this.start;
-    let hi = this.entries.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (compareEventIds(this.entries[mid]!.envelope.id, afterId) <= 0) lo = mid + 1;
-      else hi = mid;
-    }
-    for (let i = lo; i < this.entries.length; i++) yield this.entries[i]!;
+    const from = firstAfter(this.entries, afterId, (entry) => entry.envelope.id, this.start);
+    for (let i = from; i < this.entries.length; i++) yield this.entries[i]!;
   }
 
   oldest(): EventId | null {

@@ -40,12 +40,13 @@ export const notificationRouter = createTRPCRouter({
           scope = "user";
           break;
         case "user": {
-          // The recipient's entitlements as delivery sees them (cached: they are likely connected).
-          const theirs =
-            input.target.userId === me.id ? null : await getEventLayer().entitlements.get(input.target.userId);
-          if (input.target.userId !== me.id && !theirs?.organizationIds.some((id) => myOrgIds.includes(id))) {
-            // Same answer for "no such user" and "not in your organisation": no probing.
-            throw new TRPCError({ code: "FORBIDDEN", message: "you can only notify members of your organisation" });
+          if (input.target.userId !== me.id) {
+            // The recipient's entitlements as delivery sees them (cached: they are likely connected).
+            const theirs = await getEventLayer().entitlements.get(input.target.userId);
+            if (!theirs?.organizationIds.some((id) => myOrgIds.includes(id))) {
+              // Same answer for "no such user" and "not in your organisation": no probing.
+              throw new TRPCError({ code: "FORBIDDEN", message: "you can only notify members of your organisation" });
+            }
           }
           target = { kind: "user", userId: input.target.userId };
           scope = "user";
