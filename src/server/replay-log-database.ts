@@ -56,6 +56,7 @@ export class DatabaseReplayLog implements ReplayLog {
   private total = 0;
   private ageCheckedAt = 0;
   private readonly maxTotalEvents: number;
+  private readonly trimBatch: number;
   /**
    * The newest events this process appended, oldest first, every one of them
    * since `recent[0]`. A resume whose cursor is among them (every client after
@@ -72,10 +73,21 @@ export class DatabaseReplayLog implements ReplayLog {
       now?: () => number;
       /** How many recent events replays are answered from (0 = always the database). */
       recentEvents?: number;
+      /**
+       * How many events an audience (or the whole log) may hold over its bound
+       * before it is trimmed back to it, in one statement. Default: a tenth of
+       * `maxEvents`. Trimming on every append of a full audience, the steady
+       * state of a busy one, cost a DELETE and a floor write on each emit
+       * (with the embedded database, more than the insert itself); in batches
+       * it costs one per `trimBatch` appends, like Redis's `MAXLEN ~`. Gaps stay
+       * exact: a floor moves only when events are actually deleted.
+       */
+      trimBatch?: number;
     },
   ) {
     this.maxTotalEvents = options.maxTotalEvents ?? options.maxEvents * 100;
     this.recentEvents = options.recentEvents ?? 1_000;
+    this.trimBatch = options.trimBatch ?? Math.floor(options.maxEvents / 10);
   }
 
   private now(): number {
@@ -219,9 +231,9 @@ export class DatabaseReplayLog implements ReplayLog {
 
   /**
    * Stores the event and keeps its audience to its count, in one statement
-   * (one round trip, and atomic): once an audience is full, which is the
-   * steady state of a busy one, every append also drops its oldest event,
-   * and the newest dropped id becomes the audience's floor. Raw SQL, because
+   * (one round trip, and atomic): once an audience is `trimBatch` over its
+   * count, the append also drops its oldest events down to the count, and
+   * the newest dropped id becomes the audience's floor. Raw SQL, because
    * Prisma's query builder costs several times what the statement does and
    * this runs on every emit.
    */
@@ -232,7 +244,7 @@ export class DatabaseReplayLog implements ReplayLog {
       VALUES (${idMs}, ${idSeq}, ${audience}, ${key ?? null}, ${JSON.stringify(envelope)}::jsonb, ${new Date()})`;
     const over = (this.counts.get(audience) ?? 0) + 1 - this.options.maxEvents;
     let dropped = 0;
-    if (over <= 0) {
+    if (over <= this.trimBatch) {
       await this.db.$executeRaw(insertRow);
     } else {
       // Data-modifying CTEs all run, once, on one snapshot: the DELETE sees only
@@ -267,7 +279,7 @@ export class DatabaseReplayLog implements ReplayLog {
   private async evictOldest(): Promise<void> {
     const now = this.now();
     const ageDue = now - this.ageCheckedAt >= Math.min(AGE_CHECK_MS, this.options.maxAgeMs);
-    if (!ageDue && this.total <= this.maxTotalEvents) return;
+    if (!ageDue && this.total <= this.maxTotalEvents + this.trimBatch) return;
     if (ageDue) this.ageCheckedAt = now;
     const cutoff = new Date(now - this.options.maxAgeMs);
     const byAge = ageDue
@@ -279,29 +291,30 @@ export class DatabaseReplayLog implements ReplayLog {
       : null;
     let newestGone = byAge;
     if (byAge) {
-      await this.db.eventLogEntry.deleteMany({
-        where: { OR: [{ idMs: { lt: byAge.idMs } }, { idMs: byAge.idMs, idSeq: { lte: byAge.idSeq } }] },
-      });
+      await this.removeThrough(byAge);
       await this.recount();
     }
     const over = this.total - this.maxTotalEvents;
     if (over > 0) {
-      const gone = await this.db.eventLogEntry.findMany({
+      // Oldest first across audiences: everything up to the over-th oldest event.
+      const last = await this.db.eventLogEntry.findFirst({
         orderBy: [{ idMs: "asc" }, { idSeq: "asc" }],
-        take: over,
+        skip: over - 1,
         select: { idMs: true, idSeq: true },
       });
-      await this.remove(gone);
-      newestGone = gone.at(-1) ?? newestGone;
+      if (last) {
+        await this.removeThrough(last);
+        newestGone = last;
+      }
       await this.recount();
     }
     if (newestGone) await this.mark("floor", newestGone, (id) => (this.floor = id));
   }
 
-  private async remove(rows: { idMs: bigint; idSeq: number }[]): Promise<void> {
-    if (rows.length === 0) return;
+  /** Deletes every event up to and including `last`, whatever its audience. */
+  private async removeThrough(last: { idMs: bigint; idSeq: number }): Promise<void> {
     await this.db.eventLogEntry.deleteMany({
-      where: { OR: rows.map((row) => ({ idMs: row.idMs, idSeq: row.idSeq })) },
+      where: { OR: [{ idMs: { lt: last.idMs } }, { idMs: last.idMs, idSeq: { lte: last.idSeq } }] },
     });
   }
 

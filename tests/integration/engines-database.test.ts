@@ -32,15 +32,16 @@ const empty = async (client: PrismaClient = db) => {
   await client.eventLogMark.deleteMany();
 };
 
+// Exact bounds, as the suite asserts them (trimming in batches has its own test below).
 replayLogConformance("database", async (retention) => {
   await empty();
-  return new DatabaseReplayLog(db, retention);
+  return new DatabaseReplayLog(db, { ...retention, trimBatch: 0 });
 });
 
 // Replays answered by the database alone, as for a cursor older than what memory holds.
 replayLogConformance("database, replays from the database", async (retention) => {
   await empty();
-  return new DatabaseReplayLog(db, { ...retention, recentEvents: 0 });
+  return new DatabaseReplayLog(db, { ...retention, recentEvents: 0, trimBatch: 0 });
 });
 
 if (!testDatabaseAdminUrl) {
@@ -65,7 +66,7 @@ describe.skipIf(!testDatabaseAdminUrl)("on PostgreSQL", () => {
 
   replayLogConformance("database (PostgreSQL)", async (retention) => {
     await empty(prisma);
-    return new DatabaseReplayLog(prisma, { ...retention, recentEvents: 0 });
+    return new DatabaseReplayLog(prisma, { ...retention, recentEvents: 0, trimBatch: 0 });
   });
 });
 
@@ -83,6 +84,70 @@ describe("database replay log, recent events in memory", () => {
         head: appended.at(-1)!.id,
       });
     }
+  });
+});
+
+describe("database replay log, trimming in batches", () => {
+  const organization = (orderId: string, organizationId: string) => ({
+    ...paymentFailed(orderId),
+    target: { kind: "organization" as const, organizationId },
+  });
+
+  it("an audience runs up to trimBatch over its count, then is trimmed back to it, with exact gaps", async () => {
+    await empty();
+    const log = new DatabaseReplayLog(db, { maxEvents: 10, maxAgeMs: 60_000, trimBatch: 3, recentEvents: 0 });
+    const other = await log.append(organization("other", "globex"));
+    const acme = [];
+    for (let i = 0; i < 13; i++) acme.push(await log.append(organization(String(i), "acme")));
+    // 13 of acme's events: within the batch, nothing trimmed yet, and nothing missed from the first cursor.
+    expect(await log.size()).toBe(14);
+    expect(await log.readAfter(acme[0]!.id, { audiences: ["org:acme"] })).toMatchObject({
+      kind: "events",
+      events: acme.slice(1),
+    });
+    acme.push(await log.append(organization("13", "acme")));
+    // One over the batch: back to 10, the 4 oldest gone in one statement.
+    expect(await log.size()).toBe(11);
+    expect(await db.eventLogEntry.count({ where: { audience: "org:acme" } })).toBe(10);
+    expect(await log.readAfter(acme[3]!.id, { audiences: ["org:acme"] })).toMatchObject({
+      kind: "events",
+      events: acme.slice(4),
+    });
+    expect(await log.readAfter(acme[2]!.id, { audiences: ["org:acme"] })).toMatchObject({
+      kind: "gap",
+      reason: "retention_exceeded",
+      oldestAvailableId: acme[4]!.id,
+    });
+    // Another audience's history and cursors are untouched.
+    expect(await log.readAfter(other.id, { audiences: ["org:globex"] })).toMatchObject({ kind: "events", events: [] });
+    // The floor survives a restart.
+    const after = new DatabaseReplayLog(db, { maxEvents: 10, maxAgeMs: 60_000, trimBatch: 3, recentEvents: 0 });
+    expect(await after.readAfter(acme[2]!.id, { audiences: ["org:acme"] })).toMatchObject({ kind: "gap" });
+    expect(await after.readAfter(acme[3]!.id, { audiences: ["org:acme"] })).toMatchObject({
+      kind: "events",
+      events: acme.slice(4),
+    });
+  });
+
+  it("the total bound is trimmed in batches too, oldest first across audiences", async () => {
+    await empty();
+    const log = new DatabaseReplayLog(db, {
+      maxEvents: 100,
+      maxTotalEvents: 6,
+      maxAgeMs: 60_000,
+      trimBatch: 2,
+      recentEvents: 0,
+    });
+    const all = [];
+    for (let i = 0; i < 8; i++) all.push(await log.append(organization(String(i), ["acme", "globex"][i % 2]!)));
+    expect(await log.size()).toBe(8);
+    all.push(await log.append(organization("8", "acme")));
+    expect(await log.size()).toBe(6);
+    expect(await log.readAfter(all[2]!.id)).toMatchObject({ kind: "events", events: all.slice(3) });
+    expect(await log.readAfter(all[1]!.id, { audiences: ["org:globex"] })).toMatchObject({
+      kind: "gap",
+      reason: "retention_exceeded",
+    });
   });
 });
 

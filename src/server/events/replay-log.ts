@@ -24,7 +24,10 @@
  * - Retention is by count per audience, by age, and by a total count that
  *   bounds memory; eviction may happen at any call. Evictions by age or by
  *   the total are oldest-first across audiences, so they can only gap
- *   cursors older than every event still held.
+ *   cursors older than every event still held. An implementation may let a
+ *   count run a batch over its bound and then trim back to it in one step
+ *   (the database log does, `trimBatch`): it keeps more, never less, and a
+ *   gap is still reported exactly when a reader's events were dropped.
  * - `appendOnce(draft, key)` appends like `append` unless an earlier append
  *   with the same key is still remembered (at least as long as its event is
  *   retained): then it records nothing and returns that earlier envelope,
