@@ -7,6 +7,7 @@
  */
 import { randomUUID } from "node:crypto";
 import http from "node:http";
+import net from "node:net";
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -261,6 +262,30 @@ describe("bounded input on /api/trpc, over HTTP", () => {
       body: JSON.stringify({ json: { target: { kind: "self" }, message: "small" } }),
     });
     expect(fine.status).toBe(200);
+  });
+
+  it("a body cut short of its declared length is dropped quietly, and the next request is served", async () => {
+    const { port } = new URL(server.baseUrl);
+    const logged = server.output().length;
+    await new Promise<void>((resolve, reject) => {
+      const socket = net.connect(Number(port), "127.0.0.1", () => {
+        socket.write(
+          `POST /api/trpc/notification.send HTTP/1.1\r\nhost: x\r\ncookie: ${cookies.carol}\r\n` +
+            "content-type: application/json\r\ncontent-length: 500\r\n\r\n" +
+            '{"json":{"target":',
+        );
+        setTimeout(() => socket.destroy(), 200);
+      });
+      socket.on("close", () => resolve());
+      socket.on("error", reject);
+    });
+    const fine = await fetch(`${server.baseUrl}/api/trpc/notification.send`, {
+      method: "POST",
+      headers: { cookie: cookies.carol, "content-type": "application/json" },
+      body: JSON.stringify({ json: { target: { kind: "self" }, message: "after a cut body" } }),
+    });
+    expect(fine.status).toBe(200);
+    expect(server.output().slice(logged)).not.toContain("trpc.http_failed");
   });
 
   it("a batch over TRPC_MAX_BATCH_SIZE is refused with 400", async () => {

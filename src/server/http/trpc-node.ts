@@ -8,6 +8,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 
+import { env } from "~/env";
 import { handleTrpcRequest, TRPC_ENDPOINT } from "~/server/api/handler";
 import { headersOf } from "~/server/http/node-headers";
 import { logger } from "~/server/logger";
@@ -57,7 +58,22 @@ function bodyOf(req: IncomingMessage): ReadableStream<Uint8Array> {
   });
 }
 
-function requestOf(req: IncomingMessage, res: ServerResponse): Request {
+/**
+ * A body that declares its length within the cap (what tRPC's client sends),
+ * read whole: a buffer costs the Fetch Request far less than a stream.
+ * Anything else (chunked, or over the cap) stays a stream, for the cap to
+ * refuse without reading it.
+ */
+async function smallBodyOf(req: IncomingMessage): Promise<Uint8Array<ArrayBuffer> | null> {
+  const declared = Number(req.headers["content-length"] ?? NaN);
+  if (!(declared <= env.TRPC_MAX_BODY_BYTES)) return null;
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+  return new Uint8Array(body.buffer as ArrayBuffer, body.byteOffset, body.byteLength);
+}
+
+function requestOf(req: IncomingMessage, res: ServerResponse, small: Uint8Array<ArrayBuffer> | null): Request {
   // Aborts when the client goes away before the response is written, which ends a streamed
   // response (after a complete one there is nothing to abort, and aborting costs an exception object).
   const aborted = new AbortController();
@@ -70,7 +86,7 @@ function requestOf(req: IncomingMessage, res: ServerResponse): Request {
     method: req.method,
     headers: headersOf(req.headers),
     signal: aborted.signal,
-    ...(hasBody ? { body: bodyOf(req), duplex: "half" } : {}),
+    ...(hasBody ? { body: small ?? bodyOf(req), duplex: "half" } : {}),
   });
 }
 
@@ -88,7 +104,16 @@ function writable(res: ServerResponse): Promise<void> {
 }
 
 async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const response = await handleTrpcRequest(requestOf(req, res));
+  let small: Uint8Array<ArrayBuffer> | null = null;
+  if (req.method !== "GET" && req.method !== "HEAD") {
+    try {
+      small = await smallBodyOf(req);
+    } catch {
+      // The client went away mid-body: nobody to answer.
+      return void res.destroy();
+    }
+  }
+  const response = await handleTrpcRequest(requestOf(req, res, small));
   res.statusCode = response.status;
   for (const [name, value] of response.headers) if (name !== "set-cookie") res.setHeader(name, value);
   const cookies = response.headers.getSetCookie();
