@@ -22,7 +22,7 @@ import {
   type EventPayload,
   type EventTarget,
 } from "~/server/events";
-import { db } from "~/server/db";
+import { db, getDatabase } from "~/server/db";
 import { expectedFailures } from "~/server/log-throttle";
 import { logger } from "~/server/logger";
 import { processSingleton } from "~/server/process-singleton";
@@ -121,6 +121,7 @@ export function createEventLayer(overrides: Partial<EventLayerConfig> = {}): App
             maxEvents: config.retentionCount,
             maxAgeMs: config.retentionMs,
             maxTotalEvents: config.retentionTotal,
+            driver: () => getDatabase().factory.connect(),
           })
         : undefined;
     return Object.assign(createMemoryEventLayer(config, prismaEntitlements(db), eventsLogger, log), {

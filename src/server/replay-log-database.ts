@@ -11,6 +11,7 @@
  * replay never sees a half-applied eviction and the head only covers events
  * that are stored.
  */
+import type { SqlQueryable } from "@prisma/driver-adapter-utils";
 import pg from "pg";
 
 import { Prisma, type PrismaClient } from "~/generated/prisma/client";
@@ -36,6 +37,11 @@ import type {
 import { audienceOf, type Audience } from "~/server/events/targets";
 
 const AGE_CHECK_MS = 5_000;
+/** The insert's parameters as Prisma's client describes them to its driver adapter. */
+const INSERT_ARG_TYPES = (["bigint", "int", "string", "string", "string", "datetime"] as const).map((scalarType) => ({
+  scalarType,
+  arity: "scalar" as const,
+}));
 
 const split = (id: EventId) => {
   const { ms, seq } = parseEventId(id);
@@ -55,6 +61,8 @@ export class DatabaseReplayLog implements ReplayLog {
   private readonly counts = new Map<Audience, number>();
   private total = 0;
   private ageCheckedAt = 0;
+  /** Prisma's driver adapter, for the insert every emit runs (set once loaded, if given). */
+  private driver: SqlQueryable | null = null;
   private readonly maxTotalEvents: number;
   private readonly trimBatch: number;
   /**
@@ -83,6 +91,14 @@ export class DatabaseReplayLog implements ReplayLog {
        * exact: a floor moves only when events are actually deleted.
        */
       trimBatch?: number;
+      /**
+       * Prisma's driver adapter for the database, connected on first use: the
+       * insert every emit runs goes through it. Prisma's client costs about
+       * 0.15 ms more per statement (its query interpreter and tracing around
+       * the same driver call), a tenth of an emit's CPU on the embedded
+       * database. Without it, every statement goes through the client.
+       */
+      driver?: () => Promise<SqlQueryable>;
     },
   ) {
     this.maxTotalEvents = options.maxTotalEvents ?? options.maxEvents * 100;
@@ -103,6 +119,7 @@ export class DatabaseReplayLog implements ReplayLog {
   }
 
   private async load(): Promise<void> {
+    if (this.options.driver) this.driver = await this.options.driver();
     const marks = await this.db.eventLogMark.findMany();
     let origin = marks.find((m) => m.key === "origin");
     if (!origin) {
@@ -239,13 +256,23 @@ export class DatabaseReplayLog implements ReplayLog {
    */
   private async insert(envelope: EventEnvelope, audience: Audience, key: string | undefined): Promise<void> {
     const { idMs, idSeq } = split(envelope.id);
+    const json = JSON.stringify(envelope);
+    const createdAt = new Date();
     const insertRow = Prisma.sql`
       INSERT INTO "EventLogEntry" ("idMs", "idSeq", "audience", "key", "envelope", "createdAt")
-      VALUES (${idMs}, ${idSeq}, ${audience}, ${key ?? null}, ${JSON.stringify(envelope)}::jsonb, ${new Date()})`;
+      VALUES (${idMs}, ${idSeq}, ${audience}, ${key ?? null}, ${json}::jsonb, ${createdAt})`;
     const over = (this.counts.get(audience) ?? 0) + 1 - this.options.maxEvents;
     let dropped = 0;
     if (over <= this.trimBatch) {
-      await this.db.$executeRaw(insertRow);
+      if (this.driver) {
+        await this.driver.executeRaw({
+          sql: insertRow.text,
+          args: [String(idMs), idSeq, audience, key ?? null, json, createdAt.toISOString()],
+          argTypes: INSERT_ARG_TYPES,
+        });
+      } else {
+        await this.db.$executeRaw(insertRow);
+      }
     } else {
       // Data-modifying CTEs all run, once, on one snapshot: the DELETE sees only
       // earlier rows, so it never drops the event being added.

@@ -7,8 +7,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
+import type { SqlDriverAdapter } from "@prisma/driver-adapter-utils";
+
 import { PrismaClient } from "~/generated/prisma/client";
-import { db } from "~/server/db";
+import { db, getDatabase } from "~/server/db";
 import { createAdapterFactory } from "~/server/db-adapter";
 import { applyMigrations } from "~/server/db-migrations";
 import { compareEventIds } from "~/server/events";
@@ -32,13 +34,15 @@ const empty = async (client: PrismaClient = db) => {
   await client.eventLogMark.deleteMany();
 };
 
-// Exact bounds, as the suite asserts them (trimming in batches has its own test below).
+// As the app runs it (inserts through the driver adapter), with exact bounds, as the suite
+// asserts them (trimming in batches has its own test below).
 replayLogConformance("database", async (retention) => {
   await empty();
-  return new DatabaseReplayLog(db, { ...retention, trimBatch: 0 });
+  return new DatabaseReplayLog(db, { ...retention, trimBatch: 0, driver: () => getDatabase().factory.connect() });
 });
 
-// Replays answered by the database alone, as for a cursor older than what memory holds.
+// Replays answered by the database alone, as for a cursor older than what memory holds;
+// every statement through Prisma's client.
 replayLogConformance("database, replays from the database", async (retention) => {
   await empty();
   return new DatabaseReplayLog(db, { ...retention, recentEvents: 0, trimBatch: 0 });
@@ -51,22 +55,30 @@ if (!testDatabaseAdminUrl) {
 describe.skipIf(!testDatabaseAdminUrl)("on PostgreSQL", () => {
   let database: Awaited<ReturnType<typeof createTestDatabase>>;
   let prisma: PrismaClient;
+  let driver: SqlDriverAdapter;
 
   beforeAll(async () => {
     database = await createTestDatabase("replaylog");
     const handle = createAdapterFactory({ databaseUrl: database.url });
     await applyMigrations(handle.factory);
     prisma = new PrismaClient({ adapter: handle.factory });
+    driver = await handle.factory.connect();
   });
 
   afterAll(async () => {
+    await driver?.dispose();
     await prisma?.$disconnect();
     await database?.drop();
   });
 
   replayLogConformance("database (PostgreSQL)", async (retention) => {
     await empty(prisma);
-    return new DatabaseReplayLog(prisma, { ...retention, recentEvents: 0, trimBatch: 0 });
+    return new DatabaseReplayLog(prisma, {
+      ...retention,
+      recentEvents: 0,
+      trimBatch: 0,
+      driver: async () => driver,
+    });
   });
 });
 
