@@ -98,6 +98,11 @@ export function createSseFastPath(options: SseFastPathOptions): SseFastPath {
   });
 
   async function serve(req: IncomingMessage, res: ServerResponse, input: unknown) {
+    // The headers, `connected`, the replay and `system.ready` (or the refusal) leave in one
+    // write once the subscription is open: each write wakes the client, and costs as much
+    // CPU as a delivery.
+    const socket = res.socket;
+    socket?.cork();
     res.writeHead(200, sseHeaders);
     const connection = hub.open(res);
     connection.send(connected);
@@ -111,6 +116,8 @@ export function createSseFastPath(options: SseFastPathOptions): SseFastPath {
       // Refused before the stream started (no session, bad input, a limit): as tRPC does, after `connected`.
       connection.send(errorShape(error, input));
       connection.finish();
+    } finally {
+      socket?.uncork();
     }
   }
 
