@@ -50,7 +50,7 @@ export const env = createEnv({
     EVENTS_ENTITLEMENT_CACHE_MS: z.coerce.number().int().nonnegative().default(5_000),
     // Presence deliveries per organisation and second (events × open connections of the organisation);
     // past it, one presence.many_changed per second instead of each presence.changed (0 = no limit).
-    EVENTS_PRESENCE_DELIVERIES_PER_SECOND: z.coerce.number().int().nonnegative().default(20_000),
+    EVENTS_PRESENCE_DELIVERIES_PER_SECOND: z.coerce.number().int().nonnegative().default(2_000),
     // Emits (mutations that publish events) per 10 s, per user and per organisation.
     // Several instances share one event stream on Redis; unset = everything in this process.
     REDIS_URL: z.string().url().optional(),
