@@ -37,11 +37,20 @@ import type {
 import { audienceOf, type Audience } from "~/server/events/targets";
 
 const AGE_CHECK_MS = 5_000;
-/** The insert's parameters as Prisma's client describes them to its driver adapter. */
+
+type Row = [idMs: bigint, idSeq: number, audience: Audience, key: string | null, envelope: string, createdAt: Date];
+
+const insertRow = (...[idMs, idSeq, audience, key, envelope, createdAt]: Row) => Prisma.sql`
+  INSERT INTO "EventLogEntry" ("idMs", "idSeq", "audience", "key", "envelope", "createdAt")
+  VALUES (${idMs}, ${idSeq}, ${audience}, ${key}, ${envelope}::jsonb, ${createdAt})`;
+/** The same insert for Prisma's driver adapter: its text once, its parameters as the client hands them over. */
+const INSERT_TEXT = insertRow(0n, 0, "broadcast", null, "", new Date(0)).text;
 const INSERT_ARG_TYPES = (["bigint", "int", "string", "string", "string", "datetime"] as const).map((scalarType) => ({
   scalarType,
   arity: "scalar" as const,
 }));
+const driverArgs = (row: Row) =>
+  row.map((value) => (typeof value === "bigint" ? String(value) : value instanceof Date ? value.toISOString() : value));
 
 const split = (id: EventId) => {
   const { ms, seq } = parseEventId(id);
@@ -256,28 +265,20 @@ export class DatabaseReplayLog implements ReplayLog {
    */
   private async insert(envelope: EventEnvelope, audience: Audience, key: string | undefined): Promise<void> {
     const { idMs, idSeq } = split(envelope.id);
-    const json = JSON.stringify(envelope);
-    const createdAt = new Date();
-    const insertRow = Prisma.sql`
-      INSERT INTO "EventLogEntry" ("idMs", "idSeq", "audience", "key", "envelope", "createdAt")
-      VALUES (${idMs}, ${idSeq}, ${audience}, ${key ?? null}, ${json}::jsonb, ${createdAt})`;
+    const row: Row = [idMs, idSeq, audience, key ?? null, JSON.stringify(envelope), new Date()];
     const over = (this.counts.get(audience) ?? 0) + 1 - this.options.maxEvents;
     let dropped = 0;
     if (over <= this.trimBatch) {
       if (this.driver) {
-        await this.driver.executeRaw({
-          sql: insertRow.text,
-          args: [String(idMs), idSeq, audience, key ?? null, json, createdAt.toISOString()],
-          argTypes: INSERT_ARG_TYPES,
-        });
+        await this.driver.executeRaw({ sql: INSERT_TEXT, args: driverArgs(row), argTypes: INSERT_ARG_TYPES });
       } else {
-        await this.db.$executeRaw(insertRow);
+        await this.db.$executeRaw(insertRow(...row));
       }
     } else {
       // Data-modifying CTEs all run, once, on one snapshot: the DELETE sees only
       // earlier rows, so it never drops the event being added.
       const [result] = await this.db.$queryRaw<{ dropped: number; idMs: bigint | null; idSeq: number | null }[]>`
-        WITH added AS (${insertRow} RETURNING 1), gone AS (
+        WITH added AS (${insertRow(...row)} RETURNING 1), gone AS (
           DELETE FROM "EventLogEntry" WHERE ("idMs", "idSeq") IN (
             SELECT "idMs", "idSeq" FROM "EventLogEntry" WHERE "audience" = ${audience}
             ORDER BY "idMs", "idSeq" LIMIT ${over}

@@ -58,35 +58,36 @@ function bodyOf(req: IncomingMessage): ReadableStream<Uint8Array> {
   });
 }
 
+type Body = Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array>;
+
 /**
- * A body that declares its length within the cap (what tRPC's client sends),
- * read whole: a buffer costs the Fetch Request far less than a stream.
- * Anything else (chunked, or over the cap) stays a stream, for the cap to
- * refuse without reading it.
+ * The request's body: read whole into a buffer when it declares its length
+ * within the cap (what tRPC's client sends), which costs the Fetch Request
+ * far less than a stream; anything else (chunked, or over the cap) as a
+ * stream, for the cap to refuse without reading it.
  */
-async function smallBodyOf(req: IncomingMessage): Promise<Uint8Array<ArrayBuffer> | null> {
+async function bodyOfRequest(req: IncomingMessage): Promise<Body> {
   const declared = Number(req.headers["content-length"] ?? NaN);
-  if (!(declared <= env.TRPC_MAX_BODY_BYTES)) return null;
+  if (!(declared <= env.TRPC_MAX_BODY_BYTES)) return bodyOf(req);
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(chunk as Buffer);
   const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
   return new Uint8Array(body.buffer as ArrayBuffer, body.byteOffset, body.byteLength);
 }
 
-function requestOf(req: IncomingMessage, res: ServerResponse, small: Uint8Array<ArrayBuffer> | null): Request {
+function requestOf(req: IncomingMessage, res: ServerResponse, body: Body | null): Request {
   // Aborts when the client goes away before the response is written, which ends a streamed
   // response (after a complete one there is nothing to abort, and aborting costs an exception object).
   const aborted = new AbortController();
   res.once("close", () => {
     if (!res.writableFinished) aborted.abort();
   });
-  const hasBody = req.method !== "GET" && req.method !== "HEAD";
   // Only the path and query matter to tRPC: the client's Host header is not trusted to make a URL.
   return new Request(new URL(req.url ?? "/", "http://localhost"), {
     method: req.method,
     headers: headersOf(req.headers),
     signal: aborted.signal,
-    ...(hasBody ? { body: small ?? bodyOf(req), duplex: "half" } : {}),
+    ...(body ? { body, duplex: "half" } : {}),
   });
 }
 
@@ -104,16 +105,16 @@ function writable(res: ServerResponse): Promise<void> {
 }
 
 async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
-  let small: Uint8Array<ArrayBuffer> | null = null;
+  let body: Body | null = null;
   if (req.method !== "GET" && req.method !== "HEAD") {
     try {
-      small = await smallBodyOf(req);
+      body = await bodyOfRequest(req);
     } catch {
       // The client went away mid-body: nobody to answer.
       return void res.destroy();
     }
   }
-  const response = await handleTrpcRequest(requestOf(req, res, small));
+  const response = await handleTrpcRequest(requestOf(req, res, body));
   res.statusCode = response.status;
   for (const [name, value] of response.headers) if (name !== "set-cookie") res.setHeader(name, value);
   const cookies = response.headers.getSetCookie();
