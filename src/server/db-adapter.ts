@@ -5,6 +5,9 @@ import { PrismaPg } from "@prisma/adapter-pg";
 import type { SqlMigrationAwareDriverAdapterFactory } from "@prisma/driver-adapter-utils";
 import { PrismaPGlite } from "pglite-prisma-adapter";
 
+import { compactParsers } from "~/server/pglite-parsers";
+import { PreparedStatements, type StatementRunner } from "~/server/pglite-statements";
+
 export type DatabaseKind = "postgres" | "pglite";
 
 /**
@@ -15,11 +18,13 @@ export type DatabaseKind = "postgres" | "pglite";
 export function createAdapterFactory(options: { databaseUrl?: string; pgliteDataDir?: string }): {
   kind: DatabaseKind;
   factory: SqlMigrationAwareDriverAdapterFactory;
+  /** For statements that run often and return no rows (the replay log's insert), connected on call. */
+  statements: () => Promise<StatementRunner>;
   close: () => Promise<void>;
 } {
   if (options.databaseUrl) {
     const factory = new PrismaPg({ connectionString: options.databaseUrl });
-    return { kind: "postgres", factory, close: async () => undefined };
+    return { kind: "postgres", factory, statements: () => factory.connect(), close: async () => undefined };
   }
   const dataDir = options.pgliteDataDir ?? ".data/pglite";
   let pglite: PGlite;
@@ -31,5 +36,19 @@ export function createAdapterFactory(options: { databaseUrl?: string; pgliteData
     mkdirSync(absolute, { recursive: true });
     pglite = new PGlite(absolute);
   }
-  return { kind: "pglite", factory: new PrismaPGlite(pglite), close: () => pglite.close() };
+  // Queries before this finishes (or if it fails) are only slower: no value parses differently.
+  let statements: PreparedStatements | undefined;
+  const compacted = pglite.waitReady.then(() => compactParsers(pglite)).catch(() => undefined);
+  return {
+    kind: "pglite",
+    factory: new PrismaPGlite(pglite),
+    statements: async () => {
+      await pglite.waitReady;
+      return (statements ??= new PreparedStatements(pglite));
+    },
+    close: async () => {
+      await compacted;
+      await pglite.close();
+    },
+  };
 }

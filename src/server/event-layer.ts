@@ -121,7 +121,7 @@ export function createEventLayer(overrides: Partial<EventLayerConfig> = {}): App
             maxEvents: config.retentionCount,
             maxAgeMs: config.retentionMs,
             maxTotalEvents: config.retentionTotal,
-            driver: () => getDatabase().factory.connect(),
+            driver: () => getDatabase().statements(),
           })
         : undefined;
     return Object.assign(createMemoryEventLayer(config, prismaEntitlements(db), eventsLogger, log), {

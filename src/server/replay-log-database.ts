@@ -11,11 +11,11 @@
  * replay never sees a half-applied eviction and the head only covers events
  * that are stored.
  */
-import type { SqlQueryable } from "@prisma/driver-adapter-utils";
 import pg from "pg";
 
 import { Prisma, type PrismaClient } from "~/generated/prisma/client";
 import { logger } from "~/server/logger";
+import type { StatementRunner } from "~/server/pglite-statements";
 import type { EventEnvelope } from "~/server/events";
 import {
   EventIdGenerator,
@@ -43,7 +43,7 @@ type Row = [idMs: bigint, idSeq: number, audience: Audience, key: string | null,
 const insertRow = (...[idMs, idSeq, audience, key, envelope, createdAt]: Row) => Prisma.sql`
   INSERT INTO "EventLogEntry" ("idMs", "idSeq", "audience", "key", "envelope", "createdAt")
   VALUES (${idMs}, ${idSeq}, ${audience}, ${key}, ${envelope}::jsonb, ${createdAt})`;
-/** The same insert for Prisma's driver adapter: its text once, its parameters as the client hands them over. */
+/** The same insert for the statement runner: its text once, its parameters as Prisma's client hands them over. */
 const INSERT_TEXT = insertRow(0n, 0, "broadcast", null, "", new Date(0)).text;
 const INSERT_ARG_TYPES = (["bigint", "int", "string", "string", "string", "datetime"] as const).map((scalarType) => ({
   scalarType,
@@ -70,8 +70,8 @@ export class DatabaseReplayLog implements ReplayLog {
   private readonly counts = new Map<Audience, number>();
   private total = 0;
   private ageCheckedAt = 0;
-  /** Prisma's driver adapter, for the insert every emit runs (set once loaded, if given). */
-  private driver: SqlQueryable | null = null;
+  /** Runs the insert every emit runs (set once loaded, if given). */
+  private driver: StatementRunner | null = null;
   private readonly maxTotalEvents: number;
   private readonly trimBatch: number;
   /**
@@ -101,13 +101,14 @@ export class DatabaseReplayLog implements ReplayLog {
        */
       trimBatch?: number;
       /**
-       * Prisma's driver adapter for the database, connected on first use: the
-       * insert every emit runs goes through it. Prisma's client costs about
-       * 0.15 ms more per statement (its query interpreter and tracing around
-       * the same driver call), a tenth of an emit's CPU on the embedded
-       * database. Without it, every statement goes through the client.
+       * Runs the insert every emit runs, connected on first use: a driver
+       * adapter of Prisma's (PostgreSQL), or prepared statements on the
+       * embedded database (src/server/pglite-statements.ts). Prisma's client
+       * costs about 0.15 ms more per statement (its query interpreter and
+       * tracing around the same driver call), a tenth of an emit's CPU on the
+       * embedded database. Without it, every statement goes through the client.
        */
-      driver?: () => Promise<SqlQueryable>;
+      driver?: () => Promise<StatementRunner>;
     },
   ) {
     this.maxTotalEvents = options.maxTotalEvents ?? options.maxEvents * 100;

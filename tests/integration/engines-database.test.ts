@@ -34,11 +34,11 @@ const empty = async (client: PrismaClient = db) => {
   await client.eventLogMark.deleteMany();
 };
 
-// As the app runs it (inserts through the driver adapter), with exact bounds, as the suite
+// As the app runs it (inserts through prepared statements), with exact bounds, as the suite
 // asserts them (trimming in batches has its own test below).
 replayLogConformance("database", async (retention) => {
   await empty();
-  return new DatabaseReplayLog(db, { ...retention, trimBatch: 0, driver: () => getDatabase().factory.connect() });
+  return new DatabaseReplayLog(db, { ...retention, trimBatch: 0, driver: () => getDatabase().statements() });
 });
 
 // Replays answered by the database alone, as for a cursor older than what memory holds;
