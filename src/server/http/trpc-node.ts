@@ -75,18 +75,30 @@ async function bodyOfRequest(req: IncomingMessage): Promise<Body> {
   return new Uint8Array(body.buffer as ArrayBuffer, body.byteOffset, body.byteLength);
 }
 
+/**
+ * Whether the answer may be a stream that has to end when the client goes
+ * away: a subscription (GET) or a batch the client reads as it comes. A plain
+ * mutation's answer is one JSON document, and a client leaving does not stop
+ * a mutation, so it gets no abort signal (each costs a transferable object).
+ */
+const mayStream = (req: IncomingMessage) => req.method === "GET" || req.headers["trpc-accept"] === "application/jsonl";
+
 function requestOf(req: IncomingMessage, res: ServerResponse, body: Body | null): Request {
-  // Aborts when the client goes away before the response is written, which ends a streamed
-  // response (after a complete one there is nothing to abort, and aborting costs an exception object).
-  const aborted = new AbortController();
-  res.once("close", () => {
-    if (!res.writableFinished) aborted.abort();
-  });
+  let signal: AbortSignal | undefined;
+  if (mayStream(req)) {
+    // Aborts when the client goes away before the response is written, which ends a streamed
+    // response (after a complete one there is nothing to abort, and aborting costs an exception object).
+    const aborted = new AbortController();
+    res.once("close", () => {
+      if (!res.writableFinished) aborted.abort();
+    });
+    signal = aborted.signal;
+  }
   // Only the path and query matter to tRPC: the client's Host header is not trusted to make a URL.
   return new Request(new URL(req.url ?? "/", "http://localhost"), {
     method: req.method,
     headers: headersOf(req.headers),
-    signal: aborted.signal,
+    ...(signal ? { signal } : {}),
     ...(body ? { body, duplex: "half" } : {}),
   });
 }
