@@ -11,6 +11,7 @@ import { afterEach, describe, expect, it } from "vitest";
 
 import { openSubscription, type EventLayer } from "~/server/events";
 import { connectedFrame, errorFrame } from "~/server/sse/frames";
+import type { SseConnection } from "~/server/sse/sse-connection";
 import { SseHub } from "~/server/sse/sse-hub";
 import { identity, memoryLayer, recordingLogger } from "../helpers/event-layer";
 import { sleep, waitUntil } from "../helpers/wait";
@@ -18,6 +19,8 @@ import { sleep, waitUntil } from "../helpers/wait";
 interface Setup {
   layer: EventLayer;
   hub: SseHub;
+  /** Every connection the hub opened, in order. */
+  opened: SseConnection[];
   url: string;
   close(): Promise<void>;
 }
@@ -46,10 +49,12 @@ async function setup(options: { maxBacklogBytes?: number; stallTimeoutMs?: numbe
     formatError: (error) => errorFrame({ message: String(error) }),
     logger,
   });
+  const opened: SseConnection[] = [];
   const server = http.createServer((req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? "/", "http://localhost");
     res.writeHead(200, sseHeaders);
     const connection = hub.open(res);
+    opened.push(connection);
     connection.send(connectedFrame({}));
     const lastEventId = (req.headers["last-event-id"] as string | undefined) ?? null;
     void openSubscription(layer, {
@@ -68,6 +73,7 @@ async function setup(options: { maxBacklogBytes?: number; stallTimeoutMs?: numbe
   const result: Setup = {
     layer,
     hub,
+    opened,
     url: `http://127.0.0.1:${port}/`,
     close: async () => {
       hub.drain(0);
@@ -249,6 +255,32 @@ describe("SSE hub over real sockets", () => {
     expect(second.reused).toBe(true);
     expect(second.body.match(/notification\.created/g)).toHaveLength(2);
     agent.destroy();
+  });
+
+  it("a frame for a client that has gone (its end read, the response not yet closed) writes nothing and raises no error", async () => {
+    const { layer, opened, url } = await setup();
+    const { port } = new URL(url);
+    const client = net.connect(Number(port), "127.0.0.1");
+    let received = "";
+    client.setEncoding("utf8");
+    client.on("data", (chunk: string) => (received += chunk));
+    client.write("GET /?user=bob HTTP/1.1\r\nhost: x\r\naccept: text/event-stream\r\n\r\n");
+    await waitUntil(() => received.includes("system.ready"), "system.ready");
+    const connection = opened[0]!;
+    const socket = connection.res.socket!;
+    const errors: Error[] = [];
+    socket.on("error", (error) => errors.push(error));
+    let writableAtEnd: boolean | undefined;
+    // Node's own listener runs first and ends the response's socket; this one delivers into the gap.
+    socket.once("end", () => {
+      writableAtEnd = socket.writable;
+      connection.send(Buffer.from("data: late\n\n"));
+    });
+    client.end();
+    await waitUntil(() => layer.registry.size === 0, "the subscription to be freed");
+    expect(writableAtEnd).toBe(false);
+    expect(errors).toEqual([]);
+    client.destroy();
   });
 
   it("an HTTP/1.0 client gets the frames unframed, on a connection that ends with the stream", async () => {

@@ -67,6 +67,9 @@ export class SseConnection implements SubscriptionSink {
       if (this.res.socket) [this.socket, this.chunked] = [this.res.socket, this.res.chunkedEncoding];
       return accepted;
     }
+    // The client has gone (its end arrived, the response's close has not yet): a write would
+    // only build an ERR_STREAM_WRITE_AFTER_END, stack trace and all, per frame.
+    if (!socket.writable) return true;
     if (!this.corked) {
       this.corked = true;
       socket.cork();
