@@ -24,7 +24,8 @@
  *   BENCH_N=5000 BENCH_RATE=2 npm run bench
  *   BENCH_TARGETS=bare,app BENCH_SKIP_BUILD=1 npm run bench
  *   BENCH_TARGETED=1 ...                            # also: one event to one user among N streams
- *   BENCH_PROFILE=1 ...                             # CPU profile of the app server (bench/results/profiles)
+ *   BENCH_PROFILE=1 ...                             # CPU profile of the app server (bench/results/profiles),
+ *                                                   # and "phase <µs> <name>" lines to cut it by
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -395,15 +396,26 @@ async function newSessionConnects(app: AppServer, adminCookie: string) {
   const url = `${app.baseUrl}/api/trpc/events.onEvent?input=${input}`;
   await sleep(500);
   const counters: Counters = { delivered: 0, latencies: [] };
+  markPhase("new sessions connect");
   const { streams, failed, ...rates } = await openMany(
     cookies.map((cookie) => ({ cookie })),
     url,
     counters,
     app.process.pid!,
   );
+  markPhase("new sessions connected");
   for (const s of streams) s.close();
   await sleep(500);
   return { sessions: cookies.length, streams: streams.length, failedConnections: failed, ...rates };
+}
+
+/**
+ * With BENCH_PROFILE=1, where a phase starts on the profile's clock (the
+ * monotonic clock, in microseconds, as a CPU profile's `startTime`), to cut
+ * the app server's profile into phases.
+ */
+function markPhase(name: string): void {
+  if (process.env.BENCH_PROFILE === "1") console.log(`phase ${process.hrtime.bigint() / 1000n} ${name}`);
 }
 
 /**
@@ -446,8 +458,7 @@ async function targetedCost(app: AppServer, aliceCookie: string) {
     return (cpuSeconds(pid) - start) / seconds;
   };
   const cpuPerEmit = async (targetJson: object, emits: number) => {
-    if (process.env.BENCH_PROFILE === "1")
-      console.log("phase", JSON.stringify(targetJson), process.hrtime.bigint() / 1000n);
+    markPhase(`targeted phase ${JSON.stringify(targetJson)}`);
     const start = cpuSeconds(pid);
     const wallStart = performance.now();
     for (let i = 0; i < emits; i++) await send(targetJson);
