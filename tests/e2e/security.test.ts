@@ -46,6 +46,17 @@ describe("hardening, over HTTP", () => {
     expect(new URL(res.headers.get("location")!, baseUrl()).search).toBe("?tab=orders");
   });
 
+  it("a sign-in without the CSRF token is refused and issues no session", async () => {
+    const res = await fetch(`${baseUrl()}/api/auth/callback/demo`, {
+      method: "POST",
+      redirect: "manual",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ email: "alice@acme.test", password: "demo", callbackUrl: "/" }),
+    });
+    expect(res.headers.get("location") ?? "").toMatch(/error=MissingCSRF/);
+    expect(res.headers.getSetCookie().some((c) => c.startsWith("authjs.session-token="))).toBe(false);
+  });
+
   it("a failed sign-in is logged without the email address", async () => {
     const email = `nobody-${Date.now()}@acme.test`;
     await expect(signIn(email, "wrong")).rejects.toThrow(/sign-in/);

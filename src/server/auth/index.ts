@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from "node:http";
+import { skipCSRFCheck } from "@auth/core";
 import type { GetServerSidePropsContext } from "next";
 import NextAuth, { type Session } from "next-auth";
 import { cache } from "react";
@@ -14,8 +15,17 @@ const { auth: uncachedAuth, handlers, signIn, signOut } = NextAuth(authConfig);
  * cookie is never sent (API requests and streams, below): its `jwt.encode`
  * skips re-encrypting the token, which is a third of what decoding a new
  * session costs. Decryption, checks and callbacks are Auth.js's as ever.
+ *
+ * It only ever reads sessions (no route serves its actions), so it makes no
+ * CSRF token either: Auth.js hashes one on every read otherwise, for a cookie
+ * that is dropped. Sign-in and sign-out go through the instance above, with
+ * Auth.js's CSRF check.
  */
-const { auth: readSession } = NextAuth({ ...authConfig, jwt: { encode: () => Promise.resolve("") } });
+const { auth: readSession } = NextAuth({
+  ...authConfig,
+  jwt: { encode: () => Promise.resolve("") },
+  skipCSRFCheck,
+});
 
 /** Deduplicated per request in React Server Components. */
 const auth = cache(uncachedAuth);
