@@ -126,6 +126,17 @@ function reader(url: string, headers: Record<string, string> = {}) {
   };
 }
 
+/** A stream read from a bare socket (the request written as given), once it is ready. */
+async function rawStream(url: string, request: string) {
+  const socket = net.connect(Number(new URL(url).port), "127.0.0.1");
+  let received = "";
+  socket.setEncoding("utf8");
+  socket.on("data", (chunk: string) => (received += chunk));
+  socket.write(`${request}\r\n\r\n`);
+  await waitUntil(() => received.includes("system.ready"), "system.ready");
+  return { socket, received: () => received };
+}
+
 const note = (layer: EventLayer, i: number, size = 900) =>
   layer.bus.emit(
     "notification.created",
@@ -259,13 +270,7 @@ describe("SSE hub over real sockets", () => {
 
   it("a frame for a client that has gone (its end read, the response not yet closed) writes nothing and raises no error", async () => {
     const { layer, opened, url } = await setup();
-    const { port } = new URL(url);
-    const client = net.connect(Number(port), "127.0.0.1");
-    let received = "";
-    client.setEncoding("utf8");
-    client.on("data", (chunk: string) => (received += chunk));
-    client.write("GET /?user=bob HTTP/1.1\r\nhost: x\r\naccept: text/event-stream\r\n\r\n");
-    await waitUntil(() => received.includes("system.ready"), "system.ready");
+    const { socket: client } = await rawStream(url, "GET /?user=bob HTTP/1.1\r\nhost: x\r\naccept: text/event-stream");
     const connection = opened[0]!;
     const socket = connection.res.socket!;
     const errors: Error[] = [];
@@ -285,16 +290,10 @@ describe("SSE hub over real sockets", () => {
 
   it("an HTTP/1.0 client gets the frames unframed, on a connection that ends with the stream", async () => {
     const { layer, url } = await setup();
-    const { port } = new URL(url);
-    const socket = net.connect(Number(port), "127.0.0.1");
-    let received = "";
-    socket.setEncoding("utf8");
-    socket.on("data", (chunk: string) => (received += chunk));
-    socket.write("GET /?user=bob HTTP/1.0\r\naccept: text/event-stream\r\n\r\n");
-    await waitUntil(() => received.includes("system.ready"), "system.ready");
+    const { socket, received } = await rawStream(url, "GET /?user=bob HTTP/1.0\r\naccept: text/event-stream");
     await note(layer, 1);
-    await waitUntil(() => received.includes("notification.created"), "the event");
-    const [head, body] = received.split("\r\n\r\n");
+    await waitUntil(() => received().includes("notification.created"), "the event");
+    const [head, body] = received().split("\r\n\r\n");
     expect(head).not.toMatch(/transfer-encoding/i);
     expect(body).not.toContain("\r\n"); // no chunk framing: SSE lines end with \n alone
     expect(body).toMatch(/^event: connected\n/);
