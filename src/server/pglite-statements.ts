@@ -11,17 +11,8 @@ const MAX_PREPARED = 32;
 /** Statement names are unique in the process: several runners may share one database. */
 let named = 0;
 
-const pad = (n: number, width = 2) => String(n).padStart(width, "0");
-
-/** A date as Prisma's PGlite adapter sends it: UTC, without a zone. */
-function timestampText(date: Date): string {
-  const ms = date.getUTCMilliseconds();
-  return (
-    `${pad(date.getUTCFullYear(), 4)}-${pad(date.getUTCMonth() + 1)}-${pad(date.getUTCDate())} ` +
-    `${pad(date.getUTCHours())}:${pad(date.getUTCMinutes())}:${pad(date.getUTCSeconds())}` +
-    (ms ? `.${pad(ms, 3)}` : "")
-  );
-}
+/** A date as Prisma's PGlite adapter sends it: the UTC time, without a zone. */
+const timestampText = (date: Date) => date.toISOString().slice(0, 23).replace("T", " ");
 
 function textOf(arg: unknown, type: ArgType | undefined): string | null {
   if (arg === null || arg === undefined) return null;
