@@ -457,7 +457,7 @@ async function targetedCost(app: AppServer, aliceCookie: string) {
     await sleep(seconds * 1_000);
     return (cpuSeconds(pid) - start) / seconds;
   };
-  const cpuPerEmit = async (targetJson: object, emits: number) => {
+  const cpuPerEmit = async (targetJson: object, emits: number, idlePerSecond: number) => {
     markPhase(`targeted phase ${JSON.stringify(targetJson)}`);
     const start = cpuSeconds(pid);
     const wallStart = performance.now();
@@ -465,33 +465,24 @@ async function targetedCost(app: AppServer, aliceCookie: string) {
     await sleep(1_000); // deliveries finish
     const cpu = cpuSeconds(pid) - start;
     const wall = (performance.now() - wallStart) / 1_000;
-    return { raw: cpu / emits, net: (idlePerSecond: number) => Math.max(0, cpu - idlePerSecond * wall) / emits };
+    return { raw: cpu / emits, net: Math.max(0, cpu - idlePerSecond * wall) / emits };
   };
   const toBob = { kind: "user", userId: bob.id };
   for (let i = 0; i < TARGETED_WARMUP; i++) await send(toBob); // bob has no stream yet
   await sleep(1_000);
-  const toNobody = await cpuPerEmit(toBob, 500);
+  // Over one whole heartbeat period: the N streams' heartbeats come in bursts.
+  const idle = await idleCpuPerSecond(IDLE_WINDOW_S);
+  const noRecipient = await cpuPerEmit(toBob, 500, idle);
   const bobCounters: Counters = { delivered: 0, latencies: [] };
   const bobStream = await openStream(target.streamUrl, { cookie: bobCookie }, bobCounters);
   // Bob coming online is announced to every open stream of the organisation (one presence
   // event to all N): a connect's cost, not an emit's, so it is let finish before measuring.
   await sleep(2_000);
-  // Over one whole heartbeat period: the N streams' heartbeats come in bursts.
-  const idle = await idleCpuPerSecond(IDLE_WINDOW_S);
-  const measured: {
-    targeted: Awaited<ReturnType<typeof cpuPerEmit>>;
-    broadcast: Awaited<ReturnType<typeof cpuPerEmit>>;
-  }[] = [];
+  const rounds: { targeted: typeof noRecipient; broadcast: typeof noRecipient }[] = [];
   for (let round = 0; round < TARGETED_ROUNDS; round++) {
-    const targeted = await cpuPerEmit(toBob, 150);
-    const broadcast = await cpuPerEmit({ kind: "broadcast" }, 6);
-    measured.push({ targeted, broadcast });
+    const targeted = await cpuPerEmit(toBob, 150, idle);
+    rounds.push({ targeted, broadcast: await cpuPerEmit({ kind: "broadcast" }, 6, idle) });
   }
-  const noRecipient = { raw: toNobody.raw, net: toNobody.net(idle) };
-  const rounds = measured.map(({ targeted, broadcast }) => ({
-    targeted: { raw: targeted.raw, net: targeted.net(idle) },
-    broadcast: { raw: broadcast.raw, net: broadcast.net(idle) },
-  }));
   for (const s of [...streams, bobStream]) s.close();
   await sleep(1_000);
   const ms = (seconds: number) => Number((seconds * 1e3).toFixed(2));
