@@ -245,12 +245,14 @@ async function measure(target: Target) {
   await sleep(500);
   const before = await memoryAfterGc(target);
 
+  markPhase(`${target.name}: streams connect`);
   const { streams, failed, subscriptionsPerSecond, cpuMicrosPerSubscription } = await openMany(
     Array.from({ length: N }, () => target.streamHeaders),
     target.streamUrl,
     counters,
     target.pid,
   );
+  markPhase(`${target.name}: streams connected`);
   await sleep(500);
   const open = await memoryAfterGc(target);
 
