@@ -43,8 +43,13 @@ const RATE = Number(process.env.BENCH_RATE ?? 10);
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 10);
 const TARGETS = (process.env.BENCH_TARGETS ?? "bare,app,stock").split(",");
 const CONNECT_CONCURRENCY = Number(process.env.BENCH_CONNECT_CONCURRENCY ?? 500);
-/** Streams opened and closed on each server before anything is measured (JIT warm-up, lazily loaded code). */
-const WARMUP = Number(process.env.BENCH_WARMUP ?? 200);
+/**
+ * Streams opened and closed on each server before each round is measured
+ * (JIT warm-up, lazily loaded code). V8 keeps optimising the app's connect
+ * path over its first thousand or so connects: after 200, a first round's
+ * connects cost 940-1,210 µs of CPU each where later rounds cost 730-900.
+ */
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 1_000);
 /** Sign-ins for the new-session connect measurement (each costs the server a password hash). */
 const NEW_SESSIONS = Number(process.env.BENCH_NEW_SESSIONS ?? 300);
 /** Rounds of bare then app, interleaved; ratios are per round, reported as the median. */
