@@ -7,6 +7,10 @@
  * connection resumes after the last id received (`lastEventId` in the URL,
  * which the server reads like Last-Event-ID). Given to httpSubscriptionLink
  * as its `EventSource`; tRPC sees an ordinary EventSource.
+ *
+ * A server that shuts down says when each client should come back (a
+ * `reconnect` event before the stream ends): that delay replaces the backoff
+ * for the next attempt, so a drained fleet returns at the pace the server set.
  */
 
 export interface BackoffOptions {
@@ -15,6 +19,20 @@ export interface BackoffOptions {
   random?: () => number;
   /** The real EventSource (the browser's by default). */
   EventSource?: typeof EventSource;
+}
+
+/** The longest a server may ask a client to wait before reconnecting. */
+export const MAX_RECONNECT_HINT_MS = 120_000;
+
+/** The delay a `reconnect` event asks for, or null if its data is not a sane one. */
+function reconnectHint(data: unknown): number | null {
+  if (typeof data !== "string" || data.length > 100) return null;
+  try {
+    const afterMs = (JSON.parse(data) as { afterMs?: unknown } | null)?.afterMs;
+    return typeof afterMs === "number" && afterMs >= 0 && afterMs <= MAX_RECONNECT_HINT_MS ? afterMs : null;
+  } catch {
+    return null;
+  }
 }
 
 /** The delay before reconnect attempt `attempt` (0-based): full jitter over an exponential window. */
@@ -36,6 +54,8 @@ export function backoffEventSource(options: BackoffOptions = {}) {
     private readonly forwarded = new Set<string>();
     private lastEventId: string | null = null;
     private failures = 0;
+    /** When the server that ended the last stream asked to be reconnected to. */
+    private hintMs: number | null = null;
     private timer: ReturnType<typeof setTimeout> | null = null;
 
     constructor(
@@ -68,6 +88,9 @@ export function backoffEventSource(options: BackoffOptions = {}) {
       if (this.lastEventId !== null) url.searchParams.set("lastEventId", this.lastEventId);
       const source = new Source(url.toString(), this.init);
       this.source = source;
+      source.addEventListener("reconnect", (event) => {
+        if (this.source === source) this.hintMs = reconnectHint((event as MessageEvent<unknown>).data);
+      });
       source.addEventListener("open", () => {
         this.failures = 0;
         this.readyState = this.OPEN;
@@ -80,7 +103,9 @@ export function backoffEventSource(options: BackoffOptions = {}) {
         this.source = null;
         this.readyState = this.CONNECTING;
         this.dispatchEvent(new Event("error"));
-        this.timer = setTimeout(() => this.connect(), backoffDelay(this.failures++, baseMs, capMs, random));
+        const delay = this.hintMs ?? backoffDelay(this.failures++, baseMs, capMs, random);
+        this.hintMs = null;
+        this.timer = setTimeout(() => this.connect(), delay);
       });
       for (const type of this.forwarded) this.relay(source, type);
     }

@@ -76,7 +76,7 @@ async function setup(options: { maxBacklogBytes?: number; stallTimeoutMs?: numbe
     opened,
     url: `http://127.0.0.1:${port}/`,
     close: async () => {
-      hub.drain(0);
+      hub.drain({ reconnectsPerSecond: 1_000, maxSpreadMs: 0 });
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
@@ -90,12 +90,14 @@ function reader(url: string, headers: Record<string, string> = {}) {
   const ids: string[] = [];
   let ready = false;
   let ended = false;
+  let body = "";
   let response: IncomingMessage | undefined;
   const req = http.get(url, { headers: { accept: "text/event-stream", ...headers } }, (res) => {
     response = res;
     let buffer = "";
     res.setEncoding("utf8");
     res.on("data", (chunk: string) => {
+      body += chunk;
       buffer += chunk;
       let end: number;
       while ((end = buffer.indexOf("\n\n\n")) >= 0) {
@@ -113,6 +115,8 @@ function reader(url: string, headers: Record<string, string> = {}) {
     ids,
     ready: () => waitUntil(() => ready, "system.ready"),
     ended: () => ended,
+    /** Everything the stream carried, as text. */
+    body: () => body,
     /** Stops reading: the socket's buffers fill and the server's backlog grows. */
     stopReading: () => {
       response?.pause();
@@ -229,14 +233,32 @@ describe("SSE hub over real sockets", () => {
     );
   });
 
-  it("draining ends every stream with a reconnect hint and stops taking new ones", async () => {
+  it("draining ends every stream with a reconnect hint, paced at the given rate, and stops taking new ones", async () => {
     const { layer, hub, url } = await setup();
-    const clients = [reader(url), reader(url)];
+    const clients = [reader(url), reader(url), reader(url)];
     for (const c of clients) await c.ready();
-    expect(hub.drain(1_000)).toBe(2);
-    await waitUntil(() => clients.every((c) => c.ended()), "both streams to end");
+    expect(hub.drain({ reconnectsPerSecond: 10, maxSpreadMs: 60_000 })).toBe(3);
+    await waitUntil(() => clients.every((c) => c.ended()), "every stream to end");
     expect(hub.isAccepting).toBe(false);
     expect(layer.registry.size).toBe(0);
+    // Each is told when to return, 1/10 s apart (in the order they opened): `retry:` for any
+    // EventSource, the event for the app's client.
+    const hints = clients.map((c) => /retry: (\d+)\nevent: reconnect\ndata: \{"afterMs":(\d+)\}\n\n$/.exec(c.body()));
+    expect(hints.map((h) => [Number(h?.[1]), Number(h?.[2])]).sort((a, b) => a[0]! - b[0]!)).toEqual([
+      [500, 500],
+      [600, 600],
+      [700, 700],
+    ]);
+  });
+
+  it("a drained fleet too large for the rate returns within the longest spread", async () => {
+    const { hub, url } = await setup();
+    const clients = Array.from({ length: 4 }, () => reader(url));
+    for (const c of clients) await c.ready();
+    hub.drain({ reconnectsPerSecond: 1, maxSpreadMs: 1_000 });
+    await waitUntil(() => clients.every((c) => c.ended()), "every stream to end");
+    const delays = clients.map((c) => Number(/retry: (\d+)/.exec(c.body())?.[1]));
+    expect(delays.sort((a, b) => a - b)).toEqual([500, 750, 1_000, 1_250]);
   });
 
   it("frames are well-formed HTTP/1.1 chunks: a stream that ends leaves its kept-alive socket ready for the next request", async () => {

@@ -18,6 +18,17 @@ class FakeSource extends EventTarget {
   }
 }
 
+/** The class under test over FakeSource: windows of 100 ms doubling up to 1 s, each delay the top of its window. */
+function openSource() {
+  const Source = backoffEventSource({
+    baseMs: 100,
+    capMs: 1_000,
+    random: () => 0.999,
+    EventSource: FakeSource as unknown as typeof EventSource,
+  });
+  return new Source("http://app.test/api/trpc/events.onEvent?input=x");
+}
+
 describe("reconnects with exponential backoff and full jitter", () => {
   beforeEach(() => {
     vi.useFakeTimers();
@@ -33,13 +44,7 @@ describe("reconnects with exponential backoff and full jitter", () => {
   });
 
   it("waits longer after each failure in a row, resets once open, resumes from the last id, and stops when closed", () => {
-    const Source = backoffEventSource({
-      baseMs: 100,
-      capMs: 1_000,
-      random: () => 0.999,
-      EventSource: FakeSource as unknown as typeof EventSource,
-    });
-    const es = new Source("http://app.test/api/trpc/events.onEvent?input=x");
+    const es = openSource();
     const received: string[] = [];
     es.addEventListener("message", (e) => received.push((e as MessageEvent<string>).data));
     const states: string[] = [];
@@ -74,5 +79,37 @@ describe("reconnects with exponential backoff and full jitter", () => {
     FakeSource.made.at(-1)!.dispatchEvent(new Event("error"));
     vi.advanceTimersByTime(10_000);
     expect(FakeSource.made).toHaveLength(5); // no new connection after close
+  });
+
+  it("comes back when a draining server says, once; a hint out of bounds or malformed leaves the backoff", () => {
+    const es = openSource();
+    const reconnectsAfter = (hint: string | null) => {
+      const current = FakeSource.made.at(-1)!;
+      current.dispatchEvent(new Event("open"));
+      if (hint !== null) current.message("reconnect", hint);
+      current.dispatchEvent(new Event("error"));
+      const before = FakeSource.made.length;
+      let waited = 0;
+      while (FakeSource.made.length === before && waited < 200_000) {
+        vi.advanceTimersByTime(1);
+        waited++;
+      }
+      return waited;
+    };
+
+    expect(reconnectsAfter('{"afterMs":2500}')).toBe(2_500);
+    expect(reconnectsAfter(null)).toBe(99); // the hint was for one reconnect only
+    expect(reconnectsAfter('{"afterMs":0}')).toBe(1); // a timer of 0 runs on the next tick
+    for (const bad of [
+      '{"afterMs":-5}',
+      '{"afterMs":86400000}',
+      '{"afterMs":"5"}',
+      "not json",
+      "null",
+      "x".repeat(200),
+    ]) {
+      expect(reconnectsAfter(bad)).toBe(99);
+    }
+    es.close();
   });
 });

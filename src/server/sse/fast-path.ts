@@ -19,7 +19,7 @@ import { createSseContext, toTRPCError } from "~/server/api/trpc";
 import { getEventLayer } from "~/server/event-layer";
 import { logger } from "~/server/logger";
 import { connectedFrame, errorFrame } from "./frames";
-import { SseHub } from "./sse-hub";
+import { SseHub, type DrainOptions } from "./sse-hub";
 
 export const FAST_PATH = "/api/trpc/events.onEvent";
 const PROCEDURE = "events.onEvent";
@@ -32,8 +32,8 @@ export interface SseFastPathOptions {
 export interface SseFastPath {
   /** Serves the request and returns true, or returns false to leave it to Next. */
   handle(req: IncomingMessage, res: ServerResponse): boolean;
-  /** Stops taking streams and ends the open ones with a reconnect hint; returns how many. */
-  drain(spreadMs: number): number;
+  /** Stops taking streams and ends the open ones with paced reconnect hints; returns how many. */
+  drain(options: DrainOptions): number;
   readonly hub: SseHub;
 }
 
@@ -135,6 +135,6 @@ export function createSseFastPath(options: SseFastPathOptions): SseFastPath {
       });
       return true;
     },
-    drain: (spreadMs) => hub.drain(spreadMs),
+    drain: (options) => hub.drain(options),
   };
 }

@@ -24,9 +24,16 @@ export function errorFrame(shape: unknown): Buffer {
   return encode(`event: serialized-error\ndata: ${JSON.stringify(superjson.serialize(shape))}\n\n\n`);
 }
 
-/** Tells EventSource how long to wait before reconnecting (a spread, so a fleet does not return at once). */
-export function retryFrame(ms: number): Buffer {
-  return encode(`retry: ${Math.round(ms)}\n\n`);
+/**
+ * Ends a stream with when to come back (the server is shutting down and
+ * paces its clients' return): `retry:` for any EventSource, and a
+ * `reconnect` event carrying the same delay for the app's own client, since
+ * an EventSource cannot read its retry field. tRPC's link listens for
+ * neither, so its wire is unchanged.
+ */
+export function reconnectFrame(ms: number): Buffer {
+  const afterMs = Math.round(ms);
+  return encode(`retry: ${afterMs}\nevent: reconnect\ndata: {"afterMs":${afterMs}}\n\n`);
 }
 
 const frames = new WeakMap<object, Buffer>();

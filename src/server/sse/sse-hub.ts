@@ -6,7 +6,7 @@
 import type { ServerResponse } from "node:http";
 
 import type { EventLayerLogger } from "~/server/events";
-import { pingFrame, retryFrame } from "./frames";
+import { pingFrame, reconnectFrame } from "./frames";
 import { SseConnection } from "./sse-connection";
 
 export interface SseHubOptions {
@@ -19,6 +19,15 @@ export interface SseHubOptions {
   formatError: (error: unknown) => Buffer;
   logger: EventLayerLogger;
 }
+
+/** How a drained fleet of clients is paced back (see SseHub.drain). */
+export interface DrainOptions {
+  reconnectsPerSecond: number;
+  maxSpreadMs: number;
+}
+
+/** The earliest a drained client is told to come back: time for a restart's new process to listen. */
+const FIRST_RECONNECT_MS = 500;
 
 export interface SseHubStats {
   open: number;
@@ -100,18 +109,22 @@ export class SseHub {
   }
 
   /**
-   * Stops taking streams and ends every open one with a reconnect hint spread
-   * over `spreadMs`, so clients resume (from their last id) elsewhere or after
-   * the restart without all arriving at once.
+   * Stops taking streams and ends every open one with a reconnect hint, so
+   * that its clients come back (resuming from their last id, here after a
+   * restart or on another instance) at `reconnectsPerSecond`, not all at
+   * once: the first after half a second, each next one 1/rate later, all
+   * within `maxSpreadMs` more. A process new to its clients pays Auth.js's
+   * decryption on each one's first connect, a few hundred a second per core.
    */
-  drain(spreadMs: number): number {
+  drain({ reconnectsPerSecond, maxSpreadMs }: DrainOptions): number {
     this.accepting = false;
     clearInterval(this.timer);
     const open = [...this.connections];
-    for (const connection of open) {
-      connection.finish(retryFrame(500 + Math.random() * spreadMs));
+    const stepMs = Math.min(1_000 / reconnectsPerSecond, maxSpreadMs / Math.max(1, open.length));
+    open.forEach((connection, i) => {
+      connection.finish(reconnectFrame(FIRST_RECONNECT_MS + i * stepMs));
       connection.subscription?.close("server_closing");
-    }
+    });
     return open.length;
   }
 
