@@ -22,7 +22,7 @@ export interface BackoffOptions {
 }
 
 /** The longest a server may ask a client to wait before reconnecting. */
-export const MAX_RECONNECT_HINT_MS = 120_000;
+const MAX_RECONNECT_HINT_MS = 120_000;
 
 /** The delay a `reconnect` event asks for, or null if its data is not a sane one. */
 function reconnectHint(data: unknown): number | null {
