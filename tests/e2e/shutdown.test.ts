@@ -79,4 +79,43 @@ describe("SIGTERM with open streams", () => {
       await page.context().close();
     }
   });
+
+  it.skipIf(!hasChromium)(
+    `a drained page reconnects when the server told it to, not at once${hasChromium ? "" : " (skipped: no Chromium)"}`,
+    async () => {
+      await server?.stop("SIGTERM", SHUTDOWN_TIMEOUT_MS + 5_000); // the previous test's
+      // One reconnect every 2 s: the page's stream, opened second, is told to come back after 2.5 s.
+      server = await startApp({
+        build: false,
+        port,
+        dataDir,
+        env: { ...env, EVENTS_DRAIN_RECONNECTS_PER_SECOND: "0.5" },
+      });
+      const cookie = await signIn(server.baseUrl, "alice@acme.test");
+      const { client } = trpcClient(cookie, { url: server.baseUrl });
+      const sub = live(client, { names: ["notification.created"] });
+      await sub.ready();
+      const page = await signedInPage(browser!, server.baseUrl, "bob@acme.test", () => {
+        const opens: number[] = [];
+        Object.assign(window, { eventSourceOpens: opens });
+        window.EventSource = class extends window.EventSource {
+          constructor(url: string | URL, init?: EventSourceInit) {
+            super(url, init);
+            opens.push(Date.now());
+          }
+        };
+      });
+
+      const signalled = Date.now();
+      await server.stop("SIGTERM", SHUTDOWN_TIMEOUT_MS + 5_000);
+      server = await startApp({ build: false, port, dataDir, env });
+      await waitLive(page);
+      const opens = await page.evaluate(() => (window as unknown as { eventSourceOpens: number[] }).eventSourceOpens);
+      const firstAfterDrain = opens.find((t) => t >= signalled);
+      // Its own backoff would have tried again within 0.5 s of the stream's end.
+      expect(firstAfterDrain! - signalled).toBeGreaterThanOrEqual(2_500);
+      sub.unsubscribe();
+      await page.context().close();
+    },
+  );
 });

@@ -30,8 +30,15 @@ export async function waitLive(page: Page) {
 }
 
 /** A fresh browser context signed in through the sign-in form; resolves once the demo page is live. */
-export async function signedInPage(browser: Browser, baseUrl: string, email: string): Promise<Page> {
+export async function signedInPage(
+  browser: Browser,
+  baseUrl: string,
+  email: string,
+  /** Runs in every page of the context before the app's scripts (to observe the browser's APIs). */
+  initScript?: () => void,
+): Promise<Page> {
   const context = await browser.newContext();
+  if (initScript) await context.addInitScript(initScript);
   const page = await context.newPage();
   await page.goto(`${baseUrl}/`);
   await page.waitForURL(/\/signin/);
