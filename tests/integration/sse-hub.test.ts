@@ -261,6 +261,19 @@ describe("SSE hub over real sockets", () => {
     expect(delays.sort((a, b) => a - b)).toEqual([500, 750, 1_000, 1_250]);
   });
 
+  it("a paced delay past a few seconds goes whole to the app's client, and held to 5.5 s in `retry:`, which an EventSource keeps", async () => {
+    const { hub, url } = await setup();
+    const clients = [reader(url), reader(url)];
+    for (const c of clients) await c.ready();
+    hub.drain({ reconnectsPerSecond: 0.1, maxSpreadMs: 60_000 });
+    await waitUntil(() => clients.every((c) => c.ended()), "every stream to end");
+    const hints = clients.map((c) => /retry: (\d+)\nevent: reconnect\ndata: \{"afterMs":(\d+)\}/.exec(c.body()));
+    expect(hints.map((h) => [Number(h?.[1]), Number(h?.[2])]).sort((a, b) => a[1]! - b[1]!)).toEqual([
+      [500, 500],
+      [5_500, 10_500],
+    ]);
+  });
+
   it("frames are well-formed HTTP/1.1 chunks: a stream that ends leaves its kept-alive socket ready for the next request", async () => {
     const { layer, url } = await setup();
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });

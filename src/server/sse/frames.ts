@@ -25,15 +25,22 @@ export function errorFrame(shape: unknown): Buffer {
 }
 
 /**
+ * An EventSource keeps a `retry:` value for every later reconnect too, not
+ * only the next one, so the field never asks for more than a few seconds.
+ */
+const MAX_RETRY_FIELD_MS = 5_500;
+
+/**
  * Ends a stream with when to come back (the server is shutting down and
- * paces its clients' return): `retry:` for any EventSource, and a
- * `reconnect` event carrying the same delay for the app's own client, since
- * an EventSource cannot read its retry field. tRPC's link listens for
- * neither, so its wire is unchanged.
+ * paces its clients' return): a `reconnect` event with the delay, which the
+ * app's own client reads and uses once, and `retry:` (held to a few seconds)
+ * for any other EventSource, which cannot be told a delay for one reconnect
+ * only. tRPC's link listens for neither, so its wire is unchanged.
  */
 export function reconnectFrame(ms: number): Buffer {
   const afterMs = Math.round(ms);
-  return encode(`retry: ${afterMs}\nevent: reconnect\ndata: {"afterMs":${afterMs}}\n\n`);
+  const retry = Math.min(afterMs, MAX_RETRY_FIELD_MS);
+  return encode(`retry: ${retry}\nevent: reconnect\ndata: {"afterMs":${afterMs}}\n\n`);
 }
 
 const frames = new WeakMap<object, Buffer>();
