@@ -18,8 +18,9 @@ const { default: next } = await import("next");
 const port = Number(process.env.PORT ?? 3000);
 const hostname = process.env.HOSTNAME ?? (dev ? "localhost" : "0.0.0.0");
 const shutdownTimeoutMs = Number(process.env.EVENTS_SHUTDOWN_TIMEOUT_MS ?? 10_000);
-// On shutdown each open stream is told when to reconnect, paced at this rate (all within a minute), so
-// the process that takes the clients over is not handed all of them in the same second.
+// On shutdown each open stream is told when to reconnect, paced at this rate (all within a minute and
+// inside the client's inactivity window, src/server/sse/fast-path.ts), so the process that takes the
+// clients over is not handed all of them in the same second.
 const drainReconnectsPerSecond = Number(process.env.EVENTS_DRAIN_RECONNECTS_PER_SECOND ?? 250);
 if (!(drainReconnectsPerSecond > 0)) {
   throw new Error("EVENTS_DRAIN_RECONNECTS_PER_SECOND must be a number above 0");

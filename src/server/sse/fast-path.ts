@@ -89,6 +89,11 @@ export function createSseFastPath(options: SseFastPathOptions): SseFastPath {
   const layer = getEventLayer();
   const clientOptions = config.sse?.client ?? {};
   const connected = connectedFrame(clientOptions);
+  // tRPC's link replaces an EventSource that has been silent for its inactivity window, and the
+  // replacement connects at once: a drained client told to wait longer would not wait, so the
+  // pacing ends a second inside that window.
+  const inactivityMs = clientOptions.reconnectAfterInactivityMs;
+  const maxPacedSpreadMs = inactivityMs ? Math.max(0, inactivityMs - 1_000) : Number.POSITIVE_INFINITY;
   const hub = new SseHub({
     pingIntervalMs: layer.config.pingIntervalMs,
     maxBacklogBytes: options.maxBacklogBytes,
@@ -135,6 +140,6 @@ export function createSseFastPath(options: SseFastPathOptions): SseFastPath {
       });
       return true;
     },
-    drain: (options) => hub.drain(options),
+    drain: (options) => hub.drain({ ...options, maxSpreadMs: Math.min(options.maxSpreadMs, maxPacedSpreadMs) }),
   };
 }
