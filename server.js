@@ -18,9 +18,8 @@ const { default: next } = await import("next");
 const port = Number(process.env.PORT ?? 3000);
 const hostname = process.env.HOSTNAME ?? (dev ? "localhost" : "0.0.0.0");
 const shutdownTimeoutMs = Number(process.env.EVENTS_SHUTDOWN_TIMEOUT_MS ?? 10_000);
-// On shutdown each open stream is told when to reconnect, paced at this rate (all within a minute and
-// inside the client's inactivity window, src/server/sse/fast-path.ts), so the process that takes the
-// clients over is not handed all of them in the same second.
+// On shutdown each open stream is told when to reconnect, paced at this rate (src/server/sse/fast-path.ts),
+// so the process that takes the clients over is not handed all of them in the same second.
 const drainReconnectsPerSecond = Number(process.env.EVENTS_DRAIN_RECONNECTS_PER_SECOND ?? 250);
 if (!(drainReconnectsPerSecond > 0)) {
   throw new Error("EVENTS_DRAIN_RECONNECTS_PER_SECOND must be a number above 0");
@@ -52,7 +51,7 @@ function clientIp(req) {
   return req.socket.remoteAddress ?? "unknown";
 }
 
-/** @typedef {{ handle(req: import("node:http").IncomingMessage, res: import("node:http").ServerResponse): boolean; drain(options: { reconnectsPerSecond: number; maxSpreadMs: number }): number }} SseFastPath */
+/** @typedef {{ handle(req: import("node:http").IncomingMessage, res: import("node:http").ServerResponse): boolean; drain(reconnectsPerSecond: number): number }} SseFastPath */
 /** @typedef {(req: import("node:http").IncomingMessage, res: import("node:http").ServerResponse) => boolean} TrpcHandler */
 /** Set by src/instrumentation.ts inside Next's bundle (the tRPC handler through src/server/process-singleton.ts). */
 const installed = /** @type {{ __t3LiveEventsSse?: SseFastPath; "__t3LiveEvents:trpc-node-handler"?: TrpcHandler }} */ (
@@ -124,8 +123,7 @@ async function shutdown(signal) {
     log("info", { event: "server.stopped", ms: Date.now() - started }, "stopped");
     process.exit(0);
   });
-  const ended =
-    installed.__t3LiveEventsSse?.drain({ reconnectsPerSecond: drainReconnectsPerSecond, maxSpreadMs: 60_000 }) ?? 0;
+  const ended = installed.__t3LiveEventsSse?.drain(drainReconnectsPerSecond) ?? 0;
   for (const res of nextStreams) res.destroy();
   log("info", { event: "server.streams_ended", fastPath: ended, next: nextStreams.size }, "open streams ended");
   // Sockets go idle as their last responses finish: close them as they do.

@@ -19,7 +19,7 @@ import { createSseContext, toTRPCError } from "~/server/api/trpc";
 import { getEventLayer } from "~/server/event-layer";
 import { logger } from "~/server/logger";
 import { connectedFrame, errorFrame } from "./frames";
-import { SseHub, type DrainOptions } from "./sse-hub";
+import { SseHub } from "./sse-hub";
 
 export const FAST_PATH = "/api/trpc/events.onEvent";
 const PROCEDURE = "events.onEvent";
@@ -32,8 +32,8 @@ export interface SseFastPathOptions {
 export interface SseFastPath {
   /** Serves the request and returns true, or returns false to leave it to Next. */
   handle(req: IncomingMessage, res: ServerResponse): boolean;
-  /** Stops taking streams and ends the open ones with paced reconnect hints; returns how many. */
-  drain(options: DrainOptions): number;
+  /** Stops taking streams and ends the open ones with reconnect hints paced at this rate; returns how many. */
+  drain(reconnectsPerSecond: number): number;
   readonly hub: SseHub;
 }
 
@@ -89,11 +89,10 @@ export function createSseFastPath(options: SseFastPathOptions): SseFastPath {
   const layer = getEventLayer();
   const clientOptions = config.sse?.client ?? {};
   const connected = connectedFrame(clientOptions);
-  // tRPC's link replaces an EventSource that has been silent for its inactivity window, and the
-  // replacement connects at once: a drained client told to wait longer would not wait, so the
-  // pacing ends a second inside that window.
+  // A drained fleet returns within a minute, and a second inside the client's inactivity window:
+  // tRPC's link replaces an EventSource silent that long, and the replacement connects at once.
   const inactivityMs = clientOptions.reconnectAfterInactivityMs;
-  const maxPacedSpreadMs = inactivityMs ? Math.max(0, inactivityMs - 1_000) : Number.POSITIVE_INFINITY;
+  const maxDrainSpreadMs = Math.min(60_000, inactivityMs ? Math.max(0, inactivityMs - 1_000) : Infinity);
   const hub = new SseHub({
     pingIntervalMs: layer.config.pingIntervalMs,
     maxBacklogBytes: options.maxBacklogBytes,
@@ -140,6 +139,6 @@ export function createSseFastPath(options: SseFastPathOptions): SseFastPath {
       });
       return true;
     },
-    drain: (options) => hub.drain({ ...options, maxSpreadMs: Math.min(options.maxSpreadMs, maxPacedSpreadMs) }),
+    drain: (reconnectsPerSecond) => hub.drain({ reconnectsPerSecond, maxSpreadMs: maxDrainSpreadMs }),
   };
 }
