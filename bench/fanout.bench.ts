@@ -7,8 +7,8 @@
  *
  * For each server: open N streams that speak the real protocol (the app's
  * carry the session cookie), emit at R events per second for D seconds
- * through a real request (the app: the `notification.send` mutation,
- * broadcast), and measure deliveries per second, server CPU per delivery,
+ * through a real request (the app: the `notification.send` mutation, a
+ * notification to their organisation, which all N streams belong to), and measure deliveries per second, server CPU per delivery,
  * emit-to-receive p50/p99, memory per open stream after a forced GC,
  * subscriptions per second and failed connections. Each is printed as a
  * ratio to the bare server.
@@ -372,7 +372,7 @@ function appTarget(app: AppServer, cookie: string, name: string, headers: Record
     emit: (message) =>
       post(
         `${app.baseUrl}/api/trpc/notification.send`,
-        JSON.stringify({ json: { target: { kind: "broadcast" }, message } }),
+        JSON.stringify({ json: { target: { kind: "organization" }, message } }),
         { cookie },
       ),
   };
@@ -488,7 +488,7 @@ async function targetedCost(app: AppServer, aliceCookie: string) {
   const rounds: { targeted: typeof noRecipient; broadcast: typeof noRecipient }[] = [];
   for (let round = 0; round < TARGETED_ROUNDS; round++) {
     const targeted = await cpuPerEmit(toBob, 150, idle);
-    rounds.push({ targeted, broadcast: await cpuPerEmit({ kind: "broadcast" }, 6, idle) });
+    rounds.push({ targeted, broadcast: await cpuPerEmit({ kind: "organization" }, 6, idle) });
   }
   for (const s of [...streams, bobStream]) s.close();
   await sleep(1_000);

@@ -1,5 +1,6 @@
 import { redirect } from "next/navigation";
 
+import { adminScopeOf } from "~/server/access";
 import { auth, signOut } from "~/server/auth";
 import { getEventLayer } from "~/server/event-layer";
 import { isEventName } from "~/server/events";
@@ -12,10 +13,12 @@ export default async function HomePage(props: { searchParams: Promise<{ names?: 
   // `?names=order.created,order.status.changed` shows only those events (system events always arrive).
   const names = (await props.searchParams).names?.split(",").filter(isEventName);
   if (!session?.user) redirect("/signin?callbackUrl=/");
-  // The role from the database (briefly cached), not from the cookie.
+  // Roles from the database (briefly cached), not from the cookie.
   const entitlements = await getEventLayer().entitlements.get(session.user.id);
   if (!entitlements) redirect("/signin?callbackUrl=/");
-  const role = entitlements.metadata.role === "ADMIN" ? "ADMIN" : "MEMBER";
+  const scope = adminScopeOf(entitlements);
+  const role = scope.operator ? "OPERATOR" : scope.organizationIds.length > 0 ? "ADMIN" : "MEMBER";
+  const roleLabel = { OPERATOR: "platform operator", ADMIN: "organisation admin", MEMBER: "member" }[role];
 
   async function doSignOut() {
     "use server";
@@ -28,7 +31,7 @@ export default async function HomePage(props: { searchParams: Promise<{ names?: 
         <h1>Live events</h1>
         <form action={doSignOut} className="row">
           <span className="muted" data-testid="signed-in-as">
-            {session.user.email} · {role.toLowerCase()}
+            {session.user.email} · {roleLabel}
           </span>
           <button type="submit">Sign out</button>
         </form>

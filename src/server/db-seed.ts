@@ -8,10 +8,15 @@ export const demoOrganizations = [
   { slug: "globex", name: "Globex" },
 ] as const;
 
+/**
+ * Two tenants with an administrator each (an organisation's OWNER administers
+ * it), a member, and a platform operator who belongs to no organisation.
+ */
 export const demoUsers = [
-  { email: "alice@acme.test", name: "Alice", role: "ADMIN", org: "acme", orgRole: "OWNER" },
+  { email: "alice@acme.test", name: "Alice", role: "MEMBER", org: "acme", orgRole: "OWNER" },
   { email: "bob@acme.test", name: "Bob", role: "MEMBER", org: "acme", orgRole: "MEMBER" },
   { email: "carol@globex.test", name: "Carol", role: "MEMBER", org: "globex", orgRole: "OWNER" },
+  { email: "olivia@platform.test", name: "Olivia", role: "OPERATOR", org: null, orgRole: null },
 ] as const;
 
 /** Idempotent: safe to run on every `npm run dev`. */
@@ -37,11 +42,12 @@ export async function seedDemoData(prisma: PrismaClient) {
           passwordHash: await hashPassword(DEMO_PASSWORD),
         },
       }));
+    if (!user.org) continue;
     const organizationId = orgIds.get(user.org)!;
     await prisma.membership.upsert({
       where: { userId_organizationId: { userId: row.id, organizationId } },
       update: {},
-      create: { userId: row.id, organizationId, role: user.orgRole },
+      create: { userId: row.id, organizationId, role: user.orgRole ?? "MEMBER" },
     });
   }
 }

@@ -140,8 +140,9 @@ describe.skipIf(clusterMissing.length > 0)("many instances on Redis", () => {
     };
     await until(async () => (await bobOnline()) === 1, "Bob online, seen from the other instance");
 
+    const operator = trpcClient(await signIn(a.baseUrl, "olivia@platform.test"), { url: a.baseUrl }).client;
     await until(async () => {
-      const { instances } = await clientOf(a).events.stats.query();
+      const instances = (await operator.events.stats.query()).platform?.instances;
       return (
         instances?.length === 2 &&
         instances.some((i) => (i.info as { totalConnections?: number }).totalConnections === 1)

@@ -199,12 +199,14 @@ describe("SSE transport with tRPC's client", () => {
   });
 
   it("a disconnect frees the registry entry", async () => {
-    const { client: admin } = trpcClient(aliceCookie);
+    const { client: admin } = trpcClient(await signIn("olivia@platform.test"));
     const { client } = trpcClient(carolCookie);
     // Earlier tests' streams (all alice's) close asynchronously: count from a settled registry.
-    const aliceId = (await admin.notification.recipients.query()).find((p) => p.email === "alice@acme.test")!.id;
+    const aliceId = (await trpcClient(aliceCookie).client.notification.recipients.query()).find(
+      (p) => p.email === "alice@acme.test",
+    )!.id;
     await waitUntil(
-      async () => !(await admin.events.stats.query()).clientsByUser[aliceId],
+      async () => !(await admin.events.stats.query()).platform!.clientsByUser[aliceId],
       "earlier streams to close",
       {
         intervalMs: 50,
@@ -215,7 +217,7 @@ describe("SSE transport with tRPC's client", () => {
     await sub.ready();
     expect((await admin.events.stats.query()).totalConnections).toBe(baseline + 1);
     const carolId = (await client.notification.recipients.query())[0]!.id;
-    expect((await admin.events.stats.query()).clientsByUser[carolId]).toBeGreaterThanOrEqual(1);
+    expect((await admin.events.stats.query()).platform!.clientsByUser[carolId]).toBeGreaterThanOrEqual(1);
     sub.unsubscribe();
     let stats = await admin.events.stats.query();
     await waitUntil(
@@ -227,9 +229,9 @@ describe("SSE transport with tRPC's client", () => {
     );
     expect(stats.totalConnections).toBe(baseline);
     // The fast path's own counters are part of the stats.
-    expect(stats.sse).toMatchObject({ slowConsumerDisconnects: 0, stalledDisconnects: 0 });
-    expect(stats.sse?.open).toBeGreaterThanOrEqual(0);
-    expect(stats.clientsByUser[carolId]).toBeUndefined();
+    expect(stats.platform!.sse).toMatchObject({ slowConsumerDisconnects: 0, stalledDisconnects: 0 });
+    expect(stats.platform!.sse?.open).toBeGreaterThanOrEqual(0);
+    expect(stats.platform!.clientsByUser[carolId]).toBeUndefined();
   });
 
   it("the fast path and tRPC's stock handler deliver the same sequence, ids included, live and on resume", async () => {

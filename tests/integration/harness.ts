@@ -45,6 +45,8 @@ export async function demoSessions() {
     alice: await sessionFor("alice@acme.test"),
     bob: await sessionFor("bob@acme.test"),
     carol: await sessionFor("carol@globex.test"),
+    /** The platform operator (no organisation). */
+    olivia: await sessionFor("olivia@platform.test"),
   };
 }
 

@@ -73,7 +73,7 @@ describe.skipIf(!adminUrl)(
       expect(identity).toMatchObject({
         userId: alice.id,
         organizationIds: [acme.id],
-        metadata: { role: "ADMIN", [`org:${acme.id}`]: "OWNER" },
+        metadata: { role: "MEMBER", [`org:${acme.id}`]: "OWNER" },
       });
     });
 

@@ -356,8 +356,13 @@ describe("bad input gets a clear error and loses nothing", () => {
       codeOf(await rejection(callerFor(alice).order.updateStatus({ orderId: globexOrder.id, to: "CANCELLED" }))),
     ).toBe("NOT_FOUND");
 
-    // An admin broadcast does reach Globex; it is the first thing Carol sees after her own order.
-    await callerFor(alice).notification.send({ target: { kind: "broadcast" }, message: "to everyone" });
+    // An organisation's admin cannot broadcast to every tenant; the platform operator can, and it does reach
+    // Globex: the first thing Carol sees after her own order.
+    expect(
+      codeOf(await rejection(callerFor(alice).notification.send({ target: { kind: "broadcast" }, message: "hi" }))),
+    ).toBe("FORBIDDEN");
+    const { olivia } = await demoSessions();
+    await callerFor(olivia).notification.send({ target: { kind: "broadcast" }, message: "to everyone" });
     await carolSub.waitForName("notification.created");
     expect(carolSub.events().map((r) => r.event.name)).toEqual(["order.created", "notification.created"]);
     await carolSub.close();
@@ -365,8 +370,8 @@ describe("bad input gets a clear error and loses nothing", () => {
 });
 
 describe("observability", () => {
-  it("stats are admin-only and count connections and events; presence lists online members", async () => {
-    const { alice, bob, carol } = await demoSessions();
+  it("stats are admin-only and scoped to the caller's organisations; presence lists online members", async () => {
+    const { alice, bob, carol, olivia } = await demoSessions();
     const subs = [await subscribe(alice), await subscribe(alice), await subscribe(carol)];
     await Promise.all(subs.map((s) => s.ready()));
     await callerFor(alice).notification.send({ target: { kind: "self" }, message: "count me" });
@@ -374,12 +379,23 @@ describe("observability", () => {
     await subs[1]!.waitForName("notification.created");
 
     expect(codeOf(await rejection(callerFor(bob).events.stats()))).toBe("FORBIDDEN");
+    // Alice administers Acme: Carol's Globex stream is not hers to see, and neither are the platform's totals.
     const stats = await callerFor(alice).events.stats();
-    expect(stats.totalConnections).toBe(3);
-    expect(stats.clientsByUser).toEqual({ [alice.user.id]: 2, [carol.user.id]: 1 });
+    expect(stats.scope).toBe("organization");
+    expect(stats.totalConnections).toBe(2);
+    expect(stats.organizations).toEqual([
+      { id: await orgIdOf("acme"), name: "Acme", connections: 2, members: [{ name: "Alice", connections: 2 }] },
+    ]);
     expect(stats.eventsSent).toBeGreaterThanOrEqual(2);
     expect(stats.lastEventAt).not.toBeNull();
-    expect(stats.bus.emitted).toBeGreaterThanOrEqual(1);
+    expect(stats.platform).toBeNull();
+    expect(JSON.stringify(stats)).not.toContain(carol.user.id);
+    // The platform operator sees every tenant.
+    const all = await callerFor(olivia).events.stats();
+    expect(all.totalConnections).toBe(3);
+    expect(all.platform!.clientsByUser).toEqual({ [alice.user.id]: 2, [carol.user.id]: 1 });
+    expect(all.platform!.bus.emitted).toBeGreaterThanOrEqual(1);
+    expect(all.organizations.map((o) => o.name).sort()).toEqual(["Acme", "Globex"]);
 
     const presence = await callerFor(bob).events.presence();
     expect(presence).toHaveLength(1);

@@ -29,7 +29,8 @@ function describe(event: LiveEvent): string {
   }
 }
 
-type Me = { id: string; role: "ADMIN" | "MEMBER"; name: string | null };
+/** OPERATOR: the platform operator; ADMIN: an administrator of at least one of their organisations. */
+type Me = { id: string; role: "OPERATOR" | "ADMIN" | "MEMBER"; name: string | null };
 
 export function LiveDemo({ me, names }: { me: Me; names?: EventName[] }) {
   const live = useLiveEvents({ names });
@@ -105,7 +106,7 @@ export function LiveDemo({ me, names }: { me: Me; names?: EventName[] }) {
         </section>
         <Orders />
         <Presence />
-        {me.role === "ADMIN" && <Stats />}
+        {me.role !== "MEMBER" && <Stats />}
       </div>
     </>
   );
@@ -135,7 +136,7 @@ function SendNotification({ me }: { me: Me }) {
       >
         <select value={target} onChange={(e) => setTarget(e.target.value)} data-testid="notify-target">
           <option value="organization">My organisation</option>
-          {me.role === "ADMIN" && <option value="broadcast">Everyone</option>}
+          {me.role === "OPERATOR" && <option value="broadcast">Every organisation</option>}
           {recipients.data?.map((r) => (
             <option key={`${r.id}:${r.organization.id}`} value={`user:${r.id}`}>
               {r.name ?? r.email} ({r.organization.name})
@@ -223,12 +224,13 @@ function Presence() {
   );
 }
 
+/** Open streams of the organisations the viewer administers (every one, for the operator): names, never ids. */
 function Stats() {
   const stats = api.events.stats.useQuery(undefined, { refetchInterval: 3_000 });
   const s = stats.data;
   return (
     <section data-testid="stats">
-      <h2>Connections (admin)</h2>
+      <h2>Connections ({s?.scope === "platform" ? "platform operator" : "your organisations"})</h2>
       {s && (
         <table>
           <tbody>
@@ -248,21 +250,43 @@ function Stats() {
               <td>Last event</td>
               <td>{s.lastEventAt ? new Date(s.lastEventAt).toLocaleTimeString() : "—"}</td>
             </tr>
-            <tr>
-              <td>Events emitted / in replay log</td>
-              <td>
-                {s.bus.emitted} / {s.bus.logSize}
-              </td>
-            </tr>
-            {Object.entries(s.clientsByUser).map(([user, n]) => (
-              <tr key={user}>
-                <td className="muted">user {user}</td>
-                <td>{n}</td>
+            {s.platform && (
+              <tr>
+                <td>Events emitted / in replay log</td>
+                <td>
+                  {s.platform.bus.emitted} / {s.platform.bus.logSize}
+                </td>
               </tr>
+            )}
+            {s.organizations.map((org) => (
+              <OrganizationRows key={org.id} org={org} />
             ))}
           </tbody>
         </table>
       )}
     </section>
+  );
+}
+
+function OrganizationRows({
+  org,
+}: {
+  org: { name: string; connections: number; members: { name: string | null; connections: number }[] };
+}) {
+  return (
+    <>
+      <tr data-testid="stats-organization">
+        <td>
+          <strong>{org.name}</strong>
+        </td>
+        <td>{org.connections}</td>
+      </tr>
+      {org.members.map((member, i) => (
+        <tr key={i}>
+          <td className="muted">{member.name ?? "(no name)"}</td>
+          <td>{member.connections}</td>
+        </tr>
+      ))}
+    </>
   );
 }

@@ -8,12 +8,14 @@ import { ZodError, z } from "zod";
 
 import type { IncomingHttpHeaders } from "node:http";
 
+import { adminScopeOf, isAdministrator, type AdminScope } from "~/server/access";
 import { sessionOfRequest } from "~/server/auth";
 import { db } from "~/server/db";
 import { getEventLayer } from "~/server/event-layer";
 import {
   EventLayerError,
   parseTabId,
+  type Entitlements,
   type StreamItem,
   type Subscription,
   type SubscriptionSink,
@@ -152,10 +154,17 @@ const authenticated = t.middleware(async ({ ctx, next }) => {
   }
   const entitlements = await getEventLayer().entitlements.get(ctx.session.user.id);
   if (!entitlements) throw new TRPCError({ code: "UNAUTHORIZED", message: "the signed-in user no longer exists" });
-  return next({ ctx: { ...ctx, session: ctx.session, entitlements, isAdmin: entitlements.metadata.role === "ADMIN" } });
+  return next({ ctx: { ...ctx, session: ctx.session, entitlements, adminScope: adminScopeOf(entitlements) } });
 });
 
 export const protectedProcedure = publicProcedure.use(authenticated);
+
+/** The context of a signed-in caller, as `authenticated` leaves it. */
+export interface ProtectedContext extends TRPCContext {
+  session: Session;
+  entitlements: Entitlements;
+  adminScope: AdminScope;
+}
 
 /** A procedure that emits events: limited per user and per organisation (fairness between tenants). */
 export const emittingProcedure = protectedProcedure.use(async ({ ctx, next }) => {
@@ -175,9 +184,21 @@ export const streamingProcedure = publicProcedure
   })
   .use(authenticated);
 
+/**
+ * An organisation's administrator or the platform operator. What each
+ * procedure shows or changes is then limited to `ctx.adminScope`.
+ */
 export const adminProcedure = protectedProcedure.use(({ ctx, next }) => {
-  if (!ctx.isAdmin) {
+  if (!isAdministrator(ctx.adminScope)) {
     throw new TRPCError({ code: "FORBIDDEN", message: "administrators only" });
+  }
+  return next();
+});
+
+/** Powers that span tenants: every organisation's figures, broadcasts to everyone. */
+export const operatorProcedure = protectedProcedure.use(({ ctx, next }) => {
+  if (!ctx.adminScope.operator) {
+    throw new TRPCError({ code: "FORBIDDEN", message: "platform operators only" });
   }
   return next();
 });

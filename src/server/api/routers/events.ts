@@ -1,9 +1,11 @@
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
 
+import { administersAny, visibleOrganizations } from "~/server/access";
 import {
   adminProcedure,
   createTRPCRouter,
+  type TRPCContext,
   protectedProcedure,
   streamingProcedure,
   trackedItems,
@@ -69,15 +71,47 @@ export const eventsRouter = createTRPCRouter({
     return trackedItems(stream.attach(await open(stream), signal));
   }),
 
-  /** Registry, bus and SSE totals (slow-consumer and stalled-socket disconnects among them). */
-  stats: adminProcedure.query(async () => {
+  /**
+   * Open streams of the organisations the caller administers, by organisation
+   * and member (names, not ids). The platform operator also gets the
+   * process-wide totals: registry, bus, SSE and every instance.
+   */
+  stats: adminProcedure.query(async ({ ctx }) => {
     const { registry, bus } = getEventLayer();
+    const scope = ctx.adminScope;
+    const open = registry.list().filter((c) => administersAny(scope, c.organizationIds) || scope.operator);
+    const organizations = await namesOf(
+      ctx.db,
+      scope.operator ? [...new Set(open.flatMap((c) => c.organizationIds))] : scope.organizationIds,
+    );
+    const now = Date.now();
     return {
-      ...registry.stats(),
-      bus: await bus.stats(),
-      sse: getSseFastPath()?.hub.stats() ?? null,
-      /** With REDIS_URL: every live instance and what it holds (this one's figures are above). */
-      instances: await listInstances(),
+      scope: scope.operator ? ("platform" as const) : ("organization" as const),
+      totalConnections: open.length,
+      averageConnectionDurationMs: open.length
+        ? Math.round(open.reduce((sum, c) => sum + (now - c.connectedAt), 0) / open.length)
+        : 0,
+      eventsSent: open.reduce((sum, c) => sum + c.eventsSent, 0),
+      lastEventAt: latest(open.map((c) => c.lastEventAt)),
+      organizations: [...organizations].map(([id, name]) => {
+        const here = open.filter((c) => c.organizationIds.includes(id));
+        const users = new Map<string, { name: string | null; connections: number }>();
+        for (const c of here) {
+          const user = users.get(c.userId) ?? { name: c.userName, connections: 0 };
+          user.connections++;
+          users.set(c.userId, user);
+        }
+        return { id, name, connections: here.length, members: [...users.values()] };
+      }),
+      platform: scope.operator
+        ? {
+            ...registry.stats(),
+            bus: await bus.stats(),
+            sse: getSseFastPath()?.hub.stats() ?? null,
+            /** With REDIS_URL: every live instance and what it holds (this one's figures are above). */
+            instances: await listInstances(),
+          }
+        : null,
     };
   }),
 
@@ -97,22 +131,49 @@ export const eventsRouter = createTRPCRouter({
     );
   }),
 
-  /** Open subscriptions, optionally of one user (admins). */
-  connections: adminProcedure.input(z.object({ userId: z.string().optional() }).optional()).query(({ input }) =>
-    getEventLayer()
-      .registry.list({ userId: input?.userId })
-      .map((c) => ({
+  /**
+   * Open streams of members of the organisations the caller administers
+   * (every stream, for the platform operator), optionally of one user. Each
+   * lists only the organisations the caller administers.
+   */
+  connections: adminProcedure
+    .input(z.object({ userId: z.string().max(64).optional() }).optional())
+    .query(async ({ ctx, input }) => {
+      const scope = ctx.adminScope;
+      const open = getEventLayer()
+        .registry.list({ userId: input?.userId })
+        .filter((c) => scope.operator || administersAny(scope, c.organizationIds));
+      const names = await namesOf(ctx.db, [
+        ...new Set(open.flatMap((c) => visibleOrganizations(scope, c.organizationIds))),
+      ]);
+      return open.map((c) => ({
         connectionId: c.connectionId,
         userId: c.userId,
         userName: c.userName,
+        /** The tab's session and its sign-in (within the caller's organisations: they administer those sign-ins). */
         sessionId: c.sessionId,
         signInSessionId: c.signInSessionId,
         /** One stream shared by every tab of the sign-in. */
         allTabs: c.allTabs,
-        organizationIds: [...c.organizationIds],
+        organizations: visibleOrganizations(scope, c.organizationIds).map((id) => ({
+          id,
+          name: names.get(id) ?? null,
+        })),
         connectedAt: new Date(c.connectedAt).toISOString(),
         eventsSent: c.eventsSent,
         lastEventAt: c.lastEventAt ? new Date(c.lastEventAt).toISOString() : null,
-      })),
-  ),
+      }));
+    }),
 });
+
+/** Organisation names by id. */
+async function namesOf(db: TRPCContext["db"], ids: readonly string[]): Promise<Map<string, string>> {
+  if (ids.length === 0) return new Map();
+  const rows = await db.organization.findMany({ where: { id: { in: [...ids] } }, select: { id: true, name: true } });
+  return new Map(rows.map((row) => [row.id, row.name]));
+}
+
+function latest(times: (number | null)[]): string | null {
+  const newest = Math.max(...times.map((t) => t ?? 0));
+  return newest > 0 ? new Date(newest).toISOString() : null;
+}

@@ -18,7 +18,7 @@ const notificationTarget = z.discriminatedUnion("kind", [
 export const notificationRouter = createTRPCRouter({
   /**
    * The demo mutation: emits `notification.created` to a user of one of my
-   * organisations, to myself, to my organisation, or (admins) to everyone.
+   * organisations, to myself, to my organisation, or (platform operators) to every organisation.
    */
   send: emittingProcedure
     .input(z.object({ target: notificationTarget, message: z.string().trim().min(1).max(1000) }))
@@ -62,8 +62,12 @@ export const notificationRouter = createTRPCRouter({
           break;
         }
         case "broadcast":
-          if (!ctx.isAdmin) {
-            throw new TRPCError({ code: "FORBIDDEN", message: "only administrators can broadcast" });
+          // Every tenant at once: an organisation's admin reaches their own members with "organization".
+          if (!ctx.adminScope.operator) {
+            throw new TRPCError({
+              code: "FORBIDDEN",
+              message: "only platform operators can send to every organisation",
+            });
           }
           target = { kind: "broadcast" };
           scope = "broadcast";
