@@ -29,7 +29,7 @@ if (!(drainReconnectsPerSecond > 0)) {
 const fastPathEnabled = process.env.EVENTS_FAST_PATH ? process.env.EVENTS_FAST_PATH === "true" : !dev;
 // tRPC's stock handler stays reachable for comparisons (tests, benchmark) when allowed.
 const stockAllowed = process.env.EVENTS_ALLOW_STOCK_SSE === "true";
-const STREAM_PATH = "/api/trpc/events.onEvent";
+const STREAM_PROCEDURE = "events.onEvent";
 // Must match src/server/http/client-ip.ts.
 const CLIENT_IP_HEADER = "x-live-events-client-ip";
 // How many proxies of ours append to X-Forwarded-For in front of this server (0: clients connect directly).
@@ -49,6 +49,24 @@ function clientIp(req) {
     if (seen) return seen;
   }
   return req.socket.remoteAddress ?? "unknown";
+}
+
+/**
+ * Whether a request names the stream procedure, however its path is spelled:
+ * tRPC percent-decodes the path and reads a comma-separated batch from it, so
+ * `/api/trpc/events%2EonEvent` and `/api/trpc/a,events.onEvent` are streams too.
+ * @param {string} url
+ */
+function isStreamRequest(url) {
+  const query = url.indexOf("?");
+  const path = query < 0 ? url : url.slice(0, query);
+  let decoded;
+  try {
+    decoded = decodeURIComponent(path);
+  } catch {
+    return false; // tRPC cannot read it either
+  }
+  return decoded.includes(STREAM_PROCEDURE);
 }
 
 /** @typedef {{ handle(req: import("node:http").IncomingMessage, res: import("node:http").ServerResponse): boolean; drain(reconnectsPerSecond: number): number }} SseFastPath */
@@ -74,11 +92,29 @@ const nextStreams = new Set();
 
 let closing = false;
 
+/**
+ * Headers every answer carries, API and stream included (pages get a full
+ * Content-Security-Policy with a nonce from src/proxy.ts, which replaces this one).
+ * @param {import("node:http").IncomingMessage} req
+ * @param {import("node:http").ServerResponse} res
+ */
+function securityHeaders(req, res) {
+  res.setHeader("x-content-type-options", "nosniff");
+  res.setHeader("referrer-policy", "strict-origin-when-cross-origin");
+  res.setHeader("x-frame-options", "DENY");
+  res.setHeader("content-security-policy", "frame-ancestors 'none'");
+  const overTls =
+    /** @type {import("node:tls").TLSSocket} */ (req.socket).encrypted === true ||
+    (trustProxyHops > 0 && req.headers["x-forwarded-proto"] === "https");
+  if (overTls) res.setHeader("strict-transport-security", "max-age=31536000");
+}
+
 const server = createServer((req, res) => {
   // Always overwritten: a value the client sent must never count.
   req.headers[CLIENT_IP_HEADER] = clientIp(req);
+  securityHeaders(req, res);
   const url = req.url ?? "/";
-  const isStream = url.startsWith(STREAM_PATH);
+  const isStream = isStreamRequest(url);
   if (closing) {
     // Requests still arriving on kept-alive sockets: no new streams here (the
     // client's retry finds the next process); anything else is answered and

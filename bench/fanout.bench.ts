@@ -395,10 +395,13 @@ async function newSessionConnects(app: AppServer, adminCookie: string) {
     );
     cookies.push(...(await Promise.all(batch)));
   }
-  // Each resumes from the newest event id, as a page that was live before the deploy does.
-  const stats = await fetch(`${app.baseUrl}/api/trpc/events.stats`, { headers: { cookie: adminCookie } });
-  const { head } = ((await stats.json()) as { result: { data: { json: { bus: { head: string } } } } }).result.data.json
-    .bus;
+  // Each resumes from a recent cursor, as a page that was live before the deploy does.
+  const sent = await fetch(`${app.baseUrl}/api/trpc/notification.send`, {
+    method: "POST",
+    headers: { cookie: adminCookie, "content-type": "application/json" },
+    body: JSON.stringify({ json: { target: { kind: "self" }, message: "cursor" } }),
+  });
+  const head = ((await sent.json()) as { result: { data: { json: { id: string } } } }).result.data.json.id;
   const input = encodeURIComponent(JSON.stringify({ json: { lastEventId: head } }));
   const url = `${app.baseUrl}/api/trpc/events.onEvent?input=${input}`;
   await sleep(500);

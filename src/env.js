@@ -46,6 +46,10 @@ export const env = createEnv({
     // take nothing before it is closed.
     EVENTS_MAX_BACKLOG_BYTES: ms(1024 * 1024),
     EVENTS_STALL_TIMEOUT_MS: ms(30_000),
+    // Streams are served by the SSE fast path (server.js) with its bounds; on by default in production.
+    EVENTS_FAST_PATH: bool.optional(),
+    // tRPC's stock handler may serve a stream that asks for it (`x-events-transport: trpc`): comparisons only.
+    EVENTS_ALLOW_STOCK_SSE: bool.default(false),
     // A user's organisations and roles are reused this long for new streams (0 = read on every connect).
     EVENTS_ENTITLEMENT_CACHE_MS: z.coerce.number().int().nonnegative().default(5_000),
     // Presence deliveries per organisation and second (events × open connections of the organisation);
@@ -68,7 +72,9 @@ export const env = createEnv({
     RATE_LIMIT_EMITS_PER_USER: z.coerce.number().int().nonnegative().default(100),
     RATE_LIMIT_EMITS_PER_ORGANIZATION: z.coerce.number().int().nonnegative().default(500),
     RATE_LIMIT_SIGNINS_PER_IP: z.coerce.number().int().nonnegative().default(30),
+    // Failed sign-ins per account from one address, and from all addresses, per 15 minutes.
     RATE_LIMIT_SIGNIN_FAILURES_PER_ACCOUNT: z.coerce.number().int().nonnegative().default(10),
+    RATE_LIMIT_SIGNIN_FAILURES_PER_ACCOUNT_ALL_ADDRESSES: z.coerce.number().int().nonnegative().default(100),
     RATE_LIMIT_STREAM_OPENS_PER_IP: z.coerce.number().int().nonnegative().default(600),
     ESCROW_JOB_INTERVAL_MS: z.coerce.number().int().nonnegative().default(30_000),
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
@@ -100,6 +106,8 @@ export const env = createEnv({
     EVENTS_REAUTHORIZE_INTERVAL_MS: process.env.EVENTS_REAUTHORIZE_INTERVAL_MS,
     EVENTS_MAX_BACKLOG_BYTES: process.env.EVENTS_MAX_BACKLOG_BYTES,
     EVENTS_STALL_TIMEOUT_MS: process.env.EVENTS_STALL_TIMEOUT_MS,
+    EVENTS_FAST_PATH: process.env.EVENTS_FAST_PATH,
+    EVENTS_ALLOW_STOCK_SSE: process.env.EVENTS_ALLOW_STOCK_SSE,
     EVENTS_ENTITLEMENT_CACHE_MS: process.env.EVENTS_ENTITLEMENT_CACHE_MS,
     EVENTS_PRESENCE_DELIVERIES_PER_SECOND: process.env.EVENTS_PRESENCE_DELIVERIES_PER_SECOND,
     RATE_LIMIT_EMITS_PER_USER: process.env.RATE_LIMIT_EMITS_PER_USER,
@@ -114,6 +122,8 @@ export const env = createEnv({
     METRICS_TOKEN: process.env.METRICS_TOKEN,
     TRPC_MAX_BATCH_SIZE: process.env.TRPC_MAX_BATCH_SIZE,
     RATE_LIMIT_SIGNIN_FAILURES_PER_ACCOUNT: process.env.RATE_LIMIT_SIGNIN_FAILURES_PER_ACCOUNT,
+    RATE_LIMIT_SIGNIN_FAILURES_PER_ACCOUNT_ALL_ADDRESSES:
+      process.env.RATE_LIMIT_SIGNIN_FAILURES_PER_ACCOUNT_ALL_ADDRESSES,
     RATE_LIMIT_STREAM_OPENS_PER_IP: process.env.RATE_LIMIT_STREAM_OPENS_PER_IP,
     ESCROW_JOB_INTERVAL_MS: process.env.ESCROW_JOB_INTERVAL_MS,
     LOG_LEVEL: process.env.LOG_LEVEL,

@@ -22,6 +22,7 @@ import {
   type EventPayload,
   type EventTarget,
 } from "~/server/events";
+import { developmentSecret } from "~/server/auth/development-secret";
 import { db, getDatabase } from "~/server/db";
 import { expectedFailures } from "~/server/log-throttle";
 import { logger } from "~/server/logger";
@@ -44,6 +45,8 @@ export function eventLayerConfigFromEnv(): EventLayerConfig {
     reauthorizeIntervalMs: env.EVENTS_REAUTHORIZE_INTERVAL_MS,
     entitlementCacheMs: env.EVENTS_ENTITLEMENT_CACHE_MS,
     presenceDeliveriesPerSecond: env.EVENTS_PRESENCE_DELIVERIES_PER_SECOND,
+    // Auth.js's secret (every instance shares it already); development makes one under .data/.
+    cursorSecret: env.AUTH_SECRET ?? developmentSecret(env.AUTH_DEV_SECRET_FILE),
   };
 }
 

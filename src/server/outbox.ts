@@ -67,10 +67,10 @@ export async function emitInTransaction<N extends EmittableEventName>(
   return row.seq;
 }
 
-/** The stream id an outbox row was published under, once the relay published it. */
+/** The id an outbox row was published under, as subscribers see it (sealed), once the relay published it. */
 export async function publishedEventId(db: PrismaClient, seq: bigint): Promise<string | null> {
   const row = await db.outboxEvent.findUnique({ where: { seq }, select: { eventId: true } });
-  return row?.eventId ?? null;
+  return row?.eventId ? getEventLayer().cursors.seal(row.eventId) : null;
 }
 
 /** Runs `fn` in a transaction whose events are published once it commits (and wakes the relay). */

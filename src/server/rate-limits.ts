@@ -4,7 +4,12 @@
  * REDIS_URL so that every instance counts against the same limits):
  * - events one user and one organisation may emit per 10 s;
  * - sign-in attempts per client address per minute (each costs a password hash);
- * - failed sign-ins per account per 15 minutes (password guessing spread over addresses);
+ * - sign-ins per account and address per 15 minutes that did not succeed
+ *   (password guessing from one address: that address is refused for that account);
+ * - sign-ins per account per 15 minutes that did not succeed, from any address
+ *   (guessing spread over addresses): past it, an address with no failures for
+ *   the account may still try, one attempt per account every few seconds, so
+ *   an attacker can slow the owner down but not lock them out;
  * - streams one client address may open per minute (reconnect floods).
  * A limit of 0 turns that limit off.
  */
@@ -50,7 +55,13 @@ const limiters = () =>
     emitsPerUser: limiter("emit-user", env.RATE_LIMIT_EMITS_PER_USER, 10),
     emitsPerOrganization: limiter("emit-org", env.RATE_LIMIT_EMITS_PER_ORGANIZATION, 10),
     signInsPerIp: limiter("signin-ip", env.RATE_LIMIT_SIGNINS_PER_IP, 60),
-    signInFailuresPerAccount: limiter("signin-fail-account", env.RATE_LIMIT_SIGNIN_FAILURES_PER_ACCOUNT, 15 * 60),
+    signInFailuresPerPair: limiter("signin-fail-pair", env.RATE_LIMIT_SIGNIN_FAILURES_PER_ACCOUNT, 15 * 60),
+    signInFailuresPerAccount: limiter(
+      "signin-fail-account",
+      env.RATE_LIMIT_SIGNIN_FAILURES_PER_ACCOUNT_ALL_ADDRESSES,
+      15 * 60,
+    ),
+    cleanAddressSignIns: limiter("signin-clean", 1, SIGN_IN_UNDER_ATTACK_DELAY_S),
     streamOpensPerIp: limiter("stream-ip", env.RATE_LIMIT_STREAM_OPENS_PER_IP, 60),
   }));
 
@@ -85,25 +96,40 @@ export async function limitStreamOpen(ip: string | null): Promise<void> {
 const accountKey = (email: string) => createHash("sha256").update(email.trim().toLowerCase()).digest("base64url");
 
 /**
- * Before a password is checked: counts the attempt against the address and
- * refuses an account that failed too often lately (whatever the address).
+ * While an account's failures from all addresses are past their limit, an
+ * address with no failures for it may try once per account every this many
+ * seconds: the longest an attacker can keep the owner waiting.
+ */
+export const SIGN_IN_UNDER_ATTACK_DELAY_S = 5;
+
+/**
+ * Before a password is checked: counts the attempt against the address, and
+ * against the account from this address and from all addresses, atomically
+ * (concurrent attempts cannot all pass a count read before any was added).
+ * The attempt counts as a failure until `signInSucceeded` takes it back.
+ * Throws RateLimitedError when the attempt may not be checked.
  */
 export async function limitSignIn(ip: string | null, email: string): Promise<void> {
-  if (ip !== null) await consume(limiters().signInsPerIp, ip, "too many sign-in attempts from your address");
-  const failures = limiters().signInFailuresPerAccount;
-  if (!failures) return;
-  const result = await failures.get(accountKey(email));
-  if (result && result.remainingPoints <= 0) throw refused(result, "too many failed sign-ins for this account");
+  const { signInsPerIp, signInFailuresPerPair, signInFailuresPerAccount, cleanAddressSignIns } = limiters();
+  if (ip !== null) await consume(signInsPerIp, ip, "too many sign-in attempts from your address");
+  const account = accountKey(email);
+  const pair = `${account}:${ip ?? "in-process"}`;
+  await consume(signInFailuresPerPair, pair, "too many failed sign-ins for this account from your address");
+  try {
+    await consume(signInFailuresPerAccount, account, "too many failed sign-ins for this account");
+  } catch (error) {
+    if (!(error instanceof RateLimitedError)) throw error;
+    // Under attack from elsewhere: an address that has not failed for this account may still try, slowly.
+    const failuresHere = (await signInFailuresPerPair?.get(pair))?.consumedPoints ?? 1;
+    if (failuresHere > 1) throw error;
+    await consume(cleanAddressSignIns, account, "this account is being guessed at; try again in a few seconds");
+  }
 }
 
-/** After the password check: a failure counts against the account, a success clears its count. */
-export async function recordSignInOutcome(email: string, ok: boolean): Promise<void> {
-  const failures = limiters().signInFailuresPerAccount;
-  if (!failures) return;
-  const key = accountKey(email);
-  if (ok) {
-    await failures.delete(key);
-    return;
-  }
-  await failures.penalty(key, 1);
+/** The password was right: the attempt is not a failure, and this address starts clean. */
+export async function signInSucceeded(ip: string | null, email: string): Promise<void> {
+  const { signInFailuresPerPair, signInFailuresPerAccount } = limiters();
+  const account = accountKey(email);
+  await signInFailuresPerPair?.delete(`${account}:${ip ?? "in-process"}`);
+  await signInFailuresPerAccount?.reward(account, 1);
 }

@@ -6,8 +6,9 @@
  * what it receives over a BroadcastChannel; the others listen. When the
  * leader closes or crashes the lock passes to a waiting tab at once; when it
  * is frozen (no heartbeat for `takeOverAfterMs`) a follower steals the lock.
- * The new leader resumes from the last id the tabs saw, and ids at or below
- * it are dropped, so a hand-over loses and repeats nothing.
+ * The new leader resumes from the last id the tabs saw, and ids already seen
+ * are dropped, so a hand-over loses and repeats nothing. Ids are sealed by
+ * the server: they compare for equality only, and order is arrival order.
  *
  * Each tab applies its own subscribers' `names` filter, and events sent to
  * one tab (`LiveEvent.tabId`) reach that tab alone.
@@ -15,7 +16,6 @@
 import type { TRPCClientError } from "@trpc/client";
 
 import type { LiveEvent } from "~/server/events";
-import { compareEventIds, isAfter, sameEpoch } from "~/server/events/event-id";
 
 export interface StreamItem {
   id: string;
@@ -81,9 +81,12 @@ export class SharedStream {
   private running = false;
   private live = false;
   private lastId: string | null = null;
-  /** Items after `bufferFrom`, so a subscriber that re-subscribes in this tab misses nothing. */
+  /** The latest events, so a subscriber that re-subscribes in this tab misses nothing. */
   private buffer: StreamItem[] = [];
-  private bufferFrom: string | null = null;
+  /** Events received so far: the position after the newest. */
+  private received = 0;
+  /** Where each id still covered by the buffer stands (events before the position after it), oldest first. */
+  private readonly positions = new Map<string, number>();
   private leading: {
     /** The lock request that made this tab the leader. */
     request: object;
@@ -239,8 +242,10 @@ export class SharedStream {
         this.setHolder(message.leader);
         // A tab that joined after the stream went live learns where it stands.
         if (message.live && !this.live && message.lastId !== null && !this.leading) {
-          this.lastId ??= message.lastId;
-          this.bufferFrom ??= this.lastId;
+          if (this.lastId === null) {
+            this.lastId = message.lastId;
+            this.positions.set(message.lastId, this.received);
+          }
           this.live = true;
           for (const subscriber of this.subscribers) if (!subscriber.started) this.begin(subscriber);
         }
@@ -262,8 +267,7 @@ export class SharedStream {
     const name = item.event.name;
     if (name === "system.ready") {
       this.live = true;
-      this.advance(item.id);
-      this.bufferFrom ??= item.id;
+      this.at(item.id);
       for (const subscriber of this.subscribers) {
         if (subscriber.started) subscriber.onItem(item);
         else this.begin(subscriber);
@@ -271,21 +275,31 @@ export class SharedStream {
       return;
     }
     if (name === "system.gap") {
-      this.advance(item.id);
       this.buffer = [];
-      this.bufferFrom = item.id;
+      this.positions.clear();
+      this.at(item.id);
       for (const subscriber of this.subscribers) if (subscriber.started) subscriber.onItem(item);
       return;
     }
-    if (!isAfter(item.id, this.lastId)) return; // seen already
-    this.lastId = item.id;
+    if (this.positions.has(item.id)) return; // seen already
     this.buffer.push(item);
-    if (this.buffer.length > BUFFER) this.bufferFrom = this.buffer.shift()!.id;
+    this.received++;
+    this.at(item.id);
+    if (this.buffer.length > BUFFER) {
+      this.buffer.shift();
+      const oldest = this.received - this.buffer.length;
+      for (const [id, position] of this.positions) {
+        if (position >= oldest) break;
+        this.positions.delete(id);
+      }
+    }
     for (const subscriber of this.subscribers) if (subscriber.started) this.forward(subscriber, item);
   }
 
-  private advance(id: string): void {
-    if (isAfter(id, this.lastId)) this.lastId = id;
+  /** The stream now stands at `id`: the newest cursor, and a position a subscriber can resume from. */
+  private at(id: string): void {
+    this.lastId = id;
+    this.positions.set(id, this.received);
   }
 
   private forward(subscriber: TabSubscriber, item: StreamItem): void {
@@ -304,8 +318,8 @@ export class SharedStream {
     const head = this.lastId!;
     const from = subscriber.cursor;
     let replayed = 0;
-    const known = (id: string) => this.bufferFrom !== null && sameEpoch(id, this.bufferFrom);
-    if (from !== null && (!known(from) || compareEventIds(from, this.bufferFrom!) < 0)) {
+    const position = from === null ? undefined : this.positions.get(from);
+    if (from !== null && position === undefined) {
       subscriber.onItem(
         systemItem(head, "system.gap", {
           lastEventId: from,
@@ -313,12 +327,10 @@ export class SharedStream {
           reason: "retention_exceeded",
         }),
       );
-    } else if (from !== null) {
-      for (const item of this.buffer) {
-        if (compareEventIds(item.id, from) > 0) {
-          this.forward(subscriber, item);
-          replayed++;
-        }
+    } else if (position !== undefined) {
+      for (const item of this.buffer.slice(position - (this.received - this.buffer.length))) {
+        this.forward(subscriber, item);
+        replayed++;
       }
     }
     subscriber.onItem(

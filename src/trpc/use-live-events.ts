@@ -3,7 +3,6 @@
 import { useCallback, useEffect, useMemo, useRef, useState, useSyncExternalStore } from "react";
 
 import type { EventName, LiveEvent } from "~/server/events";
-import { isAfter } from "~/server/events/event-id";
 import { coalesce } from "./coalesce";
 import { api } from "./react";
 import { sharedRoleStore } from "./shared-stream";
@@ -26,6 +25,20 @@ const INVALIDATE_INTERVAL_MS = 1_000;
 // The cursor outlives the component: a remount (navigation, Fast Refresh)
 // resumes where the last subscription stopped instead of starting blind.
 const cursors = new Map<string, string>();
+
+/** Ids recently delivered per subscription (by `names`): a repeat is dropped. */
+const recentIds = new Map<string, Set<string>>();
+const RECENT_IDS = 256;
+
+/** True the first time `id` is seen for this subscription. */
+function firstSight(namesKey: string, id: string): boolean {
+  let seen = recentIds.get(namesKey);
+  if (!seen) recentIds.set(namesKey, (seen = new Set()));
+  if (seen.has(id)) return false;
+  seen.add(id);
+  if (seen.size > RECENT_IDS) seen.delete(seen.values().next().value!);
+  return true;
+}
 
 /**
  * Typed live events for the signed-in user, over tRPC's SSE subscription.
@@ -97,8 +110,7 @@ export function useLiveEvents(options: UseLiveEventsOptions = {}) {
         void utils.invalidate();
         return;
       }
-      const cursor = cursors.get(namesKey);
-      if (cursor && !isAfter(id, cursor)) return; // already seen (a new epoch comes after a gap)
+      if (!firstSight(namesKey, id)) return; // already seen (sealed ids compare for equality only)
       cursors.set(namesKey, id);
       setLatest(event);
       setFeed((previous) => [event, ...previous].slice(0, feedSize));

@@ -21,6 +21,7 @@ import { live, messages, trpcClient, until } from "./http-client";
 const RETENTION_PER_AUDIENCE = 20;
 const SIGNINS_PER_IP = 5;
 const FAILURES_PER_ACCOUNT = 3;
+const FAILURES_PER_ACCOUNT_ALL_ADDRESSES = 6;
 const STREAM_OPENS_PER_IP = 5;
 const STREAMS_PER_ORGANIZATION = 4;
 const MAX_BODY_BYTES = 64 * 1024;
@@ -44,6 +45,7 @@ beforeAll(async () => {
       EVENTS_RETENTION_COUNT: String(RETENTION_PER_AUDIENCE),
       RATE_LIMIT_SIGNINS_PER_IP: String(SIGNINS_PER_IP),
       RATE_LIMIT_SIGNIN_FAILURES_PER_ACCOUNT: String(FAILURES_PER_ACCOUNT),
+      RATE_LIMIT_SIGNIN_FAILURES_PER_ACCOUNT_ALL_ADDRESSES: String(FAILURES_PER_ACCOUNT_ALL_ADDRESSES),
       RATE_LIMIT_STREAM_OPENS_PER_IP: String(STREAM_OPENS_PER_IP),
       EVENTS_MAX_CONNECTIONS_PER_ORGANIZATION: String(STREAMS_PER_ORGANIZATION),
       EVENTS_MAX_CONNECTIONS_PER_USER: "20",
@@ -194,15 +196,15 @@ describe("per-address limits, over HTTP", () => {
     await expect(signIn(server.baseUrl, "alice@acme.test", "demo", fromNewAddress())).resolves.toMatch(/session-token/);
   });
 
-  it("failed sign-ins are limited per account across addresses; other accounts are unaffected", async () => {
+  it("failed sign-ins slow down the guessing address for that account, not the owner elsewhere", async () => {
+    const attacker = fromNewAddress();
     for (let i = 0; i < FAILURES_PER_ACCOUNT; i++) {
-      await expect(signIn(server.baseUrl, "bob@acme.test", "wrong", fromNewAddress())).rejects.toThrow(
-        /code=credentials/,
-      );
+      await expect(signIn(server.baseUrl, "bob@acme.test", "wrong", attacker)).rejects.toThrow(/code=credentials/);
     }
-    await expect(signIn(server.baseUrl, "bob@acme.test", "demo", fromNewAddress())).rejects.toThrow(
-      /code=rate_limited/,
-    );
+    // The attacker's address is refused for bob, even with the right password.
+    await expect(signIn(server.baseUrl, "bob@acme.test", "demo", attacker)).rejects.toThrow(/code=rate_limited/);
+    // Bob, from his own address, is not locked out (before the fix: refused for 15 minutes from anywhere).
+    await expect(signIn(server.baseUrl, "bob@acme.test", "demo", fromNewAddress())).resolves.toMatch(/session-token/);
     await expect(signIn(server.baseUrl, "carol@globex.test", "demo", fromNewAddress())).resolves.toMatch(
       /session-token/,
     );
@@ -211,6 +213,40 @@ describe("per-address limits, over HTTP", () => {
       await fetch(`${server.baseUrl}/signin?error=CredentialsSignin&code=rate_limited`, { headers: fromNewAddress() })
     ).text();
     expect(page).toContain("Too many sign-in attempts");
+  });
+
+  it("concurrent wrong passwords cannot race the count: no more are checked than the limit allows", async () => {
+    const attacker = fromNewAddress();
+    // Within the address's own sign-in limit, so only the account-and-address count is tried.
+    const attempts = await Promise.allSettled(
+      Array.from({ length: SIGNINS_PER_IP }, () => signIn(server.baseUrl, "alice@acme.test", "wrong", attacker)),
+    );
+    const reasons = attempts.map((a) => (a.status === "rejected" ? String(a.reason) : "signed in"));
+    expect(reasons.filter((r) => r.includes("code=credentials"))).toHaveLength(FAILURES_PER_ACCOUNT);
+    expect(reasons.filter((r) => r.includes("code=rate_limited"))).toHaveLength(SIGNINS_PER_IP - FAILURES_PER_ACCOUNT);
+  });
+
+  it("guessing spread over many addresses slows the owner by seconds at most, never locks them out", async () => {
+    for (let i = 0; i < FAILURES_PER_ACCOUNT_ALL_ADDRESSES; i++) {
+      await expect(signIn(server.baseUrl, "carol@globex.test", "wrong", fromNewAddress())).rejects.toThrow(
+        /code=credentials/,
+      );
+    }
+    // Past the account-wide limit, a further guess from yet another address is refused or slowed…
+    const started = Date.now();
+    // …and the owner, from an address with no failures, gets in within the documented delay (5 s).
+    let signedIn = false;
+    while (!signedIn && Date.now() - started < 7_000) {
+      signedIn = await signIn(server.baseUrl, "carol@globex.test", "demo", fromNewAddress()).then(
+        () => true,
+        (error: Error) => {
+          expect(error.message).toMatch(/code=rate_limited/);
+          return new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 500));
+        },
+      );
+    }
+    expect(signedIn).toBe(true);
+    expect(Date.now() - started).toBeLessThan(6_000);
   });
 });
 

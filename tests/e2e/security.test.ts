@@ -29,6 +29,11 @@ describe("hardening, over HTTP", () => {
       "https://evil.example/",
       "/%5Cevil.example",
       "\\\\evil.example",
+      // Normalised into a protocol-relative URL.
+      "/.//evil.example",
+      "/..//evil.example",
+      "/%2e//evil.example",
+      "/a/..//evil.example",
     ]) {
       const res = await fetch(`${baseUrl()}/signin?callbackUrl=${encodeURIComponent(callbackUrl)}`, {
         headers: { cookie: aliceCookie },
@@ -65,7 +70,8 @@ describe("hardening, over HTTP", () => {
   });
 
   it("a refused cursor says what was wrong with it, not where the stream is", async () => {
-    const future = `${Date.now() + 86_400_000}-0`;
+    // Shaped like a sealed cursor, but not sealed by this server.
+    const future = randomBytes(40).toString("base64url");
     const input = encodeURIComponent(JSON.stringify(superjson.serialize({ lastEventId: future })));
     const res = await fetch(`${baseUrl()}/api/trpc/events.onEvent?input=${input}`, {
       headers: { cookie: aliceCookie },
@@ -74,7 +80,7 @@ describe("hardening, over HTTP", () => {
     expect(text).toMatch(/not issued here/);
     expect(text).not.toMatch(/newest/);
     // No id in the answer but, at most, the one the caller sent.
-    expect((text.match(/\d{13}-\d+/g) ?? []).filter((id) => id !== future)).toEqual([]);
+    expect(text.match(/\d{13}-\d+/g) ?? []).toEqual([]);
   });
 });
 

@@ -27,6 +27,7 @@ export const testLayerConfig: EventLayerConfig = {
   maxConnectionsPerOrganization: 1_000,
   maxPayloadBytes: 16_384,
   maxQueuedEventsPerConnection: 1_000,
+  cursorSecret: "test-cursor-secret",
   reauthorizeIntervalMs: 0,
   entitlementCacheMs: 0,
   presenceDeliveriesPerSecond: 20_000,

@@ -154,12 +154,12 @@ describe("SSE hub over real sockets", () => {
     const slow = reader(url);
     await slow.ready();
     const emitted: string[] = [];
-    for (let i = 0; i < 5; i++) emitted.push((await note(layer, i)).id);
+    for (let i = 0; i < 5; i++) emitted.push(layer.cursors.seal((await note(layer, i)).id));
     await waitUntil(() => slow.ids.length === 5, "the first events");
     slow.stopReading();
     // Enough to fill the kernel's socket buffers (several MB on loopback) and then the backlog.
     for (let i = 5; i < 60_000 && hub.stats().slowConsumerDisconnects === 0; i++) {
-      emitted.push((await note(layer, i)).id);
+      emitted.push(layer.cursors.seal((await note(layer, i)).id));
       if (i % 200 === 0) await sleep(1);
     }
     expect(hub.stats().slowConsumerDisconnects).toBe(1);

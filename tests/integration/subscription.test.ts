@@ -178,7 +178,7 @@ describe("events.onEvent through the tRPC caller", () => {
       }
       return readAfter(...args);
     };
-    const sub = await subscribe(alice, { lastEventId: before.id, names: ["payment.failed"] });
+    const sub = await subscribe(alice, { lastEventId: layer.cursors.seal(before.id), names: ["payment.failed"] });
     await sub.ready();
     await layer.bus.emit(
       "payment.failed",
@@ -215,15 +215,16 @@ describe("events.onEvent through the tRPC caller", () => {
       name: "system.gap",
       data: { lastEventId: ids[1], reason: "retention_exceeded" },
     });
-    // Alice's own history keeps its newest three events.
+    // Alice's own history keeps its newest three events. Cursors are sealed: they open to ids on the server.
+    const { cursors } = getEventLayer();
     const gap = sub.received[0]!.event as Extract<LiveEvent, { name: "system.gap" }>;
-    expect(gap.data.oldestAvailableId).toBe(ids[5]);
+    expect(cursors.open(gap.data.oldestAvailableId!)).toBe(cursors.open(ids[5]!));
     // The gap's id is a cursor at the head: resuming from it loses nothing more.
-    expect(compareEventIds(sub.received[0]!.id, ids[7]!)).toBeGreaterThanOrEqual(0);
+    expect(compareEventIds(cursors.open(sub.received[0]!.id), cursors.open(ids[7]!))).toBeGreaterThanOrEqual(0);
     await sub.close();
 
     // A cursor from before this process started (a restart) is a gap too.
-    const restarted = await subscribe(alice, { lastEventId: "1000-0" });
+    const restarted = await subscribe(alice, { lastEventId: cursors.seal("1000-0") });
     await restarted.waitForName("system.gap");
     expect(restarted.received[0]!.event).toMatchObject({ data: { reason: "unknown_cursor" } });
     await restarted.close();
@@ -279,9 +280,21 @@ describe("bad input gets a clear error and loses nothing", () => {
     expect(codeOf(malformed)).toBe("BAD_REQUEST");
     expect((malformed as Error).message).toMatch(/malformed/);
 
-    const future = await rejection(api.events.onEvent({ lastEventId: `${Date.now() + 86_400_000}-0` }));
+    // A cursor ahead of the stream (sealed with the server's own secret, so only a server bug could make one).
+    const { cursors } = getEventLayer();
+    const future = await rejection(api.events.onEvent({ lastEventId: cursors.seal(`${Date.now() + 86_400_000}-0`) }));
     expect(codeOf(future)).toBe("BAD_REQUEST");
     expect((future as Error).message).toMatch(/not issued here/);
+    // A plain id, and a forged or tampered cursor, open nothing.
+    const plain = await rejection(api.events.onEvent({ lastEventId: `${Date.now()}-0` }));
+    expect((plain as Error).message).toMatch(/malformed/);
+    const genuine = cursors.seal(`${Date.now()}-0`);
+    const tampered = `${genuine.slice(0, 20)}${genuine[20] === "A" ? "B" : "A"}${genuine.slice(21)}`;
+    for (const forged of [tampered, "A".repeat(40)]) {
+      const refused = await rejection(api.events.onEvent({ lastEventId: forged }));
+      expect(codeOf(refused)).toBe("BAD_REQUEST");
+      expect((refused as Error).message).toMatch(/not issued here/);
+    }
 
     const tooLong = await rejection(
       api.notification.send({ target: { kind: "organization" }, message: "x".repeat(5_000) }),

@@ -18,6 +18,17 @@ describe("sign-in callback URLs", () => {
       "javascript:alert(1)",
       "http:evil.example",
       " //evil.example",
+      // Paths that normalise into a protocol-relative URL.
+      "/.//evil.example",
+      "/..//evil.example",
+      "/a/..//evil.example",
+      "/%2e//evil.example",
+      "/./\\evil.example",
+      "/.%2F%2Fevil.example",
+      "/\t/evil.example",
+      "/\n//evil.example",
+      "///evil.example",
+      "/.//evil.example/path?x=1",
     ];
     for (const url of bad) {
       const path = sameOriginPath(url);

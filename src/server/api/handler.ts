@@ -11,10 +11,13 @@ import { env } from "~/env";
 import { appRouter } from "~/server/api/root";
 import { createTRPCContext } from "~/server/api/trpc";
 import { withCappedBody } from "~/server/http/capped-request";
+import { crossSiteRefusal, type CrossSiteRefusal } from "~/server/http/same-origin";
 
 export const TRPC_ENDPOINT = "/api/trpc";
 
 export function handleTrpcRequest(req: Request): Promise<Response> {
+  const refusal = crossSiteRefusal(req.method, req.headers);
+  if (refusal) return Promise.resolve(refusedResponse(refusal));
   return fetchRequestHandler({
     endpoint: TRPC_ENDPOINT,
     req: withCappedBody(req, env.TRPC_MAX_BODY_BYTES),
@@ -25,4 +28,13 @@ export function handleTrpcRequest(req: Request): Promise<Response> {
     // tRPC's SSE responses already carry `Cache-Control: no-cache, no-transform`
     // and `X-Accel-Buffering: no`, which keeps nginx from buffering the stream.
   });
+}
+
+/** A refusal in tRPC's error shape, so tRPC's client reports it as a TRPCClientError. */
+function refusedResponse({ status, message }: CrossSiteRefusal): Response {
+  const code = status === 403 ? "FORBIDDEN" : "UNSUPPORTED_MEDIA_TYPE";
+  const body = {
+    error: { json: { message, code: status === 403 ? -32003 : -32415, data: { code, httpStatus: status } } },
+  };
+  return Response.json(body, { status });
 }

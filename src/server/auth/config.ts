@@ -10,7 +10,7 @@ import { env } from "~/env";
 import { db } from "~/server/db";
 import { clientIpOf } from "~/server/http/client-ip";
 import { expectedFailures } from "~/server/log-throttle";
-import { limitSignIn, RateLimitedError, recordSignInOutcome } from "~/server/rate-limits";
+import { limitSignIn, RateLimitedError, signInSucceeded } from "~/server/rate-limits";
 import { logger } from "~/server/logger";
 import { developmentSecret } from "./development-secret";
 import { endSignIn, isSignInActive, recordSignIn } from "./sign-in-sessions";
@@ -64,8 +64,9 @@ if (demoLoginEnabled) {
         const parsed = credentialsInput.safeParse(raw);
         if (!parsed.success) return null;
         const { email, password } = parsed.data;
+        const ip = clientIpOf(request.headers);
         try {
-          await limitSignIn(clientIpOf(request.headers), email);
+          await limitSignIn(ip, email);
         } catch (error) {
           if (!(error instanceof RateLimitedError)) throw error;
           const line = expectedFailures.take("auth:rate_limited");
@@ -74,7 +75,7 @@ if (demoLoginEnabled) {
         }
         const user = await db.user.findUnique({ where: { email } });
         const ok = !!user?.passwordHash && (await verifyPassword(password, user.passwordHash));
-        await recordSignInOutcome(email, ok);
+        if (ok) await signInSucceeded(ip, email);
         if (!ok) {
           // Never the address: logs are not a place for personal data.
           logger.info({ event: "auth.failed", provider: "demo" }, "demo login rejected");

@@ -11,6 +11,7 @@ import { z } from "zod";
 import {
   eventCatalog,
   isEventName,
+  isReplayed,
   type EmittableEventName,
   type EventDefinition,
   type EventName,
@@ -18,7 +19,7 @@ import {
 } from "./catalog";
 import type { SubscriberIdentity } from "./identity";
 import { silentLogger, type EventLayerLogger } from "./logger";
-import type { EventEnvelope } from "./envelope";
+import { UNREPLAYED_ID, type EventEnvelope } from "./envelope";
 import { EventPayloadTooLargeError, EventValidationError } from "./errors";
 import type { EventId } from "./event-id";
 import type { EventDraft, ReplayLog, ReplayResult } from "./replay-log";
@@ -80,7 +81,21 @@ export class EventBus {
     payload: EventPayload<N>,
     target: EventTarget,
   ): Promise<EventEnvelope<N>> {
-    return (await this.publish(this.validate(name, payload, target))) as EventEnvelope<N>;
+    const draft = this.validate(name, payload, target);
+    if (!isReplayed(name)) return (await this.signal(draft)) as EventEnvelope<N>;
+    return (await this.publish(draft)) as EventEnvelope<N>;
+  }
+
+  /**
+   * Delivers an event that is state, not history (`replayed: false` in the
+   * catalog) to whoever is connected, without the replay log: it takes no id
+   * of the stream, no place in any audience's history, and is never replayed.
+   */
+  private async signal(draft: EventDraft): Promise<EventEnvelope> {
+    const envelope: EventEnvelope = Object.freeze({ ...draft, id: UNREPLAYED_ID });
+    await this.options.transport.signal(envelope);
+    this.emitted++;
+    return envelope;
   }
 
   /**
@@ -108,6 +123,7 @@ export class EventBus {
    * crashed before marking its row cannot give one event two ids.
    */
   async publish(draft: EventDraft, options: { key?: string } = {}): Promise<EventEnvelope> {
+    if (!isReplayed(draft.name)) return this.signal(draft);
     const { log, transport } = this.options;
     const { envelope, repeated } =
       options.key === undefined

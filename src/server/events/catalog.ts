@@ -32,6 +32,13 @@ export interface EventDefinition<
   description: string;
   /** What the emitter passes to `bus.emit`. */
   payload: TPayload;
+  /**
+   * False for state rather than history (presence): delivered live to whoever
+   * is connected, never kept in the replay log, so its volume can neither
+   * evict other events nor cause a gap. A client that (re)connects reads the
+   * current state instead of a replay of changes.
+   */
+  replayed?: false;
   /** Tiny fields the server adds (e.g. displayAmount); never sent by emitters. */
   derived?: {
     schema: TDerived;
@@ -165,7 +172,9 @@ export const eventCatalog = {
   "presence.changed": defineEvent({
     audience: "organization",
     version: 1,
-    description: "A member of the organisation came online or went offline.",
+    replayed: false,
+    description:
+      "A member of the organisation came online or went offline (at most one per member and second). Live only, never replayed: after system.ready, read the list (events.presence).",
     payload: z.object({
       organizationId: id,
       userId: id,
@@ -176,8 +185,9 @@ export const eventCatalog = {
   "presence.many_changed": defineEvent({
     audience: "organization",
     version: 1,
+    replayed: false,
     description:
-      "Many members came online or went offline at once (more than the per-second limit of presence.changed): read the list again.",
+      "Many members came online or went offline at once (more than the per-second limit of presence.changed): read the list again. Live only, never replayed.",
     payload: z.object({
       organizationId: id,
       /** Transitions folded into this event. */
@@ -226,6 +236,13 @@ export const emittableEventNames = eventNames.filter(
 export const eventNameSchema = z.enum(eventNames as [EventName, ...EventName[]], {
   error: (issue) => `unknown event name ${JSON.stringify(issue.input)}; known: ${eventNames.join(", ")}`,
 });
+
+const unreplayed = new Set(eventNames.filter((name) => eventCatalog[name].replayed === false));
+
+/** Whether events of this name are kept for replay (history), or only delivered live (state). */
+export function isReplayed(name: EventName): boolean {
+  return !unreplayed.has(name);
+}
 
 export function isEventName(value: string): value is EventName {
   return Object.hasOwn(eventCatalog, value);

@@ -3,6 +3,9 @@ import type { EventId } from "./event-id";
 import { splitSessionId } from "./identity";
 import type { EventTarget } from "./targets";
 
+/** The id of an event that is not in the stream (`replayed: false` in the catalog): never a cursor. */
+export const UNREPLAYED_ID = "0-0";
+
 /** An event as the bus stores and routes it (server side only). */
 export interface EventEnvelope<N extends EventName = EventName> {
   readonly id: EventId;

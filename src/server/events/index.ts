@@ -17,6 +17,7 @@ export type { EventEnvelope, LiveEvent, LiveEventOf, StreamItem } from "./envelo
 export type { EventDraft } from "./replay-log";
 export * from "./errors";
 export { compareEventIds, type EventId } from "./event-id";
+export { CursorSealer, MAX_SEALED_CURSOR_LENGTH } from "./cursor-sealer";
 export { EntitlementCache } from "./entitlement-cache";
 export {
   parseTabId,

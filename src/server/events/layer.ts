@@ -4,6 +4,7 @@
  * interfaces.
  */
 import { EventBus } from "./bus";
+import { CursorSealer } from "./cursor-sealer";
 import { EntitlementCache } from "./entitlement-cache";
 import { ConnectionLimitError } from "./errors";
 import type { EntitlementLookup, ResolvedSubscriber } from "./identity";
@@ -17,6 +18,7 @@ import { MemoryPresence } from "./presence-memory";
 import { ConnectionRegistry } from "./registry";
 import { Reauthorizer } from "./reauthorizer";
 import { MemoryReplayLog } from "./replay-log-memory";
+import { SealedSink } from "./sealed-sink";
 import { Subscription, type SubscriptionOptions } from "./subscription";
 import type { RedisClient } from "./redis-client";
 import type { ReplayLog } from "./replay-log";
@@ -46,6 +48,11 @@ export interface EventLayerConfig {
   /** How long a user's entitlements are reused for new connections. */
   entitlementCacheMs: number;
   /**
+   * The deployment's secret for sealing event ids (cursor-sealer.ts), the
+   * same on every instance.
+   */
+  cursorSecret: string;
+  /**
    * Presence deliveries per organisation and second: `presence.changed`
    * events are sent while events × the organisation's open connections stay
    * within it (at least one a second), the rest folded into one
@@ -66,6 +73,8 @@ export interface EventLayer {
   /** Users' entitlements, cached briefly; shared by connects and re-authorisation. */
   entitlements: EntitlementCache;
   reauthorizer: Reauthorizer;
+  /** Seals every id that leaves the layer, and opens the cursors clients send back. */
+  cursors: CursorSealer;
   config: EventLayerConfig;
   logger: EventLayerLogger;
   close(): Promise<void>;
@@ -124,6 +133,7 @@ function assemble(
     presence,
     entitlements,
     reauthorizer,
+    cursors: new CursorSealer(config.cursorSecret),
     config,
     logger,
     close: async () => {
@@ -233,11 +243,18 @@ export type OpenSubscriptionOptions = Pick<
   "identity" | "names" | "lastEventId" | "sink" | "expiresAt"
 >;
 
-/** Opens a subscription on `layer` with its engines, limits and re-authorisation. */
+/**
+ * Opens a subscription on `layer` with its engines, limits and
+ * re-authorisation. `lastEventId` is a cursor as the client received it
+ * (sealed), and every id written to `sink` is sealed.
+ */
 export async function openSubscription(layer: EventLayer, options: OpenSubscriptionOptions): Promise<Subscription> {
+  const opened = options.lastEventId === null ? null : layer.cursors.open(options.lastEventId);
   await layer.admit?.(options.identity);
   return Subscription.open({
     ...options,
+    lastEventId: opened,
+    sink: new SealedSink(options.sink, layer.cursors, options.lastEventId, opened),
     bus: layer.bus,
     registry: layer.registry,
     presence: layer.presence,

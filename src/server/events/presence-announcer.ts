@@ -1,15 +1,22 @@
 /**
  * Turns presence transitions into events for the organisation's members.
  *
- * One transition is one `presence.changed`, which is right while members come
- * and go one at a time. In a burst it is not: when every member reconnects at
- * once (after a deploy), one event per transition, each delivered to every
- * member online, costs members² deliveries and a durable write per member.
- * So presence gets a delivery budget per organisation and second: with M
- * connections of the organisation open here, `deliveriesPerSecond / M`
- * individual events (at least one). The transitions past that are folded into
- * one `presence.many_changed` at the end of the one-second window, which
- * tells clients to read the list again (`events.presence`).
+ * Presence is state: what a member needs is who is online, not every
+ * transition. So transitions are coalesced per organisation over a window of
+ * a second:
+ * - the first transition of a quiet organisation is announced at once;
+ * - the rest of the window's transitions are announced when it ends, one per
+ *   member whose state differs from what was last announced. A member who
+ *   leaves and comes back within the window (a reconnect, a tab reloaded) is
+ *   not announced at all, however often it happens: at most two announcements
+ *   per member and second, whatever the member does.
+ * - With M connections of the organisation open here, a window announces at
+ *   most `deliveriesPerSecond / M` members individually (at least one); the
+ *   others are folded into one `presence.many_changed`, which tells clients
+ *   to read the list again (`events.presence`).
+ *
+ * The events are not replayed (the catalog marks them `replayed: false`), so
+ * however busy presence is, it takes no place in any history.
  */
 import type { EventBus } from "./bus";
 import type { EventPayload } from "./catalog";
@@ -18,9 +25,17 @@ import type { PresenceChange } from "./presence";
 
 const WINDOW_MS = 1_000;
 
+interface MemberState {
+  name: string | null;
+  /** What the organisation's members were last told. */
+  announced: boolean;
+  online: boolean;
+}
+
 interface OrganizationWindow {
+  members: Map<string, MemberState>;
+  /** Announcements made in this window. */
   announced: number;
-  folded: number;
 }
 
 export class PresenceAnnouncer {
@@ -38,40 +53,52 @@ export class PresenceAnnouncer {
     private readonly logger: EventLayerLogger,
   ) {}
 
-  /** Announces one transition, or folds it into the window's summary. */
+  /** Records one transition: announced now in a quiet organisation, else when the window ends. */
   announce(change: PresenceChange): void {
-    const { organizationId } = change;
+    const { organizationId, userId } = change;
     let window = this.windows.get(organizationId);
     if (!window) {
-      window = { announced: 0, folded: 0 };
+      window = { members: new Map(), announced: 0 };
       this.windows.set(organizationId, window);
       this.timer ??= setTimeout(() => this.flush(), WINDOW_MS).unref();
-    }
-    if (this.deliveriesPerSecond > 0 && window.announced >= this.eventsAllowed(organizationId)) {
-      window.folded += 1;
+      window.members.set(userId, { name: change.userName, announced: change.online, online: change.online });
+      window.announced++;
+      this.emitChanged(organizationId, userId, change.userName, change.online);
       return;
     }
-    window.announced += 1;
-    this.emit(
-      "presence.changed",
-      { organizationId, userId: change.userId, name: change.userName, online: change.online },
-      organizationId,
-    );
+    const member = window.members.get(userId);
+    if (member) {
+      member.online = change.online;
+      member.name = change.userName;
+    } else {
+      window.members.set(userId, { name: change.userName, announced: !change.online, online: change.online });
+    }
   }
 
   private eventsAllowed(organizationId: string): number {
+    if (this.deliveriesPerSecond <= 0) return Number.POSITIVE_INFINITY;
     return Math.max(1, Math.floor(this.deliveriesPerSecond / Math.max(1, this.audienceOf(organizationId))));
   }
 
-  /** Ends the window: one summary per organisation that had transitions folded. */
+  /** Ends the window: the members whose state changed since they were last announced, or a summary. */
   flush(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
     const ended = this.windows;
     this.windows = new Map();
-    for (const [organizationId, { folded }] of ended) {
+    for (const [organizationId, window] of ended) {
+      const changed = [...window.members].filter(([, member]) => member.online !== member.announced);
+      const individually = Math.max(0, this.eventsAllowed(organizationId) - window.announced);
+      for (const [userId, member] of changed.slice(0, individually)) {
+        this.emitChanged(organizationId, userId, member.name, member.online);
+      }
+      const folded = changed.length - Math.min(changed.length, individually);
       if (folded > 0) this.emit("presence.many_changed", { organizationId, changes: folded }, organizationId);
     }
+  }
+
+  private emitChanged(organizationId: string, userId: string, name: string | null, online: boolean): void {
+    this.emit("presence.changed", { organizationId, userId, name, online }, organizationId);
   }
 
   private emit<N extends "presence.changed" | "presence.many_changed">(

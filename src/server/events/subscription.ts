@@ -16,7 +16,7 @@
  */
 import type { EventBus } from "./bus";
 import type { EventName } from "./catalog";
-import { toStreamItem, type EventEnvelope, type StreamItem } from "./envelope";
+import { toStreamItem, UNREPLAYED_ID, type EventEnvelope, type StreamItem } from "./envelope";
 import { SubscriptionRevokedError } from "./errors";
 import { assertCursorWithin, compareEventIds, sameEpoch, type EventId } from "./event-id";
 import { sameEntitlements, type Entitlements, type ResolvedSubscriber } from "./identity";
@@ -214,6 +214,12 @@ export class Subscription implements Reauthorizable {
   }
 
   private onEnvelope(envelope: EventEnvelope): void {
+    if (envelope.id === UNREPLAYED_ID) {
+      // State, not history: only while live. A subscription that is catching up says
+      // `system.ready` when it is done, and the client reads the state then.
+      if (this.state === "live") this.send({ id: this.cursor, event: toStreamItem(envelope).event });
+      return;
+    }
     switch (this.state) {
       case "live":
         this.deliver(envelope);

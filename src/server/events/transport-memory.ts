@@ -12,6 +12,10 @@ export class MemoryTransport implements EventTransport {
     for (const handler of this.handlers) handler(envelope);
   }
 
+  signal(envelope: EventEnvelope): void {
+    this.publish(envelope);
+  }
+
   onEnvelope(handler: (envelope: EventEnvelope) => void): () => void {
     // Wrapped so the same function registered twice is two registrations.
     const registration = (envelope: EventEnvelope) => handler(envelope);

@@ -10,8 +10,12 @@
  * a new epoch (Redis flushed or replaced), or whose newest id went below the
  * last one seen, is read from its start: its events carry the new epoch, and
  * a subscriber whose cursor is of the old one gets a gap before them.
+ *
+ * Signals (events that are state, not history) go through a second, capped
+ * stream that the same blocking read tails: never part of the log, so they
+ * neither take stream ids nor count against any audience's history.
  */
-import type { EventEnvelope } from "./envelope";
+import { UNREPLAYED_ID, type EventEnvelope } from "./envelope";
 import { bareEventId, compareEventIds, epochOf } from "./event-id";
 import type { EventLayerLogger } from "./logger";
 import { silentLogger } from "./logger";
@@ -26,6 +30,8 @@ export interface RedisTransportOptions {
   blockMs?: number;
   /** Pause after a failed read before the next try. */
   retryMs?: number;
+  /** Signals kept in their stream (approximately): enough for instances a few reads behind. */
+  maxSignals?: number;
 }
 
 export class RedisTransport implements EventTransport {
@@ -33,7 +39,9 @@ export class RedisTransport implements EventTransport {
   private readonly streamKey: string;
   private readonly logger: EventLayerLogger;
   private readonly originKey: string;
+  private readonly signalsKey: string;
   private lastId: string | null = null;
+  private lastSignalId = "0-0";
   /** The epoch of the log the tail reads ("" while it has not seen one). */
   private epoch = "";
   private epochCheckedAt = 0;
@@ -55,6 +63,7 @@ export class RedisTransport implements EventTransport {
   ) {
     this.streamKey = `${options.prefix ?? "{t3-live-events}:"}stream`;
     this.originKey = `${options.prefix ?? "{t3-live-events}:"}origin`;
+    this.signalsKey = `${options.prefix ?? "{t3-live-events}:"}signals`;
     this.logger = options.logger ?? silentLogger;
     this.ready = new Promise((resolve) => (this.started = resolve));
     this.loop = this.run();
@@ -64,6 +73,13 @@ export class RedisTransport implements EventTransport {
     if (appendedEnvelopes.has(envelope)) return;
     const { id, ...draft } = envelope;
     await this.client.call("XADD", this.streamKey, bareEventId(id), "e", JSON.stringify(draft), "p", epochOf(id));
+  }
+
+  async signal(envelope: EventEnvelope): Promise<void> {
+    const { name, version, data, emittedAt, target } = envelope;
+    const draft = { name, version, data, emittedAt, target };
+    const cap = String(this.options.maxSignals ?? 10_000);
+    await this.client.call("XADD", this.signalsKey, "MAXLEN", "~", cap, "*", "e", JSON.stringify(draft));
   }
 
   onEnvelope(handler: (envelope: EventEnvelope) => void): () => void {
@@ -86,9 +102,9 @@ export class RedisTransport implements EventTransport {
     return origin ? epochOf(origin) : "";
   }
 
-  /** The stream's newest id ("0-0" when empty). */
-  private async newestId(): Promise<string> {
-    const last = (await this.tail.call("XREVRANGE", this.streamKey, "+", "-", "COUNT", 1)) as StreamEntry[];
+  /** A stream's newest id ("0-0" when empty). */
+  private async newestId(key = this.streamKey): Promise<string> {
+    const last = (await this.tail.call("XREVRANGE", key, "+", "-", "COUNT", 1)) as StreamEntry[];
     return last[0]?.[0] ?? "0-0";
   }
 
@@ -100,6 +116,7 @@ export class RedisTransport implements EventTransport {
           this.epoch = await this.currentEpoch();
           this.epochCheckedAt = Date.now();
           this.lastId = await this.newestId();
+          this.lastSignalId = await this.newestId(this.signalsKey);
           this.started();
         } else if (failures > 0 || Date.now() - this.epochCheckedAt >= (this.options.blockMs ?? 5_000)) {
           // After a failure, and every block interval: the connection may have been re-established
@@ -113,6 +130,7 @@ export class RedisTransport implements EventTransport {
               "the event stream is a new one; reading it from the start",
             );
             this.lastId = "0-0";
+            this.lastSignalId = await this.newestId(this.signalsKey);
           }
           if (epoch !== "") this.epoch = epoch;
         }
@@ -128,13 +146,22 @@ export class RedisTransport implements EventTransport {
           this.options.blockMs ?? 5_000,
           "STREAMS",
           this.streamKey,
+          this.signalsKey,
           this.lastId,
+          this.lastSignalId,
         )) as unknown[] | null;
-        for (const entry of entriesOf(reply)) {
+        const streams = entriesByStream(reply);
+        for (const entry of streams.get(this.streamKey) ?? []) {
           this.lastId = entry[0];
           const epoch = fieldOf(entry, "p");
           if (epoch) this.epoch = epoch;
           const envelope = envelopeOf(entry);
+          for (const handler of this.handlers) handler(envelope);
+        }
+        for (const entry of streams.get(this.signalsKey) ?? []) {
+          this.lastSignalId = entry[0];
+          const draft = JSON.parse(fieldOf(entry, "e") ?? "null") as Omit<EventEnvelope, "id">;
+          const envelope: EventEnvelope = Object.freeze({ ...draft, id: UNREPLAYED_ID });
           for (const handler of this.handlers) handler(envelope);
         }
       } catch (error) {
@@ -148,9 +175,14 @@ export class RedisTransport implements EventTransport {
   }
 }
 
-/** XREAD's entries for its one stream: `[[key, entries]]` in RESP2, `[key, entries]` (a map) in RESP3. */
-function entriesOf(reply: unknown[] | null): StreamEntry[] {
-  if (!reply || reply.length === 0) return [];
-  const first = reply[0];
-  return (Array.isArray(first) ? first[1] : reply[1]) as StreamEntry[];
+/** XREAD's entries by stream: `[[key, entries], …]` in RESP2, `[key, entries, …]` (a map) in RESP3. */
+function entriesByStream(reply: unknown[] | null): Map<string, StreamEntry[]> {
+  const streams = new Map<string, StreamEntry[]>();
+  if (!reply) return streams;
+  if (Array.isArray(reply[0])) {
+    for (const pair of reply as [string, StreamEntry[]][]) streams.set(String(pair[0]), pair[1]);
+  } else {
+    for (let i = 0; i + 1 < reply.length; i += 2) streams.set(String(reply[i]), reply[i + 1] as StreamEntry[]);
+  }
+  return streams;
 }

@@ -1,6 +1,7 @@
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
 
+import { env } from "~/env";
 import { administersAny, visibleOrganizations } from "~/server/access";
 import {
   adminProcedure,
@@ -14,6 +15,7 @@ import { getEventLayer, listInstances } from "~/server/event-layer";
 import { getSseFastPath } from "~/server/sse/holder";
 import {
   eventNameSchema,
+  MAX_SEALED_CURSOR_LENGTH,
   openSubscription,
   subscriberOf,
   SubscriptionStream,
@@ -24,8 +26,8 @@ import {
 export const onEventInput = z.object({
   /** Only these event names (system events always arrive). Omit for all. */
   names: z.array(eventNameSchema).max(64).optional(),
-  /** Resume after this id; tRPC's link fills it on reconnect (Last-Event-ID). */
-  lastEventId: z.string().max(64).nullish(),
+  /** Resume after this id (a sealed cursor the stream sent); tRPC's link fills it on reconnect (Last-Event-ID). */
+  lastEventId: z.string().max(MAX_SEALED_CURSOR_LENGTH).nullish(),
   /** This browser tab's id, so two tabs of one sign-in are two sessions (EventSource cannot send headers). */
   tabId: tabIdSchema.optional(),
   /**
@@ -36,6 +38,11 @@ export const onEventInput = z.object({
    */
   allTabsOf: z.string().min(1).max(128).optional(),
 });
+
+/** Where the fast path serves streams (production's server.js), tRPC's handler serves one only when asked to and allowed. */
+const fastPathServesStreams = env.EVENTS_FAST_PATH ?? env.NODE_ENV === "production";
+const stockStreamAllowed = (headers: Headers) =>
+  !fastPathServesStreams || (env.EVENTS_ALLOW_STOCK_SSE && headers.get("x-events-transport") === "trpc");
 
 export const eventsRouter = createTRPCRouter({
   onEvent: streamingProcedure.input(onEventInput).subscription(async ({ ctx, input, signal }) => {
@@ -66,6 +73,14 @@ export const eventsRouter = createTRPCRouter({
       // The SSE fast path: the subscription writes straight to its response.
       ctx.sse.attach(await open(ctx.sse));
       return trackedItems([]);
+    }
+    // However the request spelled the path, a stream that reached tRPC's own
+    // handler has none of the fast path's bounds (backlog, stall, paced drain).
+    if (!stockStreamAllowed(ctx.headers)) {
+      throw new TRPCError({
+        code: "BAD_REQUEST",
+        message: "streams are served at GET /api/trpc/events.onEvent, one per request (not batched)",
+      });
     }
     const stream = new SubscriptionStream(layer.config.maxQueuedEventsPerConnection);
     return trackedItems(stream.attach(await open(stream), signal));

@@ -84,7 +84,8 @@ export const notificationRouter = createTRPCRouter({
         },
         target,
       );
-      return { id: envelope.id, emittedAt: envelope.emittedAt };
+      // The id as recipients see it (sealed), never the layer's own sequence.
+      return { id: getEventLayer().cursors.seal(envelope.id), emittedAt: envelope.emittedAt };
     }),
 
   /** Members of my organisations, for the "send to a user" picker. */

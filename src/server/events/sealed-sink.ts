@@ -1,0 +1,65 @@
+/**
+ * The edge where ids leave the layer: every item a subscription writes is
+ * passed on with its ids sealed (cursor-sealer.ts). Events get their shared
+ * sealed id; `system.ready`, `system.gap` and events that are not replayed
+ * (presence) get cursors sealed afresh, and the cursor the client sent comes
+ * back to it exactly as it sent it.
+ */
+import { isReplayed } from "./catalog";
+import type { CursorSealer } from "./cursor-sealer";
+import type { StreamItem } from "./envelope";
+import type { EventId } from "./event-id";
+import type { SubscriptionSink } from "./subscription";
+
+export class SealedSink implements SubscriptionSink {
+  /**
+   * @param sink where the sealed items go.
+   * @param sent the cursor as the client sent it (sealed), and `opened`, the id it stands for.
+   */
+  constructor(
+    private readonly sink: SubscriptionSink,
+    private readonly sealer: CursorSealer,
+    private readonly sent: string | null,
+    private readonly opened: EventId | null,
+  ) {}
+
+  write(item: StreamItem): boolean {
+    return this.sink.write(this.sealed(item));
+  }
+
+  end(error?: unknown): void {
+    this.sink.end(error);
+  }
+
+  private sealed(item: StreamItem): StreamItem {
+    const { event } = item;
+    switch (event.name) {
+      case "system.ready": {
+        const id = this.sealer.sealFresh(item.id);
+        return { id, event: { ...event, id, data: { ...event.data, resumedFrom: this.echo(event.data.resumedFrom) } } };
+      }
+      case "system.gap": {
+        const id = this.sealer.sealFresh(item.id);
+        const { lastEventId, oldestAvailableId } = event.data;
+        const data = {
+          ...event.data,
+          lastEventId: this.echo(lastEventId)!,
+          oldestAvailableId: oldestAvailableId === null ? null : this.sealer.sealFresh(oldestAvailableId),
+        };
+        return { id, event: { ...event, id, data } };
+      }
+      default: {
+        if (isReplayed(event.name)) return this.sealer.sealEvent(item);
+        // Not in the stream: it stands where the subscriber stands, under a cursor of its own.
+        const id = this.sealer.sealFresh(item.id);
+        return { id, event: { ...event, id } };
+      }
+    }
+  }
+
+  /** The client's own cursor back as it sent it; any other id sealed afresh. */
+  private echo(id: EventId | null): string | null {
+    if (id === null) return null;
+    return id === this.opened ? this.sent : this.sealer.sealFresh(id);
+  }
+}
