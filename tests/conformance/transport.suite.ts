@@ -2,6 +2,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 
 import type { EventEnvelope } from "~/server/events";
+import { UNREPLAYED_ID } from "~/server/events/envelope";
 import type { EventTransport } from "~/server/events/transport";
 import { waitUntil } from "../helpers/wait";
 
@@ -63,6 +64,26 @@ export function transportConformance(name: string, create: TransportFactory) {
       await pair.a.publish(sent);
       await waitUntil(() => seen.length === 1, "the envelope");
       expect(seen[0]).toEqual(sent);
+    });
+
+    it("signals reach every handler intact, outside the stream: the next published envelope is still in id order", async () => {
+      const pair = (opened = await create());
+      const seen: EventEnvelope[] = [];
+      pair.b.onEnvelope((e) => seen.push(e));
+      const presence: EventEnvelope = {
+        id: UNREPLAYED_ID,
+        name: "presence.changed",
+        version: 1,
+        data: { organizationId: "acme", userId: "bob", name: "Bob", online: true },
+        emittedAt: new Date().toISOString(),
+        target: { kind: "organization", organizationId: "acme" },
+      };
+      const published = envelope(1);
+      await pair.a.signal(presence);
+      await pair.a.publish(published);
+      await waitUntil(() => seen.length === 2, "the signal and the envelope");
+      expect(seen).toContainEqual(presence);
+      expect(seen.filter((e) => e.id !== UNREPLAYED_ID)).toEqual([published]);
     });
   });
 }

@@ -4,7 +4,7 @@ import { db } from "~/server/db";
 import { releaseDueEscrows, ESCROW_HOLD_MS } from "~/server/services/orders";
 import { handlePaymentWebhook, signPayload } from "~/server/webhooks/payments";
 import { getEventLayer } from "~/server/event-layer";
-import { callerFor, freshEventLayer, sessionFor, setupDatabase, subscribe } from "./harness";
+import { callerFor, demoSessions, freshEventLayer, sessionFor, setupDatabase, subscribe } from "./harness";
 
 const secret = process.env.PAYMENTS_WEBHOOK_SECRET!;
 
@@ -129,6 +129,40 @@ describe("payments webhook: deliveries, amounts, state", () => {
     expect((await getEventLayer().bus.stats()).emitted).toBe(emittedBefore);
     expect((await db.order.findUniqueOrThrow({ where: { id: order.id } })).paymentStatus).toBe("UNPAID");
   });
+
+  it("a delivery refused for a business reason is recorded: its verbatim replay gets the same answer without work", async () => {
+    const alice = await sessionFor("alice@acme.test");
+    const order = await callerFor(alice).order.create({ title: "Refused", totalCents: 500, currency: "USD" });
+    const body = JSON.stringify({
+      id: `evt_refused_${order.id}`,
+      type: "payment.succeeded",
+      orderId: order.id,
+      amount: 1,
+      currency: "USD",
+      providerRef: "pi_refused",
+    });
+    const first = await handlePaymentWebhook(db, secret, body, signPayload(secret, body));
+    expect(first).toMatchObject({ status: 422, body: { error: "amount_mismatch" } });
+    expect(await db.paymentWebhookDelivery.findUnique({ where: { id: `evt_refused_${order.id}` } })).toMatchObject({
+      status: 422,
+    });
+    // Replayed verbatim: the recorded answer, without reading the order again.
+    await db.order.update({ where: { id: order.id }, data: { totalCents: 1 } });
+    const replay = await handlePaymentWebhook(db, secret, body, signPayload(secret, body));
+    expect(replay).toMatchObject({ status: 422, body: { error: "amount_mismatch", duplicate: true } });
+    expect((await db.order.findUniqueOrThrow({ where: { id: order.id } })).paymentStatus).toBe("UNPAID");
+    const unknown = JSON.stringify({
+      id: "evt_unknown_order",
+      type: "payment.failed",
+      orderId: "nope",
+      errorCode: "x",
+    });
+    await handlePaymentWebhook(db, secret, unknown, signPayload(secret, unknown));
+    expect(await handlePaymentWebhook(db, secret, unknown, signPayload(secret, unknown))).toMatchObject({
+      status: 404,
+      body: { duplicate: true },
+    });
+  });
 });
 
 describe("background job", () => {
@@ -137,6 +171,7 @@ describe("background job", () => {
     const api = callerFor(alice);
     const order = await api.order.create({ title: "Escrowed", totalCents: 10_000, currency: "USD" });
     await api.order.updateStatus({ orderId: order.id, to: "IN_PROGRESS" });
+    await api.order.payDemo({ orderId: order.id });
     await api.order.updateStatus({ orderId: order.id, to: "DELIVERED" });
     const sub = await subscribe(alice, { names: ["escrow.released", "order.status.changed"] });
     await sub.ready();
@@ -153,6 +188,40 @@ describe("background job", () => {
     ]);
     expect((await db.order.findUniqueOrThrow({ where: { id: order.id } })).status).toBe("COMPLETED");
     await sub.close();
+  });
+
+  it("an unpaid order is never delivered nor released; who moves an order is enforced", async () => {
+    const { alice, bob } = await demoSessions();
+    const order = await callerFor(bob).order.create({ title: "Unpaid", totalCents: 700 });
+    await callerFor(bob).order.updateStatus({ orderId: order.id, to: "IN_PROGRESS" });
+    const emitted = (await getEventLayer().bus.stats()).emitted;
+    // Before the fix, bob delivered it unpaid and the escrow job completed it.
+    await expect(callerFor(bob).order.updateStatus({ orderId: order.id, to: "DELIVERED" })).rejects.toMatchObject({
+      code: "CONFLICT",
+      message: expect.stringMatching(/paid/),
+    });
+    // Even if the database says DELIVERED (written by hand, or by an older version), escrow waits for payment.
+    await db.order.update({ where: { id: order.id }, data: { status: "DELIVERED", escrowReleaseAt: new Date(0) } });
+    await releaseDueEscrows(db, new Date(Date.now() + ESCROW_HOLD_MS + 1_000));
+    expect(await db.order.findUniqueOrThrow({ where: { id: order.id } })).toMatchObject({
+      status: "DELIVERED",
+      escrowReleasedAt: null,
+    });
+    expect((await getEventLayer().bus.stats()).emitted).toBe(emitted);
+    // A member cannot cancel; the organisation's administrator can.
+    const other = await callerFor(bob).order.create({ title: "To cancel", totalCents: 100 });
+    await expect(callerFor(bob).order.updateStatus({ orderId: other.id, to: "CANCELLED" })).rejects.toMatchObject({
+      code: "FORBIDDEN",
+    });
+    await callerFor(alice).order.updateStatus({ orderId: other.id, to: "CANCELLED" });
+    // Nobody completes an order by hand: escrow does.
+    const paid = await callerFor(alice).order.create({ title: "Paid", totalCents: 100 });
+    await callerFor(alice).order.updateStatus({ orderId: paid.id, to: "IN_PROGRESS" });
+    await callerFor(alice).order.payDemo({ orderId: paid.id });
+    await callerFor(alice).order.updateStatus({ orderId: paid.id, to: "DELIVERED" });
+    await expect(callerFor(alice).order.updateStatus({ orderId: paid.id, to: "COMPLETED" })).rejects.toMatchObject({
+      code: "FORBIDDEN",
+    });
   });
 
   it("refuses an invalid status transition with CONFLICT and emits nothing", async () => {

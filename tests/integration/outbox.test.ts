@@ -135,6 +135,8 @@ describe("transactional outbox", () => {
       totalCents: 500,
       currency: "USD",
     });
+    // Paid: an order is delivered only once paid.
+    await db.order.update({ where: { id: order.id }, data: { paymentStatus: "PAID" } });
     // Each step raced by three callers: exactly one of each wins.
     let wins = 0;
     for (const to of ["IN_PROGRESS", "DELIVERED", "COMPLETED"] as const) {

@@ -138,6 +138,8 @@ describe.skipIf(!adminUrl)(
         totalCents: 900,
         currency: "USD",
       });
+      // Paid: an order is delivered only once paid.
+      await prisma.order.update({ where: { id: order.id }, data: { paymentStatus: "PAID" } });
       let wins = 0;
       for (const to of ["IN_PROGRESS", "DELIVERED", "COMPLETED"] as const) {
         const results = await Promise.allSettled([1, 2, 3, 4].map(() => changeOrderStatus(prisma, order.id, to)));

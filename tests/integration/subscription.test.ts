@@ -422,8 +422,13 @@ describe("observability", () => {
     const { alice, bob } = await demoSessions();
     const aliceSub = await subscribe(alice, { names: ["presence.changed"] });
     await aliceSub.ready();
+    // Presence is coalesced per organisation and second: a change in a quiet second is announced at once.
+    const nextSecond = () => new Promise((resolve) => setTimeout(resolve, 1_100));
+    await nextSecond();
     const bobSub = await subscribe(bob);
     await bobSub.ready();
+    await aliceSub.waitForName("presence.changed", 1);
+    await nextSecond();
     await bobSub.close();
     await aliceSub.waitForName("presence.changed", 2);
     expect(aliceSub.events().map((r) => r.event.data)).toEqual([

@@ -163,10 +163,12 @@ function Orders() {
   const orders = api.order.list.useQuery();
   const create = api.order.create.useMutation();
   const update = api.order.updateStatus.useMutation();
+  const pay = api.order.payDemo.useMutation();
   const next: Record<string, "IN_PROGRESS" | "DELIVERED" | undefined> = {
     CREATED: "IN_PROGRESS",
     IN_PROGRESS: "DELIVERED",
   };
+  const error = create.error ?? update.error ?? pay.error;
 
   return (
     <section>
@@ -180,14 +182,18 @@ function Orders() {
       >
         Create order
       </button>
-      {(create.error ?? update.error) && <p className="error">{(create.error ?? update.error)?.message}</p>}
+      {error && <p className="error">{error.message}</p>}
       <table style={{ marginTop: 8 }}>
         <tbody>
           {orders.data?.map((o) => (
             <tr key={o.id}>
               <td>{o.title}</td>
               <td>{o.status}</td>
+              <td className="muted">{o.paymentStatus.toLowerCase()}</td>
               <td>
+                {o.paymentStatus !== "PAID" && o.status !== "CANCELLED" && o.status !== "COMPLETED" && (
+                  <button onClick={() => pay.mutate({ orderId: o.id })}>Pay (demo)</button>
+                )}
                 {next[o.status] && (
                   <button onClick={() => update.mutate({ orderId: o.id, to: next[o.status]! })}>
                     → {next[o.status]}
@@ -198,7 +204,7 @@ function Orders() {
           ))}
         </tbody>
       </table>
-      <p className="muted">Delivered orders release escrow after 10 s (background job).</p>
+      <p className="muted">An order is delivered once paid; escrow is released 10 s after delivery (background job).</p>
     </section>
   );
 }

@@ -18,7 +18,24 @@ const transitions: Record<OrderStatus, readonly OrderStatus[]> = {
   CANCELLED: [],
 };
 
+/**
+ * Who moves an order: a member of its organisation starts work and delivers
+ * (once the order is paid); only the organisation's administrator cancels;
+ * only the escrow job completes, once the hold after a paid delivery is over.
+ */
+export type OrderActor = "member" | "admin" | "system";
+const movedBy: Record<OrderStatus, readonly OrderActor[]> = {
+  CREATED: [],
+  IN_PROGRESS: ["member", "admin", "system"],
+  DELIVERED: ["member", "admin", "system"],
+  CANCELLED: ["admin", "system"],
+  COMPLETED: ["system"],
+};
+
+/** A move the order's state does not allow (CONFLICT). */
 export class OrderTransitionError extends Error {}
+/** A move the actor may not make (FORBIDDEN). */
+export class OrderPermissionError extends Error {}
 
 export async function createOrder(
   db: PrismaClient,
@@ -41,11 +58,21 @@ export async function createOrder(
   });
 }
 
-export async function changeOrderStatus(db: PrismaClient, orderId: string, to: OrderStatus) {
+export async function changeOrderStatus(db: PrismaClient, orderId: string, to: OrderStatus, by: OrderActor = "system") {
   return withEvents(db, async (tx, emit) => {
     const order = await tx.order.findUniqueOrThrow({ where: { id: orderId } });
     if (!transitions[order.status].includes(to)) {
       throw new OrderTransitionError(`an order in ${order.status} cannot move to ${to}`);
+    }
+    if (!movedBy[to].includes(by)) {
+      throw new OrderPermissionError(
+        to === "COMPLETED"
+          ? "orders complete when their escrow is released"
+          : `only the organisation's administrator can move an order to ${to}`,
+      );
+    }
+    if (to === "DELIVERED" && order.paymentStatus !== "PAID") {
+      throw new OrderTransitionError("an order can only be delivered once it is paid");
     }
     // Conditional on the version read: a concurrent change makes this one fail instead of emitting twice.
     const updated = await tx.order.updateMany({
@@ -66,17 +93,17 @@ export async function changeOrderStatus(db: PrismaClient, orderId: string, to: O
   });
 }
 
-/** Releases escrow for delivered orders whose hold expired. Returns how many. */
+/** Releases escrow for paid, delivered orders whose hold expired. Returns how many. */
 export async function releaseDueEscrows(db: PrismaClient, now = new Date()): Promise<number> {
   const due = await db.order.findMany({
-    where: { status: "DELIVERED", escrowReleasedAt: null, escrowReleaseAt: { lte: now } },
+    where: { status: "DELIVERED", paymentStatus: "PAID", escrowReleasedAt: null, escrowReleaseAt: { lte: now } },
     take: 100,
   });
   let released = 0;
   for (const order of due) {
     const claimed = await withEvents(db, async (tx, emit) => {
       const claim = await tx.order.updateMany({
-        where: { id: order.id, status: "DELIVERED", escrowReleasedAt: null },
+        where: { id: order.id, status: "DELIVERED", paymentStatus: "PAID", escrowReleasedAt: null },
         data: { escrowReleasedAt: now, status: "COMPLETED", version: { increment: 1 } },
       });
       if (claim.count === 0) return false; // another worker took it

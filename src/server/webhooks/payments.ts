@@ -117,8 +117,17 @@ export async function handlePaymentWebhook(
   if (!parsed.success) {
     return { status: 400, body: { error: "invalid_body", message: z.prettifyError(parsed.error) } };
   }
-  const event = parsed.data;
+  return applyPayment(db, parsed.data);
+}
 
+export type PaymentDelivery = z.infer<typeof paymentWebhookBody>;
+
+/**
+ * Applies one verified delivery from the payment provider, once: a repeat of
+ * its id (a retry, or a replayed capture) gets the first answer, refusals
+ * included, and changes nothing.
+ */
+export async function applyPayment(db: PrismaClient, event: PaymentDelivery): Promise<WebhookResult> {
   const earlier = await db.paymentWebhookDelivery.findUnique({ where: { id: event.id } });
   if (earlier) return repeat(earlier);
 
@@ -126,16 +135,16 @@ export async function handlePaymentWebhook(
     where: { id: event.orderId },
     select: { id: true, organizationId: true, totalCents: true, currency: true },
   });
-  if (!order) return { status: 404, body: { error: "unknown_order", message: "no such order" } };
+  if (!order) return refuse(db, event, { status: 404, body: { error: "unknown_order", message: "no such order" } });
   if (event.type === "payment.succeeded" && (event.amount !== order.totalCents || event.currency !== order.currency)) {
     logger.warn(
       { event: "webhook.payments.mismatch", deliveryId: event.id, orderId: order.id },
       "payment does not match the order",
     );
-    return {
+    return refuse(db, event, {
       status: 422,
       body: { error: "amount_mismatch", message: "the payment's amount or currency does not match the order" },
-    };
+    });
   }
 
   // The delivery is claimed, the order updated and the event recorded together
@@ -176,6 +185,27 @@ export async function handlePaymentWebhook(
     where: { id: event.id },
     data: { status: result.status, response: result.body as Prisma.InputJsonObject },
   });
+  return result;
+}
+
+/** Records a delivery refused for a business reason, so its verbatim replay gets the same answer without work. */
+async function refuse(db: PrismaClient, event: PaymentDelivery, result: WebhookResult): Promise<WebhookResult> {
+  try {
+    await db.paymentWebhookDelivery.create({
+      data: {
+        id: event.id,
+        orderId: event.orderId,
+        type: event.type,
+        status: result.status,
+        response: result.body as Prisma.InputJsonObject,
+      },
+    });
+  } catch (error) {
+    // A concurrent copy recorded it first: its answer stands.
+    const first = await db.paymentWebhookDelivery.findUnique({ where: { id: event.id } });
+    if (first) return repeat(first);
+    throw error;
+  }
   return result;
 }
 

@@ -1,9 +1,13 @@
+import { randomUUID } from "node:crypto";
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
 
 import { createTRPCRouter, emittingProcedure, protectedProcedure } from "~/server/api/trpc";
 import { orderStatuses } from "~/server/events";
-import { OrderTransitionError, changeOrderStatus, createOrder } from "~/server/services/orders";
+import { administersAny } from "~/server/access";
+import { demoLoginEnabled } from "~/server/auth/config";
+import { OrderPermissionError, OrderTransitionError, changeOrderStatus, createOrder } from "~/server/services/orders";
+import { applyPayment } from "~/server/webhooks/payments";
 
 export const orderRouter = createTRPCRouter({
   list: protectedProcedure.query(async ({ ctx }) => {
@@ -48,13 +52,41 @@ export const orderRouter = createTRPCRouter({
       const orgIds = [...ctx.entitlements.organizationIds];
       const order = await ctx.db.order.findFirst({ where: { id: input.orderId, organizationId: { in: orgIds } } });
       if (!order) throw new TRPCError({ code: "NOT_FOUND", message: "no such order in your organisation" });
+      const by = administersAny(ctx.adminScope, [order.organizationId]) ? "admin" : "member";
       try {
-        return await changeOrderStatus(ctx.db, order.id, input.to);
+        return await changeOrderStatus(ctx.db, order.id, input.to, by);
       } catch (error) {
         if (error instanceof OrderTransitionError) {
           throw new TRPCError({ code: "CONFLICT", message: error.message });
         }
+        if (error instanceof OrderPermissionError) {
+          throw new TRPCError({ code: "FORBIDDEN", message: error.message });
+        }
         throw error;
       }
+    }),
+
+  /**
+   * The demo's stand-in for the payment provider (demo login only): applies a
+   * successful payment of the order's total through the same code as a
+   * verified webhook delivery.
+   */
+  payDemo: emittingProcedure
+    .input(z.object({ orderId: z.string().min(1).max(64) }))
+    .mutation(async ({ ctx, input }) => {
+      if (!demoLoginEnabled) throw new TRPCError({ code: "NOT_FOUND", message: "no demo payments here" });
+      const orgIds = [...ctx.entitlements.organizationIds];
+      const order = await ctx.db.order.findFirst({ where: { id: input.orderId, organizationId: { in: orgIds } } });
+      if (!order) throw new TRPCError({ code: "NOT_FOUND", message: "no such order in your organisation" });
+      const result = await applyPayment(ctx.db, {
+        id: `demo-${randomUUID()}`,
+        type: "payment.succeeded",
+        orderId: order.id,
+        amount: order.totalCents,
+        currency: order.currency,
+        providerRef: "demo",
+      });
+      if (result.status >= 400) throw new TRPCError({ code: "CONFLICT", message: String(result.body.message) });
+      return { orderId: order.id, paid: true };
     }),
 });
