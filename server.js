@@ -103,15 +103,30 @@ function securityHeaders(req, res) {
   res.setHeader("referrer-policy", "strict-origin-when-cross-origin");
   res.setHeader("x-frame-options", "DENY");
   res.setHeader("content-security-policy", "frame-ancestors 'none'");
-  const overTls =
-    /** @type {import("node:tls").TLSSocket} */ (req.socket).encrypted === true ||
-    (trustProxyHops > 0 && req.headers["x-forwarded-proto"] === "https");
-  if (overTls) res.setHeader("strict-transport-security", "max-age=31536000");
+  if (req.headers["x-forwarded-proto"] === "https") res.setHeader("strict-transport-security", "max-age=31536000");
+}
+
+/**
+ * The protocol and host the client addressed, for Auth.js (its cookie names
+ * and URLs follow the protocol: `__Secure-` cookies over HTTPS only) and the
+ * same-origin check. Set from the socket unless proxies of ours stand in
+ * front, whose X-Forwarded-* headers are then kept; a client's own are never
+ * believed. Without this, a request served outside Next's pipeline (streams,
+ * tRPC) had no X-Forwarded-Proto, Auth.js assumed HTTPS, looked for the
+ * `__Secure-` cookie a plain-HTTP sign-in never set, and found no session.
+ * @param {import("node:http").IncomingMessage} req
+ */
+function forwardedHeaders(req) {
+  if (trustProxyHops > 0 && req.headers["x-forwarded-proto"]) return;
+  const encrypted = /** @type {import("node:tls").TLSSocket} */ (req.socket).encrypted === true;
+  req.headers["x-forwarded-proto"] = encrypted ? "https" : "http";
+  if (trustProxyHops === 0) delete req.headers["x-forwarded-host"];
 }
 
 const server = createServer((req, res) => {
   // Always overwritten: a value the client sent must never count.
   req.headers[CLIENT_IP_HEADER] = clientIp(req);
+  forwardedHeaders(req);
   securityHeaders(req, res);
   const url = req.url ?? "/";
   const isStream = isStreamRequest(url);

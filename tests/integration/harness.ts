@@ -7,6 +7,7 @@ import type { Session } from "next-auth";
 
 import { createCaller } from "~/server/api/root";
 import { createInnerTRPCContext } from "~/server/api/trpc";
+import { recordSignIn } from "~/server/auth/sign-in-sessions";
 import { db, getDatabase } from "~/server/db";
 import { applyMigrations } from "~/server/db-migrations";
 import { seedDemoData } from "~/server/db-seed";
@@ -29,11 +30,14 @@ export function freshEventLayer(overrides: Partial<EventLayerConfig> = {}) {
   return layer;
 }
 
+/** A signed-in session of the user, as Auth.js makes one: its sign-in is recorded, so it can be ended. */
 export async function sessionFor(email: string): Promise<Session> {
   const user = await db.user.findUniqueOrThrow({ where: { email } });
+  const sessionId = randomUUID();
+  await recordSignIn(sessionId, user.id, 3_600);
   return {
     user: { id: user.id, email: user.email, name: user.name },
-    sessionId: randomUUID(),
+    sessionId,
     expires: new Date(Date.now() + 3_600_000).toISOString(),
     tokenExpires: new Date(Date.now() + 3_600_000).toISOString(),
   };

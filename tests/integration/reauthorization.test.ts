@@ -1,6 +1,7 @@
 import { TRPCError } from "@trpc/server";
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 
+import { endSignIn } from "~/server/auth/sign-in-sessions";
 import { db } from "~/server/db";
 import { getEventLayer } from "~/server/event-layer";
 import { callerFor, demoSessions, freshEventLayer, orgIdOf, setupDatabase, subscribe } from "./harness";
@@ -74,5 +75,36 @@ describe("open subscriptions are re-authorised while they stay open", () => {
     expect((sub.failure() as TRPCError).code).toBe("UNAUTHORIZED");
     expect(getEventLayer().registry.size).toBe(0);
     expect((await getEventLayer().bus.stats()).subscribers).toBe(0);
+  });
+
+  it("a sign-in ended where this process did not hear of it ends its stream within one interval", async () => {
+    const { carol } = await demoSessions();
+    const sub = await subscribe(carol);
+    await sub.ready();
+    // Revoked straight in the database: as by another instance whose notice never arrived here.
+    await db.signInSession.update({ where: { id: carol.sessionId }, data: { revokedAt: new Date() } });
+    await sub.ended();
+    expect((sub.failure() as TRPCError).code).toBe("UNAUTHORIZED");
+    expect(getEventLayer().registry.size).toBe(0);
+  });
+
+  it("a stream that is opening while its sign-in is ended never becomes live", async () => {
+    const { bob } = await demoSessions();
+    // The sign-in ends while the stream is between reading its session and registering.
+    const layer = getEventLayer();
+    const readAfter = layer.bus.head.bind(layer.bus);
+    layer.bus.head = async () => {
+      await endSignIn(bob.sessionId);
+      return readAfter();
+    };
+    const sub = await subscribe(bob).catch((error: unknown) => error as Error);
+    layer.bus.head = readAfter;
+    // Refused as it opened, or ended before anything was sent: never live.
+    if (!(sub instanceof Error)) {
+      await sub.ended();
+      expect(sub.names()).not.toContain("system.ready");
+      expect((sub.failure() as TRPCError).code).toBe("UNAUTHORIZED");
+    }
+    expect(getEventLayer().registry.size).toBe(0);
   });
 });

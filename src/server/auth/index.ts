@@ -31,7 +31,26 @@ const { auth: readSession } = NextAuth({
 const auth = cache(uncachedAuth);
 
 // Auth.js's session cookie, possibly chunked (`.0`, `.1`, …), with or without the secure prefix.
-const SESSION_COOKIE = /(?:^|;\s*)(?:__Secure-)?authjs\.session-token(?:\.\d+)?=([^;]*)/g;
+const SESSION_COOKIE = /(?:^|;\s*)(?:__Secure-)?authjs\.session-token(?:\.(\d+))?=([^;]*)/g;
+/**
+ * Our session token is a JWE in compact form (five base64url parts, the key
+ * part empty) of well under a kilobyte; Auth.js chunks a cookie above 4 KB.
+ * Anything longer or of another shape is not a session of ours, and is
+ * refused before any key derivation or decryption.
+ */
+export const MAX_SESSION_TOKEN_BYTES = 8 * 1024;
+const JWE_COMPACT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+
+/** The session token a Cookie header carries (chunks joined in order), or null when it cannot be one. */
+export function sessionTokenOf(cookieHeader: string | undefined): string | null {
+  if (!cookieHeader) return null;
+  const chunks = [...cookieHeader.matchAll(SESSION_COOKIE)]
+    .map((m) => ({ index: m[1] === undefined ? 0 : Number(m[1]), value: m[2] ?? "" }))
+    .sort((a, b) => a.index - b.index);
+  if (chunks.length === 0 || chunks.length > 4) return null;
+  const token = chunks.map((chunk) => chunk.value).join("");
+  return token.length <= MAX_SESSION_TOKEN_BYTES && JWE_COMPACT.test(token) ? token : null;
+}
 
 /**
  * The session of a plain Node request (the SSE fast path runs outside Next's
@@ -41,17 +60,18 @@ const SESSION_COOKIE = /(?:^|;\s*)(?:__Secure-)?authjs\.session-token(?:\.\d+)?=
  *
  * Decoding a session costs a key derivation and a decryption, most of a
  * millisecond; a reconnect storm would pay it per stream. So a decoded token
- * is reused for AUTH_SESSION_CACHE_MS (default 5 s), keyed by the token itself.
+ * is reused for AUTH_SESSION_CACHE_MS (default 5 s), keyed by its digest
+ * (session-cache.ts).
  */
 function sessionOfRequest(headers: IncomingHttpHeaders): Promise<Session | null> {
-  const tokens = [...(headers.cookie ?? "").matchAll(SESSION_COOKIE)].map((m) => m[1]).join(";");
-  if (!tokens) return Promise.resolve(null);
+  const token = sessionTokenOf(headers.cookie);
+  if (!token) return Promise.resolve(null);
   const now = Date.now();
-  const hit = cachedSession(tokens, now);
+  const hit = cachedSession(token, now);
   if (hit) return hit.then(unexpired);
   const context = { req: { headers }, res: { headers: new Headers() } };
   const session = readSession(context as unknown as GetServerSidePropsContext);
-  cacheSession(tokens, session, now + env.AUTH_SESSION_CACHE_MS);
+  cacheSession(token, session, now + env.AUTH_SESSION_CACHE_MS);
   return session.then(unexpired);
 }
 

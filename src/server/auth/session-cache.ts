@@ -2,7 +2,13 @@
  * Decoded session tokens, kept briefly so a burst of requests and stream
  * connects with one cookie pays Auth.js's decryption once. Ending a sign-in
  * forgets its entries at once.
+ *
+ * Bounded in entries, time and bytes: an entry is keyed by the token's
+ * SHA-256 digest (never the token itself, which a client chooses and may make
+ * kilobytes long) and holds one decoded session, so 10,000 entries stay
+ * within a few megabytes whatever the cookies sent.
  */
+import { createHash } from "node:crypto";
 import type { Session } from "next-auth";
 
 import { processSingleton } from "~/server/process-singleton";
@@ -16,15 +22,20 @@ interface Entry {
 const MAX_ENTRIES = 10_000;
 const entries = processSingleton("session-cache", () => new Map<string, Entry>());
 
+const keyOf = (token: string) => createHash("sha256").update(token).digest("base64url");
+
 export function cachedSession(token: string, now: number): Promise<Session | null> | undefined {
-  const hit = entries.get(token);
+  const key = keyOf(token);
+  const hit = entries.get(key);
+  if (hit && hit.until <= now) entries.delete(key);
   return hit && hit.until > now ? hit.session : undefined;
 }
 
 export function cacheSession(token: string, session: Promise<Session | null>, until: number): void {
+  const key = keyOf(token);
   const entry: Entry = { session, until };
-  entries.delete(token);
-  entries.set(token, entry);
+  entries.delete(key);
+  entries.set(key, entry);
   if (entries.size > MAX_ENTRIES) entries.delete(entries.keys().next().value!);
   session.then(
     (s) => {
@@ -33,7 +44,7 @@ export function cacheSession(token: string, session: Promise<Session | null>, un
       // Never past the token's own end.
       if (s.tokenExpires) entry.until = Math.min(entry.until, Date.parse(s.tokenExpires));
     },
-    () => entries.delete(token),
+    () => entries.delete(key),
   );
 }
 

@@ -48,6 +48,17 @@ export function isSignInActive(sessionId: string): Promise<boolean> {
   return active;
 }
 
+/** Reads the sign-in from the database now (re-authorisation); one found ended stays ended for the cached checks. */
+export async function isSignInActiveNow(sessionId: string): Promise<boolean> {
+  const active = await lookUp(sessionId);
+  if (!active) {
+    checks.delete(sessionId);
+    checks.set(sessionId, { active: Promise.resolve(false), until: Number.POSITIVE_INFINITY });
+    if (checks.size > MAX_CHECKS) checks.delete(checks.keys().next().value!);
+  }
+  return active;
+}
+
 /** Applies ended sign-ins in this process: cached checks fail, cached tokens go, open streams end. */
 export function endedHere(sessionIds: string[], reason: string): number {
   const forever = { active: Promise.resolve(false), until: Number.POSITIVE_INFINITY };

@@ -240,7 +240,7 @@ export function createRedisEventLayer(
 
 export type OpenSubscriptionOptions = Pick<
   SubscriptionOptions,
-  "identity" | "names" | "lastEventId" | "sink" | "expiresAt"
+  "identity" | "names" | "lastEventId" | "sink" | "expiresAt" | "signInActive"
 >;
 
 /**

@@ -58,6 +58,14 @@ export interface SubscriptionOptions {
   reauthorizer?: Reauthorizer;
   /** When the session ends (ms since the epoch); null when it does not. */
   expiresAt?: number | null;
+  /**
+   * Whether the stream's sign-in is still valid (not signed out or revoked).
+   * Asked with `fresh: false` before the stream goes live (a short cache
+   * will do: ending a sign-in updates it at once in this process), and with
+   * `fresh: true` at every re-authorisation, so a sign-in ended where this
+   * process did not hear of it still ends the stream within one interval.
+   */
+  signInActive?: (fresh: boolean) => Promise<boolean>;
 }
 
 export type CloseReason = "client_closed" | "revoked" | "error" | "server_closing" | "slow_consumer" | "stalled";
@@ -133,9 +141,16 @@ export class Subscription implements Reauthorizable {
       "join",
     );
     this.unsubscribe = this.subscribeAs(this.identity);
+    // Asked once registered: a sign-in ended from now on ends this stream through the registry, and
+    // one ended before it is seen here, so a stream opening while its sign-in ends never goes live.
+    const signedIn = this.options.signInActive?.(false) ?? Promise.resolve(true);
     let replayed: number;
     try {
       replayed = await this.catchUp(lastEventId);
+      if (!(await signedIn)) {
+        this.close("revoked", new SubscriptionRevokedError("the session was ended; sign in again"));
+        return;
+      }
     } catch (error) {
       this.close("error", error);
       throw error;
@@ -333,6 +348,23 @@ export class Subscription implements Reauthorizable {
     }
   }
 
+  /** Reads the sign-in afresh; ends the stream if it was ended anywhere. */
+  private recheckSignIn(): void {
+    this.options
+      .signInActive?.(true)
+      .then((active) => {
+        if (!active && this.state !== "closed") {
+          this.close("revoked", new SubscriptionRevokedError("the session was ended; sign in again"));
+        }
+      })
+      .catch((error: unknown) =>
+        this.options.logger.error(
+          { event: "connection.signin_check_failed", ...this.log, err: error },
+          "sign-in check failed",
+        ),
+      );
+  }
+
   /** Applies the user's current entitlements (re-authorisation); see `SubscriptionOptions.reauthorizer`. */
   reauthorize(entitlements: Entitlements | null): void {
     // A check still in flight when the stream ended must not subscribe again.
@@ -342,6 +374,7 @@ export class Subscription implements Reauthorizable {
       this.close("revoked", new SubscriptionRevokedError("the session is no longer valid; sign in again"));
       return;
     }
+    this.recheckSignIn();
     if (sameEntitlements(this.identity, entitlements)) return;
     const next: ResolvedSubscriber = {
       ...this.identity,

@@ -11,6 +11,7 @@ import {
   streamingProcedure,
   trackedItems,
 } from "~/server/api/trpc";
+import { isSignInActive, isSignInActiveNow } from "~/server/auth/sign-in-sessions";
 import { getEventLayer, listInstances } from "~/server/event-layer";
 import { getSseFastPath } from "~/server/sse/holder";
 import {
@@ -53,6 +54,7 @@ export const eventsRouter = createTRPCRouter({
         message: "this browser has signed in again since the page loaded; reload it",
       });
     }
+    const signInId = ctx.session.sessionId;
     const identity = subscriberOf(
       { sessionId: ctx.session.sessionId, userId: ctx.session.user.id },
       input.tabId ?? ctx.tabId,
@@ -68,6 +70,7 @@ export const eventsRouter = createTRPCRouter({
         lastEventId: input.lastEventId ?? null,
         sink,
         expiresAt: ctx.session.tokenExpires ? Date.parse(ctx.session.tokenExpires) : null,
+        signInActive: (fresh) => (fresh ? isSignInActiveNow(signInId) : isSignInActive(signInId)),
       });
     if (ctx.sse) {
       // The SSE fast path: the subscription writes straight to its response.
