@@ -130,6 +130,45 @@ describe.skipIf(clusterMissing.length > 0)("many instances on Redis", () => {
     resumed.unsubscribe();
   });
 
+  it("two tenants across two instances: each admin's stats, connections, presence and actions reach their own organisation only", async () => {
+    const carolCookie = await signIn(b.baseUrl, "carol@globex.test");
+    const carol = (server: AppServer) => trpcClient(carolCookie, { url: server.baseUrl }).client;
+    const carolId = (await carol(b).notification.recipients.query()).find((p) => p.email === "carol@globex.test")!.id;
+    // Carol holds a stream on each instance.
+    const onA = live(carol(a));
+    const onB = live(carol(b));
+    await Promise.all([onA.ready(), onB.ready()]);
+    try {
+      await until(
+        async () =>
+          (await carol(a).events.presence.query())[0]!.online.find((m) => m.name === "Carol")?.connections === 2,
+        "Carol online twice in Globex, seen from A",
+      );
+      for (const server of [a, b]) {
+        const seenByAlice = JSON.stringify([
+          await clientOf(server).events.stats.query(),
+          await clientOf(server).events.connections.query(),
+          await clientOf(server).events.presence.query(),
+        ]);
+        expect(seenByAlice).not.toContain("Carol");
+        expect(seenByAlice).not.toContain("Globex");
+        expect(seenByAlice).not.toContain(carolId);
+        await expect(clientOf(server).admin.revokeUser.mutate({ userId: carolId })).rejects.toMatchObject({
+          data: { code: "NOT_FOUND" },
+        });
+      }
+      // Carol, Globex's admin, sees her own streams and nothing of Acme.
+      const seenByCarol = JSON.stringify(await carol(b).events.connections.query());
+      expect(seenByCarol).toContain("Carol");
+      expect(seenByCarol).not.toContain("Acme");
+      expect(onA.errors).toEqual([]);
+      expect(onB.errors).toEqual([]);
+    } finally {
+      onA.unsubscribe();
+      onB.unsubscribe();
+    }
+  });
+
   it("presence and stats show the whole cluster; signing out on one instance ends the sign-in's stream on the other at once", async () => {
     const bobCookie = await signIn(a.baseUrl, "bob@acme.test");
     const bobOnB = live(trpcClient(bobCookie, { url: b.baseUrl }).client, { names: ["notification.created"] });

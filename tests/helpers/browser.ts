@@ -26,7 +26,17 @@ export function launchChromium(): Promise<Browser> {
 export const connectionStatus = (page: Page) => page.textContent('[data-testid="connection-status"]');
 
 export async function waitLive(page: Page) {
-  await expect.poll(() => connectionStatus(page), { timeout: 15_000 }).toBe("live");
+  await expect
+    .poll(
+      async () => {
+        const status = await connectionStatus(page);
+        // An error says why, in the failure message.
+        if (status === "error") return `error: ${await page.textContent('[data-testid="connection-error"]')}`;
+        return status;
+      },
+      { timeout: 15_000 },
+    )
+    .toBe("live");
 }
 
 /** A fresh browser context signed in through the sign-in form; resolves once the demo page is live. */

@@ -65,7 +65,7 @@ describe.skipIf(!adminUrl)(
     it("seeds the demo tenancy and resolves a subscriber's organisations from it", async () => {
       await seedDemoData(prisma);
       await seedDemoData(prisma); // idempotent
-      expect(await prisma.user.count()).toBe(3);
+      expect(await prisma.user.count()).toBe(4); // alice, bob, carol and the operator
       const alice = await prisma.user.findUniqueOrThrow({ where: { email: "alice@acme.test" } });
       const acme = await prisma.organization.findUniqueOrThrow({ where: { slug: "acme" } });
       const entitlements = (await prismaEntitlements(prisma)(alice.id))!;

@@ -12,6 +12,10 @@ import type { EventId } from "./event-id";
 import type { SubscriptionSink } from "./subscription";
 
 export class SealedSink implements SubscriptionSink {
+  /** The last item written, as the layer and as the client know it: a later gap names it the client's way. */
+  private lastId: EventId | null = null;
+  private lastSealed = "";
+
   /**
    * @param sink where the sealed items go.
    * @param sent the cursor as the client sent it (sealed), and `opened`, the id it stands for.
@@ -24,7 +28,10 @@ export class SealedSink implements SubscriptionSink {
   ) {}
 
   write(item: StreamItem): boolean {
-    return this.sink.write(this.sealed(item));
+    const sealed = this.sealed(item);
+    this.lastId = item.id;
+    this.lastSealed = sealed.id;
+    return this.sink.write(sealed);
   }
 
   end(error?: unknown): void {
@@ -57,9 +64,11 @@ export class SealedSink implements SubscriptionSink {
     }
   }
 
-  /** The client's own cursor back as it sent it; any other id sealed afresh. */
+  /** The client's own cursor back as it sent it (or as its last event gave it); any other id sealed afresh. */
   private echo(id: EventId | null): string | null {
     if (id === null) return null;
-    return id === this.opened ? this.sent : this.sealer.sealFresh(id);
+    if (id === this.opened) return this.sent;
+    if (id === this.lastId) return this.lastSealed;
+    return this.sealer.sealFresh(id);
   }
 }
