@@ -69,7 +69,7 @@ function isStreamRequest(url) {
   return decoded.includes(STREAM_PROCEDURE);
 }
 
-/** @typedef {{ handle(req: import("node:http").IncomingMessage, res: import("node:http").ServerResponse): boolean; drain(reconnectsPerSecond: number): number }} SseFastPath */
+/** @typedef {{ handle(req: import("node:http").IncomingMessage, res: import("node:http").ServerResponse): boolean; securityHeaders(req: import("node:http").IncomingMessage): Readonly<Record<string, string>>; guard(res: import("node:http").ServerResponse): void; drain(reconnectsPerSecond: number): number }} SseFastPath */
 /** @typedef {(req: import("node:http").IncomingMessage, res: import("node:http").ServerResponse) => boolean} TrpcHandler */
 /** Set by src/instrumentation.ts inside Next's bundle (the tRPC handler through src/server/process-singleton.ts). */
 const installed = /** @type {{ __t3LiveEventsSse?: SseFastPath; "__t3LiveEvents:trpc-node-handler"?: TrpcHandler }} */ (
@@ -86,25 +86,7 @@ const app = next({ dev, hostname, port });
 const handle = app.getRequestHandler();
 await app.prepare();
 
-/** Streams served by Next's handler (development, or the stock handler): ended on shutdown. */
-/** @type {Set<import("node:http").ServerResponse>} */
-const nextStreams = new Set();
-
 let closing = false;
-
-/**
- * Headers every answer carries, API and stream included (pages get a full
- * Content-Security-Policy with a nonce from src/proxy.ts, which replaces this one).
- * @param {import("node:http").IncomingMessage} req
- * @param {import("node:http").ServerResponse} res
- */
-function securityHeaders(req, res) {
-  res.setHeader("x-content-type-options", "nosniff");
-  res.setHeader("referrer-policy", "strict-origin-when-cross-origin");
-  res.setHeader("x-frame-options", "DENY");
-  res.setHeader("content-security-policy", "frame-ancestors 'none'");
-  if (req.headers["x-forwarded-proto"] === "https") res.setHeader("strict-transport-security", "max-age=31536000");
-}
 
 /**
  * The protocol and host the client addressed, for Auth.js (its cookie names
@@ -127,7 +109,6 @@ const server = createServer((req, res) => {
   // Always overwritten: a value the client sent must never count.
   req.headers[CLIENT_IP_HEADER] = clientIp(req);
   forwardedHeaders(req);
-  securityHeaders(req, res);
   const url = req.url ?? "/";
   const isStream = isStreamRequest(url);
   if (closing) {
@@ -139,14 +120,16 @@ const server = createServer((req, res) => {
   }
   if (isStream && fastPathEnabled && !(stockAllowed && req.headers["x-events-transport"] === "trpc")) {
     const fastPath = installed.__t3LiveEventsSse;
-    if (fastPath?.handle(req, res)) return;
+    if (fastPath?.handle(req, res)) return; // with the security headers in its own writeHead
+  }
+  // Security headers on every other answer (src/server/http/security-headers.ts).
+  for (const [name, value] of Object.entries(installed.__t3LiveEventsSse?.securityHeaders(req) ?? {})) {
+    res.setHeader(name, value);
   }
   // Queries and mutations: tRPC's handler straight from Node, without Next's pipeline around it.
   if (!isStream && fastPathEnabled && installed["__t3LiveEvents:trpc-node-handler"]?.(req, res)) return;
-  if (isStream) {
-    nextStreams.add(res);
-    res.on("close", () => nextStreams.delete(res));
-  }
+  // Served by tRPC's stock handler (development, or where allowed): the fast path's bounds and drain hold it too.
+  if (isStream) installed.__t3LiveEventsSse?.guard(res);
   void handle(req, res);
 });
 server.keepAliveTimeout = 65_000;
@@ -175,8 +158,7 @@ async function shutdown(signal) {
     process.exit(0);
   });
   const ended = installed.__t3LiveEventsSse?.drain(drainReconnectsPerSecond) ?? 0;
-  for (const res of nextStreams) res.destroy();
-  log("info", { event: "server.streams_ended", fastPath: ended, next: nextStreams.size }, "open streams ended");
+  log("info", { event: "server.streams_ended", streams: ended }, "open streams ended");
   // Sockets go idle as their last responses finish: close them as they do.
   server.closeIdleConnections();
   setInterval(() => server.closeIdleConnections(), 100).unref();

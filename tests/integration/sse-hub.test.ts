@@ -335,3 +335,83 @@ describe("SSE hub over real sockets", () => {
     socket.destroy();
   });
 });
+
+describe("streams served by tRPC's stock handler, where allowed, held to the same bounds", () => {
+  /** A server whose streams another writer fills (as tRPC's stock handler does), guarded by `hub`. */
+  async function guardedServer(hub: SseHub, write: (res: ServerResponse) => void) {
+    const closed: number[] = [];
+    const server = http.createServer((_req, res) => {
+      res.writeHead(200, sseHeaders);
+      hub.guard(res);
+      res.on("close", () => closed.push(Date.now()));
+      write(res);
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as AddressInfo;
+    return { port, closed, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+  }
+  const newHub = (options: { maxBacklogBytes: number; stallTimeoutMs: number }) =>
+    new SseHub({
+      pingIntervalMs: 50,
+      formatError: () => Buffer.alloc(0),
+      logger: recordingLogger().logger,
+      ...options,
+    });
+
+  it("a reader that takes nothing is closed past the backlog cap, and past the stall timeout", async () => {
+    const hub = newHub({ maxBacklogBytes: 256 * 1024, stallTimeoutMs: 300 });
+    const chunk = Buffer.alloc(64 * 1024, "x");
+    let polite = true;
+    const server = await guardedServer(hub, (res) => {
+      const pump = () => {
+        // Polite: only while the socket takes it (a stock handler honouring backpressure); rude: up to 4 MiB.
+        while (!res.destroyed && res.writableLength < (polite ? 1 : 4 << 20)) res.write(chunk);
+        if (!res.destroyed) res.once("drain", pump);
+      };
+      pump();
+    });
+    // A socket that connects and never reads.
+    const idle = () => {
+      const socket = net.connect(server.port, "127.0.0.1");
+      socket.write("GET / HTTP/1.1\r\nhost: x\r\n\r\n");
+      socket.pause();
+      return socket;
+    };
+    const stalled = idle();
+    await waitUntil(() => hub.stats().stalledDisconnects === 1, "the stalled stream closed", { timeoutMs: 5_000 });
+    polite = false;
+    const flooded = idle();
+    await waitUntil(() => hub.stats().slowConsumerDisconnects === 1, "the flooded stream closed", { timeoutMs: 5_000 });
+    expect(hub.stats().guarded).toBe(0);
+    for (const socket of [stalled, flooded]) socket.destroy();
+    hub.drain({ reconnectsPerSecond: 1, maxSpreadMs: 0 });
+    await server.close();
+  });
+
+  it("ends them on drain, paced like the fast path's own", async () => {
+    const hub = newHub({ maxBacklogBytes: 1024 * 1024, stallTimeoutMs: 60_000 });
+    const server = await guardedServer(hub, (res) => res.write("event: ping\ndata: \n\n"));
+    const readers = await Promise.all(
+      [1, 2, 3].map(
+        () =>
+          new Promise<http.ClientRequest>((resolve) => {
+            const req = http.get(`http://127.0.0.1:${server.port}/`, (res) => {
+              res.resume();
+              resolve(req);
+            });
+            req.on("error", () => {});
+          }),
+      ),
+    );
+    await waitUntil(() => hub.stats().guarded === 3, "three guarded streams");
+    const started = Date.now();
+    expect(hub.drain({ reconnectsPerSecond: 5, maxSpreadMs: 60_000 })).toBe(3);
+    await waitUntil(() => server.closed.length === 3, "all three ended", { timeoutMs: 3_000 });
+    // At 5 a second: now, after 200 ms and after 400 ms.
+    const offsets = server.closed.map((at) => at - started).sort((x, y) => x - y);
+    expect(offsets[0]).toBeLessThan(100);
+    expect(offsets[2]).toBeGreaterThanOrEqual(350);
+    for (const req of readers) req.destroy();
+    await server.close();
+  });
+});

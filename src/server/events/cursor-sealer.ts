@@ -43,6 +43,8 @@ const SEALED = /^[A-Za-z0-9_-]+$/;
 export class CursorSealer {
   private readonly encryptionKey: Buffer;
   private readonly macKey: Buffer;
+  private readonly saltPrefix = randomBytes(SALT_BYTES - 4);
+  private saltCounter = 0;
   /** One sealed item per event item, shared by every recipient (frames are cached per item object). */
   private readonly sealedItems = new WeakMap<StreamItem, StreamItem>();
 
@@ -59,9 +61,19 @@ export class CursorSealer {
     return this.sealBytes(Buffer.from(id, "latin1"));
   }
 
-  /** A cursor for `id` that cannot be compared with any other sealing of it. */
+  /**
+   * A cursor for `id` that cannot be compared with any other sealing of it.
+   * The salt only has to differ between sealings (SIV makes sealings of
+   * different texts unrelated), so it is this process's random prefix and a
+   * counter, not fresh randomness per connect.
+   */
   sealFresh(id: EventId): string {
-    return this.sealBytes(Buffer.concat([Buffer.from(id, "latin1"), Buffer.of(SALT_MARK), randomBytes(SALT_BYTES)]));
+    const plain = Buffer.allocUnsafe(id.length + 1 + SALT_BYTES);
+    plain.write(id, 0, "latin1");
+    plain[id.length] = SALT_MARK;
+    this.saltPrefix.copy(plain, id.length + 1);
+    plain.writeUInt32BE((this.saltCounter = (this.saltCounter + 1) >>> 0), id.length + 3);
+    return this.sealBytes(plain);
   }
 
   /** The id a sealed cursor stands for; throws InvalidEventIdError when it was not sealed here. */

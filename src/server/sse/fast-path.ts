@@ -12,6 +12,8 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { getErrorShape, getTRPCErrorFromUnknown, sseHeaders } from "@trpc/server/unstable-core-do-not-import";
+
+import { securityHeadersFor } from "~/server/http/security-headers";
 import superjson from "superjson";
 
 import { appRouter, createCaller } from "~/server/api/root";
@@ -32,6 +34,10 @@ export interface SseFastPathOptions {
 export interface SseFastPath {
   /** Serves the request and returns true, or returns false to leave it to Next. */
   handle(req: IncomingMessage, res: ServerResponse): boolean;
+  /** Security headers for an answer to this request (server.js sets them on everything it does not stream). */
+  securityHeaders(req: IncomingMessage): Readonly<Record<string, string>>;
+  /** Holds a stream tRPC's stock handler serves (where allowed) to the fast path's bounds and drain. */
+  guard(res: ServerResponse): void;
   /** Stops taking streams and ends the open ones with reconnect hints paced at this rate; returns how many. */
   drain(reconnectsPerSecond: number): number;
   readonly hub: SseHub;
@@ -85,6 +91,9 @@ function forgetCookie(req: IncomingMessage): void {
   for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() === "cookie") raw[i + 1] = "";
 }
 
+const streamHeaders = { ...sseHeaders, ...securityHeadersFor(undefined) };
+const secureStreamHeaders = { ...sseHeaders, ...securityHeadersFor("https") };
+
 export function createSseFastPath(options: SseFastPathOptions): SseFastPath {
   const layer = getEventLayer();
   const clientOptions = config.sse?.client ?? {};
@@ -107,7 +116,8 @@ export function createSseFastPath(options: SseFastPathOptions): SseFastPath {
     // CPU as a delivery.
     const socket = res.socket;
     socket?.cork();
-    res.writeHead(200, sseHeaders);
+    // Passed to writeHead, not set one by one: a response's own header map would live as long as the stream.
+    res.writeHead(200, req.headers["x-forwarded-proto"] === "https" ? secureStreamHeaders : streamHeaders);
     const connection = hub.open(res);
     connection.send(connected);
     try {
@@ -139,6 +149,8 @@ export function createSseFastPath(options: SseFastPathOptions): SseFastPath {
       });
       return true;
     },
+    securityHeaders: (req) => securityHeadersFor(req.headers["x-forwarded-proto"]),
+    guard: (res) => hub.guard(res),
     drain: (reconnectsPerSecond) => hub.drain({ reconnectsPerSecond, maxSpreadMs: maxDrainSpreadMs }),
   };
 }

@@ -33,10 +33,18 @@ export interface SseHubStats {
   open: number;
   slowConsumerDisconnects: number;
   stalledDisconnects: number;
+  guarded: number;
+}
+
+/** A stream another writer serves (tRPC's stock handler, when allowed), held to the same bounds. */
+interface GuardedStream {
+  res: ServerResponse;
+  stalledSince: number;
 }
 
 export class SseHub {
   private readonly connections = new Set<SseConnection>();
+  private readonly guarded = new Set<GuardedStream>();
   private readonly timer: NodeJS.Timeout;
   private accepting = true;
   private slowConsumerDisconnects = 0;
@@ -75,6 +83,43 @@ export class SseHub {
     return connection;
   }
 
+  /**
+   * Holds a stream that another writer serves (tRPC's stock handler, where
+   * it is allowed) to this hub's bounds: it is closed when more than
+   * `maxBacklogBytes` wait in its socket or when the socket takes nothing for
+   * `stallTimeoutMs`, and ended with the others on drain, paced the same way
+   * (closed at its slot: its writer owns the bytes, so no hint is written).
+   */
+  guard(res: ServerResponse): void {
+    const stream: GuardedStream = { res, stalledSince: 0 };
+    this.guarded.add(stream);
+    res.on("close", () => this.guarded.delete(stream));
+  }
+
+  private checkGuarded(now: number): void {
+    for (const stream of this.guarded) {
+      const socket = stream.res.socket;
+      if (!socket) continue;
+      const waiting = stream.res.writableLength + socket.writableLength;
+      if (waiting > this.options.maxBacklogBytes) {
+        this.slowConsumerDisconnects++;
+        this.options.logger.warn(
+          { event: "connection.slow_consumer", backlogBytes: waiting },
+          "stock stream fell behind",
+        );
+        stream.res.destroy();
+        continue;
+      }
+      if (!socket.writableNeedDrain) stream.stalledSince = 0;
+      else if (stream.stalledSince === 0) stream.stalledSince = now;
+      else if (now - stream.stalledSince > this.options.stallTimeoutMs) {
+        this.stalledDisconnects++;
+        this.options.logger.warn({ event: "connection.stalled" }, "stock stream took nothing; closed");
+        stream.res.destroy();
+      }
+    }
+  }
+
   remove(connection: SseConnection): void {
     this.connections.delete(connection);
   }
@@ -99,6 +144,7 @@ export class SseHub {
 
   private heartbeat(): void {
     const now = Date.now();
+    if (this.guarded.size > 0) this.checkGuarded(now);
     for (const connection of this.connections) {
       if (connection.stalledSince !== 0 && now - connection.stalledSince > this.options.stallTimeoutMs) {
         this.disconnect(connection, "stalled");
@@ -120,17 +166,26 @@ export class SseHub {
     this.accepting = false;
     clearInterval(this.timer);
     const open = [...this.connections];
-    const stepMs = Math.min(1_000 / reconnectsPerSecond, maxSpreadMs / Math.max(1, open.length));
+    const guarded = [...this.guarded];
+    const count = open.length + guarded.length;
+    const stepMs = Math.min(1_000 / reconnectsPerSecond, maxSpreadMs / Math.max(1, count));
     open.forEach((connection, i) => {
       connection.finish(reconnectFrame(FIRST_RECONNECT_MS + i * stepMs));
       connection.subscription?.close("server_closing");
     });
-    return open.length;
+    guarded.forEach((stream, i) => {
+      const slot = (open.length + i) * stepMs;
+      if (slot === 0) stream.res.destroy();
+      else setTimeout(() => stream.res.destroy(), slot).unref();
+    });
+    return count;
   }
 
   stats(): SseHubStats {
     return {
       open: this.connections.size,
+      /** Streams served by tRPC's stock handler (allowed for comparisons), held to the same bounds. */
+      guarded: this.guarded.size,
       slowConsumerDisconnects: this.slowConsumerDisconnects,
       stalledDisconnects: this.stalledDisconnects,
     };
