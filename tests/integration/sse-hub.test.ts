@@ -378,10 +378,12 @@ describe("streams served by tRPC's stock handler, where allowed, held to the sam
       return socket;
     };
     const stalled = idle();
-    await waitUntil(() => hub.stats().stalledDisconnects === 1, "the stalled stream closed", { timeoutMs: 5_000 });
+    await waitUntil(() => hub.stats().stalledDisconnects === 1, "the stalled stream closed", { timeoutMs: 15_000 });
     polite = false;
     const flooded = idle();
-    await waitUntil(() => hub.stats().slowConsumerDisconnects === 1, "the flooded stream closed", { timeoutMs: 5_000 });
+    await waitUntil(() => hub.stats().slowConsumerDisconnects === 1, "the flooded stream closed", {
+      timeoutMs: 15_000,
+    });
     expect(hub.stats().guarded).toBe(0);
     for (const socket of [stalled, flooded]) socket.destroy();
     hub.drain({ reconnectsPerSecond: 1, maxSpreadMs: 0 });

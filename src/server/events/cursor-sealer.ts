@@ -47,6 +47,8 @@ export class CursorSealer {
   private saltCounter = 0;
   /** One sealed item per event item, shared by every recipient (frames are cached per item object). */
   private readonly sealedItems = new WeakMap<StreamItem, StreamItem>();
+  private lastItem: StreamItem | null = null;
+  private lastSealedItem: StreamItem | null = null;
 
   /** @param secret the deployment's secret; keys are derived from it. */
   constructor(secret: string) {
@@ -103,12 +105,16 @@ export class CursorSealer {
 
   /** An event's stream item with its id sealed: one object per event, whoever receives it. */
   sealEvent(item: StreamItem): StreamItem {
+    // A fan-out asks for the same item once per recipient, one after another.
+    if (item === this.lastItem) return this.lastSealedItem!;
     let sealed = this.sealedItems.get(item);
     if (!sealed) {
       const id = this.seal(item.id);
       sealed = Object.freeze({ id, event: Object.freeze({ ...item.event, id }) });
       this.sealedItems.set(item, sealed);
     }
+    this.lastItem = item;
+    this.lastSealedItem = sealed;
     return sealed;
   }
 

@@ -12,9 +12,9 @@ import type { EventId } from "./event-id";
 import type { SubscriptionSink } from "./subscription";
 
 export class SealedSink implements SubscriptionSink {
-  /** The last item written, as the layer and as the client know it: a later gap names it the client's way. */
+  /** The last item written, so a later gap names it as the client knows it (an event's sealing is repeatable). */
   private lastId: EventId | null = null;
-  private lastSealed = "";
+  private lastWasEvent = false;
 
   /**
    * @param sink where the sealed items go.
@@ -30,7 +30,6 @@ export class SealedSink implements SubscriptionSink {
   write(item: StreamItem): boolean {
     const sealed = this.sealed(item);
     this.lastId = item.id;
-    this.lastSealed = sealed.id;
     return this.sink.write(sealed);
   }
 
@@ -40,6 +39,7 @@ export class SealedSink implements SubscriptionSink {
 
   private sealed(item: StreamItem): StreamItem {
     const { event } = item;
+    this.lastWasEvent = false;
     switch (event.name) {
       case "system.ready": {
         const id = this.sealer.sealFresh(item.id);
@@ -56,7 +56,10 @@ export class SealedSink implements SubscriptionSink {
         return { id, event: { ...event, id, data } };
       }
       default: {
-        if (isReplayed(event.name)) return this.sealer.sealEvent(item);
+        if (isReplayed(event.name)) {
+          this.lastWasEvent = true;
+          return this.sealer.sealEvent(item);
+        }
         // Not in the stream: it stands where the subscriber stands, under a cursor of its own.
         const id = this.sealer.sealFresh(item.id);
         return { id, event: { ...event, id } };
@@ -68,7 +71,7 @@ export class SealedSink implements SubscriptionSink {
   private echo(id: EventId | null): string | null {
     if (id === null) return null;
     if (id === this.opened) return this.sent;
-    if (id === this.lastId) return this.lastSealed;
+    if (id === this.lastId && this.lastWasEvent) return this.sealer.seal(id);
     return this.sealer.sealFresh(id);
   }
 }

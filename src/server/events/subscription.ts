@@ -65,7 +65,7 @@ export interface SubscriptionOptions {
    * `fresh: true` at every re-authorisation, so a sign-in ended where this
    * process did not hear of it still ends the stream within one interval.
    */
-  signInActive?: (fresh: boolean) => Promise<boolean>;
+  signInActive?: (signInSessionId: string, fresh: boolean) => Promise<boolean>;
 }
 
 export type CloseReason = "client_closed" | "revoked" | "error" | "server_closing" | "slow_consumer" | "stalled";
@@ -143,7 +143,7 @@ export class Subscription implements Reauthorizable {
     this.unsubscribe = this.subscribeAs(this.identity);
     // Asked once registered: a sign-in ended from now on ends this stream through the registry, and
     // one ended before it is seen here, so a stream opening while its sign-in ends never goes live.
-    const signedIn = this.options.signInActive?.(false) ?? Promise.resolve(true);
+    const signedIn = this.options.signInActive?.(this.identity.signInSessionId, false) ?? Promise.resolve(true);
     let replayed: number;
     try {
       replayed = await this.catchUp(lastEventId);
@@ -351,7 +351,7 @@ export class Subscription implements Reauthorizable {
   /** Reads the sign-in afresh; ends the stream if it was ended anywhere. */
   private recheckSignIn(): void {
     this.options
-      .signInActive?.(true)
+      .signInActive?.(this.identity.signInSessionId, true)
       .then((active) => {
         if (!active && this.state !== "closed") {
           this.close("revoked", new SubscriptionRevokedError("the session was ended; sign in again"));

@@ -45,6 +45,13 @@ const fastPathServesStreams = env.EVENTS_FAST_PATH ?? env.NODE_ENV === "producti
 const stockStreamAllowed = (headers: Headers) =>
   !fastPathServesStreams || (env.EVENTS_ALLOW_STOCK_SSE && headers.get("x-events-transport") === "trpc");
 
+/**
+ * Streams' sign-in check: one function for every stream (a closure made per
+ * request would keep the request's whole context alive as long as its stream).
+ */
+const signInActive = (signInSessionId: string, fresh: boolean) =>
+  fresh ? isSignInActiveNow(signInSessionId) : isSignInActive(signInSessionId);
+
 export const eventsRouter = createTRPCRouter({
   onEvent: streamingProcedure.input(onEventInput).subscription(async ({ ctx, input, signal }) => {
     const layer = getEventLayer();
@@ -54,7 +61,6 @@ export const eventsRouter = createTRPCRouter({
         message: "this browser has signed in again since the page loaded; reload it",
       });
     }
-    const signInId = ctx.session.sessionId;
     const identity = subscriberOf(
       { sessionId: ctx.session.sessionId, userId: ctx.session.user.id },
       input.tabId ?? ctx.tabId,
@@ -70,7 +76,7 @@ export const eventsRouter = createTRPCRouter({
         lastEventId: input.lastEventId ?? null,
         sink,
         expiresAt: ctx.session.tokenExpires ? Date.parse(ctx.session.tokenExpires) : null,
-        signInActive: (fresh) => (fresh ? isSignInActiveNow(signInId) : isSignInActive(signInId)),
+        signInActive,
       });
     if (ctx.sse) {
       // The SSE fast path: the subscription writes straight to its response.
