@@ -268,3 +268,45 @@ describe.skipIf(!hasChromium)(
     }
   },
 );
+
+describe("an IPv6 peer", () => {
+  let server: AppServer;
+  beforeAll(async () => {
+    // Listening on both families; clients below connect over [::1].
+    server = await startApp({
+      build: false,
+      env: { HOSTNAME: "::", AUTH_URL: undefined, RATE_LIMIT_SIGNINS_PER_IP: "3" },
+    });
+  });
+  afterAll(() => server?.stop());
+
+  it("is one address for the per-address limits, and a same-origin client over IPv6 works", async () => {
+    const v6 = `http://[::1]:${server.port}`;
+    const cookie = await signIn("alice@acme.test", "demo", v6); // attempt 1 from ::1
+    const { client } = trpcClient(cookie, { url: v6 });
+    const stream = live(client, { names: ["notification.created"] });
+    await stream.ready();
+    const sent = await fetch(`${v6}/api/trpc/notification.send`, {
+      method: "POST",
+      headers: { cookie, origin: v6, "sec-fetch-site": "same-origin", "content-type": "application/json" },
+      body: JSON.stringify({ json: { target: { kind: "self" }, message: "over IPv6" } }),
+    });
+    expect(sent.status).toBe(200);
+    await stream.waitFor("notification.created");
+    stream.unsubscribe();
+    // The same request from another site, over IPv6, is refused.
+    const forged = await fetch(`${v6}/api/trpc/notification.send`, {
+      method: "POST",
+      headers: { cookie, origin: "http://[::2]:80", "content-type": "application/json" },
+      body: JSON.stringify({ json: { target: { kind: "self" }, message: "forged" } }),
+    });
+    expect(forged.status).toBe(403);
+    // Attempts 2 and 3 from ::1, then the address is out of sign-ins; IPv4 loopback has its own.
+    await expect(signIn("bob@acme.test", "wrong", v6)).rejects.toThrow(/code=credentials/);
+    await expect(signIn("bob@acme.test", "wrong", v6)).rejects.toThrow(/code=credentials/);
+    await expect(signIn("carol@globex.test", "demo", v6)).rejects.toThrow(/code=rate_limited/);
+    await expect(signIn("carol@globex.test", "demo", `http://127.0.0.1:${server.port}`)).resolves.toMatch(
+      /session-token/,
+    );
+  });
+});

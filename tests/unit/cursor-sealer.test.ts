@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 
-import { CursorSealer, InvalidEventIdError } from "~/server/events";
+import { CursorSealer, InvalidEventIdError, type StreamItem } from "~/server/events";
+import { SealedSink } from "~/server/events/sealed-sink";
+import { gapItem } from "~/server/events/system-events";
 
 const sealer = new CursorSealer("a-secret-of-this-deployment");
 
@@ -39,5 +41,36 @@ describe("sealed cursors", () => {
     for (const bad of [other, bytes.toString("base64url"), "1764750000000-12", "x".repeat(500), "", "../../etc"]) {
       expect(() => sealer.open(bad), bad).toThrow(InvalidEventIdError);
     }
+  });
+});
+
+describe("the sealing sink", () => {
+  const event = (id: string, name: "payment.failed" | "presence.changed"): StreamItem => ({
+    id,
+    event: {
+      id,
+      name,
+      version: 1,
+      emittedAt: new Date(0).toISOString(),
+      data:
+        name === "payment.failed"
+          ? { orderId: "o", errorCode: "x" }
+          : { organizationId: "acme", userId: "bob", name: null, online: true },
+    } as StreamItem["event"],
+  });
+
+  it("a gap names the client's last cursor as the client received it, presence in between or not", () => {
+    const written: StreamItem[] = [];
+    const sink = new SealedSink({ write: (item) => written.push(item) > 0, end: () => {} }, sealer, null, null);
+    sink.write(event("1764750000000-3", "payment.failed"));
+    // Presence is not in the stream: it takes a cursor of its own and does not move the subscriber's.
+    sink.write(event("1764750000000-3", "presence.changed"));
+    sink.write(
+      gapItem("1764750000000-9", { lastEventId: "1764750000000-3", oldestAvailableId: null, reason: "unknown_cursor" }),
+    );
+    const [delivered, presence, gap] = written;
+    expect(presence!.id).not.toBe(delivered!.id);
+    expect(gap!.event).toMatchObject({ name: "system.gap", data: { lastEventId: delivered!.id } });
+    expect(sealer.open(gap!.id)).toBe("1764750000000-9");
   });
 });

@@ -28,9 +28,7 @@ export class SealedSink implements SubscriptionSink {
   ) {}
 
   write(item: StreamItem): boolean {
-    const sealed = this.sealed(item);
-    this.lastId = item.id;
-    return this.sink.write(sealed);
+    return this.sink.write(this.sealed(item));
   }
 
   end(error?: unknown): void {
@@ -39,11 +37,12 @@ export class SealedSink implements SubscriptionSink {
 
   private sealed(item: StreamItem): StreamItem {
     const { event } = item;
-    this.lastWasEvent = false;
     switch (event.name) {
       case "system.ready": {
         const id = this.sealer.sealFresh(item.id);
-        return { id, event: { ...event, id, data: { ...event.data, resumedFrom: this.echo(event.data.resumedFrom) } } };
+        const data = { ...event.data, resumedFrom: this.echo(event.data.resumedFrom) };
+        this.moved(item.id, false);
+        return { id, event: { ...event, id, data } };
       }
       case "system.gap": {
         const id = this.sealer.sealFresh(item.id);
@@ -53,18 +52,25 @@ export class SealedSink implements SubscriptionSink {
           lastEventId: this.echo(lastEventId)!,
           oldestAvailableId: oldestAvailableId === null ? null : this.sealer.sealFresh(oldestAvailableId),
         };
+        this.moved(item.id, false);
         return { id, event: { ...event, id, data } };
       }
       default: {
         if (isReplayed(event.name)) {
-          this.lastWasEvent = true;
+          this.moved(item.id, true);
           return this.sealer.sealEvent(item);
         }
-        // Not in the stream: it stands where the subscriber stands, under a cursor of its own.
+        // Not in the stream: it stands where the subscriber stands (the cursor does not move),
+        // under a sealing of its own.
         const id = this.sealer.sealFresh(item.id);
         return { id, event: { ...event, id } };
       }
     }
+  }
+
+  private moved(id: EventId, event: boolean): void {
+    this.lastId = id;
+    this.lastWasEvent = event;
   }
 
   /** The client's own cursor back as it sent it (or as its last event gave it); any other id sealed afresh. */
