@@ -103,11 +103,25 @@ export const eventsRouter = createTRPCRouter({
   stats: adminProcedure.query(async ({ ctx }) => {
     const { registry, bus } = getEventLayer();
     const scope = ctx.adminScope;
-    const open = registry.list().filter((c) => administersAny(scope, c.organizationIds) || scope.operator);
-    const organizations = await namesOf(
-      ctx.db,
-      scope.operator ? [...new Set(open.flatMap((c) => c.organizationIds))] : scope.organizationIds,
-    );
+    const open = registry.list().filter((c) => administersAny(scope, c.organizationIds));
+    // One pass: each stream counts in every organisation of its that the caller may see.
+    const byOrganization = new Map<string, { connections: number; members: Map<string, MemberCount> }>();
+    const shown = (id: string) => {
+      let entry = byOrganization.get(id);
+      if (!entry) byOrganization.set(id, (entry = { connections: 0, members: new Map() }));
+      return entry;
+    };
+    for (const id of scope.organizationIds) shown(id);
+    for (const c of open) {
+      for (const id of visibleOrganizations(scope, c.organizationIds)) {
+        const entry = shown(id);
+        entry.connections++;
+        const member = entry.members.get(c.userId) ?? { name: c.userName, connections: 0 };
+        member.connections++;
+        entry.members.set(c.userId, member);
+      }
+    }
+    const names = await namesOf(ctx.db, [...byOrganization.keys()]);
     const now = Date.now();
     return {
       scope: scope.operator ? ("platform" as const) : ("organization" as const),
@@ -117,15 +131,11 @@ export const eventsRouter = createTRPCRouter({
         : 0,
       eventsSent: open.reduce((sum, c) => sum + c.eventsSent, 0),
       lastEventAt: latest(open.map((c) => c.lastEventAt)),
-      organizations: [...organizations].map(([id, name]) => {
-        const here = open.filter((c) => c.organizationIds.includes(id));
-        const users = new Map<string, { name: string | null; connections: number }>();
-        for (const c of here) {
-          const user = users.get(c.userId) ?? { name: c.userName, connections: 0 };
-          user.connections++;
-          users.set(c.userId, user);
-        }
-        return { id, name, connections: here.length, members: [...users.values()] };
+      organizations: [...byOrganization].flatMap(([id, entry]) => {
+        const name = names.get(id);
+        return name === undefined
+          ? []
+          : [{ id, name, connections: entry.connections, members: [...entry.members.values()] }];
       }),
       platform: scope.operator
         ? {
@@ -166,7 +176,7 @@ export const eventsRouter = createTRPCRouter({
       const scope = ctx.adminScope;
       const open = getEventLayer()
         .registry.list({ userId: input?.userId })
-        .filter((c) => scope.operator || administersAny(scope, c.organizationIds));
+        .filter((c) => administersAny(scope, c.organizationIds));
       const names = await namesOf(ctx.db, [
         ...new Set(open.flatMap((c) => visibleOrganizations(scope, c.organizationIds))),
       ]);
@@ -189,6 +199,11 @@ export const eventsRouter = createTRPCRouter({
       }));
     }),
 });
+
+interface MemberCount {
+  name: string | null;
+  connections: number;
+}
 
 /** Organisation names by id. */
 async function namesOf(db: TRPCContext["db"], ids: readonly string[]): Promise<Map<string, string>> {
