@@ -1,7 +1,4 @@
-/**
- * Importing env.js validates the environment at build and start.
- */
-import "./src/env.js";
+import { PHASE_PRODUCTION_BUILD } from "next/constants.js";
 
 /** @type {import("next").NextConfig} */
 const config = {
@@ -22,4 +19,15 @@ const config = {
   poweredByHeader: false,
 };
 
-export default config;
+/**
+ * Validates the environment (src/env.js) when the app starts or runs in
+ * development. An image is built without its secrets: during `next build`
+ * they are not required (env.js reads the phase), and `npm start` refuses to
+ * start without them, naming each.
+ * @param {string} phase
+ */
+export default async function nextConfig(phase) {
+  if (phase === PHASE_PRODUCTION_BUILD) process.env.NEXT_PHASE ??= phase;
+  await import("./src/env.js");
+  return config;
+}

@@ -1,6 +1,9 @@
 import { createEnv } from "@t3-oss/env-nextjs";
 import { z } from "zod";
 
+// Secrets are required when the server starts, not when it is built (next.config.js sets the phase).
+const running = process.env.NODE_ENV === "production" && process.env.NEXT_PHASE !== "phase-production-build";
+
 const bool = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
 /** @param {number} fallback */
 const ms = (fallback) => z.coerce.number().int().positive().default(fallback);
@@ -11,7 +14,7 @@ export const env = createEnv({
     // Without DATABASE_URL the app runs on embedded PGlite under PGLITE_DATA_DIR.
     DATABASE_URL: z.string().url().optional(),
     PGLITE_DATA_DIR: z.string().default(".data/pglite"),
-    AUTH_SECRET: process.env.NODE_ENV === "production" ? z.string().min(32) : z.string().min(1).optional(),
+    AUTH_SECRET: running ? z.string().min(32) : z.string().min(1).optional(),
     // Credentials "demo login" (alice/bob/carol). On in development and test,
     // off in production unless explicitly enabled.
     AUTH_DEMO_LOGIN: bool.optional(),

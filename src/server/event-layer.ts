@@ -46,7 +46,8 @@ export function eventLayerConfigFromEnv(): EventLayerConfig {
     entitlementCacheMs: env.EVENTS_ENTITLEMENT_CACHE_MS,
     presenceDeliveriesPerSecond: env.EVENTS_PRESENCE_DELIVERIES_PER_SECOND,
     // Auth.js's secret (every instance shares it already); development makes one under .data/.
-    cursorSecret: env.AUTH_SECRET ?? developmentSecret(env.AUTH_DEV_SECRET_FILE),
+    // A production build has none (it is required at start): nothing is sealed while building.
+    cursorSecret: env.AUTH_SECRET ?? (env.NODE_ENV === "production" ? "" : developmentSecret(env.AUTH_DEV_SECRET_FILE)),
   };
 }
 

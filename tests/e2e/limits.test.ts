@@ -5,16 +5,21 @@
  * (TRUST_PROXY_HOPS=1), so each test speaks from addresses of its own through
  * X-Forwarded-For.
  */
+import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
+import { once } from "node:events";
 import http from "node:http";
 import net from "node:net";
 import { readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import type { TRPCClientError } from "@trpc/client";
 
 import type { AppRouter } from "~/server/api/root";
-import { signIn, startApp, type AppServer } from "../helpers/app-server";
+import { root, signIn, startApp, type AppServer } from "../helpers/app-server";
+import { freePort } from "../helpers/ports";
 import { waitUntil } from "../helpers/wait";
 import { live, messages, trpcClient, until } from "./http-client";
 
@@ -345,5 +350,28 @@ describe("safe defaults", () => {
       .find((l) => l.includes('"auth.demo_login_enabled"'));
     expect(line).toBeDefined();
     expect(JSON.parse(line!)).toMatchObject({ level: "warn" });
+  });
+
+  it("the app is built without its secrets (this run's build had no AUTH_SECRET), and refuses to start without them, naming each", async () => {
+    const withoutSecret = { ...process.env };
+    delete withoutSecret.AUTH_SECRET;
+    const child = spawn(process.execPath, [join(root, "server.js")], {
+      cwd: root,
+      env: {
+        ...withoutSecret,
+        NODE_ENV: "production",
+        HOSTNAME: "127.0.0.1",
+        PORT: String(await freePort()),
+        PGLITE_DATA_DIR: join(tmpdir(), `t3-live-events-nosecret-${randomUUID()}`),
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    const [code] = (await once(child, "exit")) as [number | null];
+    expect(code).not.toBe(0);
+    expect(output).toMatch(/Invalid environment variables/);
+    expect(output).toContain("AUTH_SECRET");
   });
 });

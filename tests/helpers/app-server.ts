@@ -73,7 +73,9 @@ export async function startApp(options: StartAppOptions = {}): Promise<AppServer
     LOG_LEVEL: "warn",
     ...options.env,
   };
-  if (options.build ?? true) run(process.execPath, [nextBin, "build"], env, "next build");
+  // Built as an image is, without its secrets: they are required at start only.
+  if (options.build ?? true)
+    run(process.execPath, [nextBin, "build"], { ...env, AUTH_SECRET: undefined }, "next build");
   run(process.execPath, ["--import", "tsx", join(root, "scripts/db-migrate.ts")], env, "db:migrate");
   if (options.seed) run(process.execPath, ["--import", "tsx", ...options.seed], env, "seed");
 

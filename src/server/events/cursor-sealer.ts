@@ -41,8 +41,7 @@ const MIN_SEALED_CURSOR_LENGTH = Math.ceil(((TAG_BYTES + 3) * 4) / 3);
 const SEALED = /^[A-Za-z0-9_-]+$/;
 
 export class CursorSealer {
-  private readonly encryptionKey: Buffer;
-  private readonly macKey: Buffer;
+  private keys: { encryption: Buffer; mac: Buffer } | null = null;
   private readonly saltPrefix = randomBytes(SALT_BYTES - 4);
   private saltCounter = 0;
   /** One sealed item per event item, shared by every recipient (frames are cached per item object). */
@@ -50,12 +49,17 @@ export class CursorSealer {
   private lastItem: StreamItem | null = null;
   private lastSealedItem: StreamItem | null = null;
 
-  /** @param secret the deployment's secret; keys are derived from it. */
-  constructor(secret: string) {
-    if (!secret) throw new Error("the cursor secret must not be empty");
-    const derive = (info: string) => Buffer.from(hkdfSync("sha256", secret, "t3-live-events/cursor", info, 32));
-    this.encryptionKey = derive("encryption");
-    this.macKey = derive("authentication");
+  /** @param secret the deployment's secret; keys are derived from it when first needed. */
+  constructor(private readonly secret: string) {}
+
+  /** Derived on first use: a layer made while the app is built (no secret yet) never seals anything. */
+  private get derived(): { encryption: Buffer; mac: Buffer } {
+    if (!this.keys) {
+      if (!this.secret) throw new Error("event ids cannot be sealed without a secret (set AUTH_SECRET)");
+      const derive = (info: string) => Buffer.from(hkdfSync("sha256", this.secret, "t3-live-events/cursor", info, 32));
+      this.keys = { encryption: derive("encryption"), mac: derive("authentication") };
+    }
+    return this.keys;
   }
 
   /** The id a subscriber sees for an event: the same for every recipient. */
@@ -124,12 +128,12 @@ export class CursorSealer {
   }
 
   private mac(plain: Buffer): Buffer {
-    return createHmac("sha256", this.macKey).update(plain).digest().subarray(0, TAG_BYTES);
+    return createHmac("sha256", this.derived.mac).update(plain).digest().subarray(0, TAG_BYTES);
   }
 
   /** AES-256-CTR with the tag as its counter block: the same call encrypts and decrypts. */
   private ctr(tag: Buffer, input: Buffer): Buffer {
-    const cipher = createCipheriv("aes-256-ctr", this.encryptionKey, tag);
+    const cipher = createCipheriv("aes-256-ctr", this.derived.encryption, tag);
     return Buffer.concat([cipher.update(input), cipher.final()]);
   }
 }
