@@ -46,7 +46,9 @@ beforeAll(async () => {
     build: false,
     env: {
       ESCROW_JOB_INTERVAL_MS: "0",
+      // Behind one proxy of ours, which says what protocol the browser used (no AUTH_URL: read from it).
       TRUST_PROXY_HOPS: "1",
+      AUTH_URL: undefined,
       EVENTS_RETENTION_COUNT: String(RETENTION_PER_AUDIENCE),
       RATE_LIMIT_SIGNINS_PER_IP: String(SIGNINS_PER_IP),
       RATE_LIMIT_SIGNIN_FAILURES_PER_ACCOUNT: String(FAILURES_PER_ACCOUNT),
@@ -252,6 +254,25 @@ describe("per-address limits, over HTTP", () => {
     }
     expect(signedIn).toBe(true);
     expect(Date.now() - started).toBeLessThan(6_000);
+  });
+});
+
+describe("behind a TLS proxy of ours, over HTTP", () => {
+  it("a sign-in the proxy reports as HTTPS gets a __Secure- cookie that pages, tRPC and the stream all read", async () => {
+    // As nginx forwards a browser's HTTPS requests: its own address and the protocol the browser used.
+    const viaProxy = { ...fromNewAddress(), "x-forwarded-proto": "https" };
+    const cookie = await signIn(server.baseUrl, "alice@acme.test", "demo", viaProxy);
+    expect(cookie).toMatch(/^__Secure-authjs\.session-token=|; __Secure-authjs\.session-token=/);
+    const { client } = trpcClient(cookie, { url: server.baseUrl, headers: viaProxy });
+    expect((await client.notification.recipients.query()).length).toBeGreaterThan(0);
+    const stream = live(client, { names: ["notification.created"] });
+    await stream.ready();
+    await client.notification.send.mutate({ target: { kind: "self" }, message: "behind TLS" });
+    await stream.waitFor("notification.created");
+    stream.unsubscribe();
+    const page = await fetch(`${server.baseUrl}/`, { headers: { ...viaProxy, cookie }, redirect: "manual" });
+    expect(page.status).toBe(200);
+    expect(page.headers.get("strict-transport-security")).toMatch(/max-age=/);
   });
 });
 

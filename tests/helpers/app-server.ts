@@ -157,7 +157,8 @@ export async function signIn(
     body: new URLSearchParams({ csrfToken, email, password, callbackUrl: "/" }),
   });
   keep(res);
-  if (!jar.has("authjs.session-token")) {
+  // Over HTTPS (a TLS proxy says so) Auth.js names it with the `__Secure-` prefix.
+  if (!jar.has("authjs.session-token") && !jar.has("__Secure-authjs.session-token")) {
     throw new Error(`sign-in as ${email} failed: ${res.status} ${res.headers.get("location") ?? ""}`);
   }
   return [...jar].map(([k, v]) => `${k}=${v}`).join("; ");
