@@ -81,9 +81,7 @@ export class EventBus {
     payload: EventPayload<N>,
     target: EventTarget,
   ): Promise<EventEnvelope<N>> {
-    const draft = this.validate(name, payload, target);
-    if (!isReplayed(name)) return (await this.signal(draft)) as EventEnvelope<N>;
-    return (await this.publish(draft)) as EventEnvelope<N>;
+    return (await this.publish(this.validate(name, payload, target))) as EventEnvelope<N>;
   }
 
   /**
@@ -123,6 +121,7 @@ export class EventBus {
    * crashed before marking its row cannot give one event two ids.
    */
   async publish(draft: EventDraft, options: { key?: string } = {}): Promise<EventEnvelope> {
+    // State, not history (presence): no log, no id of the stream.
     if (!isReplayed(draft.name)) return this.signal(draft);
     const { log, transport } = this.options;
     const { envelope, repeated } =

@@ -13,7 +13,7 @@
  *   every recipient gets the same bytes, the frame is still built once per
  *   event, and a replayed event carries the id it had live.
  * - Cursors that are not an event the subscriber received (`system.ready`,
- *   `system.gap`) are sealed with random salt (`sealFresh`): two readings of
+ *   `system.gap`, presence) are sealed with a salt (`sealFresh`): two readings of
  *   the same head look unrelated, so connecting twice says nothing about
  *   whether anything happened in between.
  * - Sealed ids only compare for equality. Clients order events by arrival,

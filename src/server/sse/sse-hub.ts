@@ -102,19 +102,14 @@ export class SseHub {
       if (!socket) continue;
       const waiting = stream.res.writableLength + socket.writableLength;
       if (waiting > this.options.maxBacklogBytes) {
-        this.slowConsumerDisconnects++;
-        this.options.logger.warn(
-          { event: "connection.slow_consumer", backlogBytes: waiting },
-          "stock stream fell behind",
-        );
+        this.closeFor("slow_consumer", { backlogBytes: waiting });
         stream.res.destroy();
         continue;
       }
       if (!socket.writableNeedDrain) stream.stalledSince = 0;
       else if (stream.stalledSince === 0) stream.stalledSince = now;
       else if (now - stream.stalledSince > this.options.stallTimeoutMs) {
-        this.stalledDisconnects++;
-        this.options.logger.warn({ event: "connection.stalled" }, "stock stream took nothing; closed");
+        this.closeFor("stalled", {});
         stream.res.destroy();
       }
     }
@@ -126,20 +121,24 @@ export class SseHub {
 
   disconnect(connection: SseConnection, reason: "slow_consumer" | "stalled"): void {
     if (connection.isClosed) return;
+    this.closeFor(reason, {
+      connectionId: connection.subscription?.connectionId,
+      backlogBytes: connection.backlogBytes,
+    });
+    connection.dropped(reason);
+    connection.res.destroy();
+  }
+
+  /** Counts and logs a stream closed for falling behind or stalling (its own or a guarded one). */
+  private closeFor(reason: "slow_consumer" | "stalled", fields: Record<string, unknown>): void {
     if (reason === "slow_consumer") this.slowConsumerDisconnects++;
     else this.stalledDisconnects++;
     this.options.logger.warn(
-      {
-        event: `connection.${reason}`,
-        connectionId: connection.subscription?.connectionId,
-        backlogBytes: connection.backlogBytes,
-      },
+      { event: `connection.${reason}`, ...fields },
       reason === "slow_consumer"
         ? "client fell too far behind; disconnected (it resumes from its last id)"
         : "socket took nothing; closed",
     );
-    connection.dropped(reason);
-    connection.res.destroy();
   }
 
   private heartbeat(): void {
