@@ -1,5 +1,5 @@
 # The app as the compose file runs it: production build, `npm start`
-# (applies migrations, then server.js: Next.js plus the SSE fast path).
+# (applies migrations, then server.ts: Next.js plus the SSE fast path).
 FROM node:20-bookworm-slim
 WORKDIR /app
 ENV NEXT_TELEMETRY_DISABLED=1

@@ -1,5 +1,5 @@
 /**
- * Fan-out benchmark: the shipped app (production build, server.js, Auth.js
+ * Fan-out benchmark: the shipped app (production build, server.ts, Auth.js
  * sessions, `events.onEvent` over the SSE fast path) next to a bare
  * node:http SSE server (a Set of responses and one pre-serialised frame per
  * event) and tRPC's stock SSE handler, in the same run, on loopback. The

@@ -23,10 +23,12 @@ Object.assign(process.env, {
 const N = Number(process.env.BENCH_OUTBOX_N ?? 500);
 
 const { db, getDatabase } = await import("~/server/db");
-const { applyMigrations } = await import("~/server/db-migrations");
-const { seedDemoData } = await import("~/server/db-seed");
-const { getEventLayer } = await import("~/server/event-layer");
-const { emitInTransaction, outboxRelay, withEvents } = await import("~/server/outbox");
+const { applyMigrations } = await import("~/server/db/migrations");
+const { seedDemoData } = await import("~/server/db/seed");
+const { getEventLayer } = await import("~/server/runtime/event-layer");
+const { emitInTransaction, withEvents } = await import("~/server/db/outbox");
+const { testRuntime } = await import("../tests/helpers/runtime");
+const runtime = testRuntime();
 
 await applyMigrations(getDatabase().factory);
 await seedDemoData(db);
@@ -89,7 +91,7 @@ for (let i = 0; i < 200; i++) {
   await db.$transaction((tx) => emitInTransaction(tx, "order.status.changed", payload(i), target));
   const committed = process.hrtime.bigint();
   const seen = new Promise<void>((resolve) => (onDelivered = resolve));
-  void outboxRelay(db).wake();
+  void runtime.outbox.wake();
   await seen;
   latencies.push(Number(process.hrtime.bigint() - committed) / 1e6);
 }

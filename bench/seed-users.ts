@@ -6,9 +6,9 @@
  * Run with the server's environment after the migrations, before it starts
  * (the embedded database has one owner at a time).
  */
-import { createAdapterFactory } from "~/server/db-adapter";
+import { createAdapterFactory } from "~/server/db/adapter";
 import { hashPassword } from "~/server/auth/password";
-import { DEMO_PASSWORD } from "~/server/db-seed";
+import { DEMO_PASSWORD } from "~/server/db/seed";
 import { PrismaClient } from "~/generated/prisma/client";
 
 async function main() {

@@ -51,10 +51,12 @@ new AsyncLocalStorage().enterWith({});
 
 const { encode, decode } = await import("@auth/core/jwt");
 const { db, getDatabase } = await import("~/server/db");
-const { applyMigrations } = await import("~/server/db-migrations");
-const { seedDemoData } = await import("~/server/db-seed");
+const { applyMigrations } = await import("~/server/db/migrations");
+const { seedDemoData } = await import("~/server/db/seed");
 const { recordSignIn } = await import("~/server/auth/sign-in-sessions");
 const { sessionOfRequest } = await import("~/server/auth");
+const { testRuntime } = await import("../tests/helpers/runtime");
+testRuntime();
 
 await applyMigrations(getDatabase().factory);
 await seedDemoData(db);

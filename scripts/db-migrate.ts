@@ -5,9 +5,9 @@
  */
 import nextEnv from "@next/env";
 
-import { createAdapterFactory } from "~/server/db-adapter";
-import { applyMigrations } from "~/server/db-migrations";
-import { seedDemoData } from "~/server/db-seed";
+import { createAdapterFactory } from "~/server/db/adapter";
+import { applyMigrations } from "~/server/db/migrations";
+import { seedDemoData } from "~/server/db/seed";
 import { PrismaClient } from "~/generated/prisma/client";
 
 // `--production` (used by `npm start`): behave as in production even when

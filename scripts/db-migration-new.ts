@@ -6,8 +6,8 @@
  */
 import { mkdirSync, writeFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
-import { createAdapterFactory } from "~/server/db-adapter";
-import { diffMigrationsToSchema, migrationsDir } from "~/server/db-migrations";
+import { createAdapterFactory } from "~/server/db/adapter";
+import { diffMigrationsToSchema, migrationsDir } from "~/server/db/migrations";
 
 async function main() {
   const name = (process.argv[2] ?? "").replace(/[^a-zA-Z0-9_]/g, "_");

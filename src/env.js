@@ -4,13 +4,24 @@ import { z } from "zod";
 // Secrets are required when the server starts, not when it is built (next.config.js sets the phase).
 const running = process.env.NODE_ENV === "production" && process.env.NEXT_PHASE !== "phase-production-build";
 
-const bool = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
+// One boolean syntax for every switch: "true" or "false".
+const bool = z
+  .enum(["true", "false"], { error: (issue) => `expected "true" or "false", got ${JSON.stringify(issue.input)}` })
+  .transform((v) => v === "true");
 /** @param {number} fallback */
 const ms = (fallback) => z.coerce.number().int().positive().default(fallback);
 
 export const env = createEnv({
   server: {
     NODE_ENV: z.enum(["development", "test", "production"]).default("development"),
+    // The HTTP server (server.ts): where it listens (`npm start -- -p 4000` overrides PORT).
+    PORT: z.coerce.number().int().min(0).max(65_535).default(3000),
+    HOSTNAME: z.string().min(1).optional(),
+    // How many proxies of ours append to X-Forwarded-For in front of the server (0: clients connect directly).
+    TRUST_PROXY_HOPS: z.coerce.number().int().min(0).max(10).default(0),
+    // On SIGTERM: how long open requests may take to finish, and how fast ended streams are asked back.
+    EVENTS_SHUTDOWN_TIMEOUT_MS: ms(10_000),
+    EVENTS_DRAIN_RECONNECTS_PER_SECOND: ms(250),
     // Without DATABASE_URL the app runs on embedded PGlite under PGLITE_DATA_DIR.
     DATABASE_URL: z.string().url().optional(),
     PGLITE_DATA_DIR: z.string().default(".data/pglite"),
@@ -49,8 +60,6 @@ export const env = createEnv({
     // take nothing before it is closed.
     EVENTS_MAX_BACKLOG_BYTES: ms(1024 * 1024),
     EVENTS_STALL_TIMEOUT_MS: ms(30_000),
-    // Streams are served by the SSE fast path (server.js) with its bounds; on by default in production.
-    EVENTS_FAST_PATH: bool.optional(),
     // tRPC's stock handler may serve a stream that asks for it (`x-events-transport: trpc`): comparisons only.
     EVENTS_ALLOW_STOCK_SSE: bool.default(false),
     // A user's organisations and roles are reused this long for new streams (0 = read on every connect).
@@ -58,7 +67,6 @@ export const env = createEnv({
     // Presence deliveries per organisation and second (events × open connections of the organisation);
     // past it, one presence.many_changed per second instead of each presence.changed (0 = no limit).
     EVENTS_PRESENCE_DELIVERIES_PER_SECOND: z.coerce.number().int().nonnegative().default(2_000),
-    // Emits (mutations that publish events) per 10 s, per user and per organisation.
     // Several instances share one event stream on Redis; unset = everything in this process.
     REDIS_URL: z.string().url().optional(),
     REDIS_KEY_PREFIX: z.string().min(1).default("{t3-live-events}:"),
@@ -71,7 +79,7 @@ export const env = createEnv({
     OUTBOX_POLL_MS: z.coerce.number().int().nonnegative().default(1_000),
     TRPC_MAX_BODY_BYTES: ms(1024 * 1024),
     TRPC_MAX_BATCH_SIZE: ms(20),
-    // 0 turns a limit off.
+    // Emits (mutations that publish events) per 10 s, per user and per organisation. 0 turns a limit off.
     RATE_LIMIT_EMITS_PER_USER: z.coerce.number().int().nonnegative().default(100),
     RATE_LIMIT_EMITS_PER_ORGANIZATION: z.coerce.number().int().nonnegative().default(500),
     RATE_LIMIT_SIGNINS_PER_IP: z.coerce.number().int().nonnegative().default(30),
@@ -85,6 +93,11 @@ export const env = createEnv({
   client: {},
   runtimeEnv: {
     NODE_ENV: process.env.NODE_ENV,
+    PORT: process.env.PORT,
+    HOSTNAME: process.env.HOSTNAME,
+    TRUST_PROXY_HOPS: process.env.TRUST_PROXY_HOPS,
+    EVENTS_SHUTDOWN_TIMEOUT_MS: process.env.EVENTS_SHUTDOWN_TIMEOUT_MS,
+    EVENTS_DRAIN_RECONNECTS_PER_SECOND: process.env.EVENTS_DRAIN_RECONNECTS_PER_SECOND,
     DATABASE_URL: process.env.DATABASE_URL,
     PGLITE_DATA_DIR: process.env.PGLITE_DATA_DIR,
     AUTH_SECRET: process.env.AUTH_SECRET,
@@ -109,7 +122,6 @@ export const env = createEnv({
     EVENTS_REAUTHORIZE_INTERVAL_MS: process.env.EVENTS_REAUTHORIZE_INTERVAL_MS,
     EVENTS_MAX_BACKLOG_BYTES: process.env.EVENTS_MAX_BACKLOG_BYTES,
     EVENTS_STALL_TIMEOUT_MS: process.env.EVENTS_STALL_TIMEOUT_MS,
-    EVENTS_FAST_PATH: process.env.EVENTS_FAST_PATH,
     EVENTS_ALLOW_STOCK_SSE: process.env.EVENTS_ALLOW_STOCK_SSE,
     EVENTS_ENTITLEMENT_CACHE_MS: process.env.EVENTS_ENTITLEMENT_CACHE_MS,
     EVENTS_PRESENCE_DELIVERIES_PER_SECOND: process.env.EVENTS_PRESENCE_DELIVERIES_PER_SECOND,

@@ -2,7 +2,7 @@
  * A Content-Security-Policy with a fresh nonce for every page: Next reads the
  * nonce from the request's policy and puts it on the scripts it renders, so
  * no other script runs (injected markup included), and no other site can
- * frame the page. API answers get their headers from server.js.
+ * frame the page. API answers get their headers from server.ts.
  */
 import { NextResponse, type NextRequest } from "next/server";
 
@@ -32,7 +32,7 @@ export function proxy(request: NextRequest) {
 }
 
 export const config = {
-  // Pages only: API routes and static files carry server.js's headers.
+  // Pages only: API routes and static files carry server.ts's headers.
   matcher: [
     {
       source: "/((?!api|_next/static|_next/image|favicon.ico|icon.svg).*)",

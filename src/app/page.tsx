@@ -1,8 +1,8 @@
 import { redirect } from "next/navigation";
 
-import { adminScopeOf } from "~/server/access";
+import { adminScopeOf } from "~/server/auth/access";
 import { auth, signOut } from "~/server/auth";
-import { getEventLayer } from "~/server/event-layer";
+import { getEventLayer } from "~/server/runtime/event-layer";
 import { isEventName } from "~/server/events";
 import { LiveDemo } from "./_components/live-demo";
 

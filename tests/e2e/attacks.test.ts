@@ -38,7 +38,7 @@ async function answerOf(path: string, init: RequestInit = {}, ms = 3_000): Promi
 describe("one way in for streams", () => {
   it("however the stream's path or query is spelled, it is served by the fast path or refused", async () => {
     const { client: operator } = trpcClient(await signIn("olivia@platform.test"));
-    const fastPathStreams = async () => (await operator.events.stats.query()).platform!.sse!.open;
+    const fastPathStreams = async () => (await operator.events.stats.query()).platform!.sse.open;
     const headers = { cookie: aliceCookie };
     const before = await fastPathStreams();
     for (const path of [

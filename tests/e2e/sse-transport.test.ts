@@ -9,7 +9,7 @@ import superjson from "superjson";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 
 import type { LiveEvent } from "~/server/events";
-import { signPayload, SIGNATURE_HEADER } from "~/server/webhooks/payments";
+import { signPayload, SIGNATURE_HEADER } from "~/server/domain/payments";
 import { waitUntil } from "../helpers/wait";
 import { baseUrl, cookieEventSource, live, messages, signIn, trpcClient, until, type Received } from "./http-client";
 

@@ -1,5 +1,5 @@
 /**
- * The production app as users run it: `next build`, migrate, `npm start` (server.js) on
+ * The production app as users run it: `next build`, migrate, `npm start` (server.ts) on
  * a free loopback port with a fresh embedded database, and sign-in through
  * Auth.js's credentials endpoint exactly as a browser form post. Shared by
  * the transport tests, the browser tests and the benchmark.
@@ -80,7 +80,7 @@ export async function startApp(options: StartAppOptions = {}): Promise<AppServer
   if (options.seed) run(process.execPath, ["--import", "tsx", ...options.seed], env, "seed");
 
   const [command, ...prefixArgs] = [...(options.commandPrefix ?? []), process.execPath];
-  const child = spawn(command, [...prefixArgs, ...(options.nodeArgs ?? []), join(root, "server.js")], {
+  const child = spawn(command, [...prefixArgs, ...(options.nodeArgs ?? []), "--import", "tsx", join(root, "server.ts")], {
     cwd: root,
     env: { HOSTNAME: "127.0.0.1", ...env },
     stdio: ["ignore", "pipe", "pipe"],

@@ -1,9 +1,9 @@
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 
 import { db } from "~/server/db";
-import { releaseDueEscrows, ESCROW_HOLD_MS } from "~/server/services/orders";
-import { handlePaymentWebhook, signPayload } from "~/server/webhooks/payments";
-import { getEventLayer } from "~/server/event-layer";
+import { releaseDueEscrows, ESCROW_HOLD_MS } from "~/server/domain/orders";
+import { handlePaymentWebhook, signPayload } from "~/server/domain/payments";
+import { getEventLayer } from "~/server/runtime/event-layer";
 import { callerFor, demoSessions, freshEventLayer, sessionFor, setupDatabase, subscribe } from "./harness";
 
 const secret = process.env.PAYMENTS_WEBHOOK_SECRET!;

@@ -11,10 +11,10 @@ import type { SqlDriverAdapter } from "@prisma/driver-adapter-utils";
 
 import { PrismaClient } from "~/generated/prisma/client";
 import { db, getDatabase } from "~/server/db";
-import { createAdapterFactory } from "~/server/db-adapter";
-import { applyMigrations } from "~/server/db-migrations";
+import { createAdapterFactory } from "~/server/db/adapter";
+import { applyMigrations } from "~/server/db/migrations";
 import { compareEventIds } from "~/server/events";
-import { DatabaseReplayLog } from "~/server/replay-log-database";
+import { DatabaseReplayLog } from "~/server/db/replay-log-database";
 import { replayLogConformance } from "../conformance/replay-log.suite";
 import { createTestDatabase, testDatabaseAdminUrl } from "../helpers/postgres";
 import { setupDatabase } from "./harness";

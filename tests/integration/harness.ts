@@ -9,11 +9,15 @@ import { createCaller } from "~/server/api/root";
 import { createInnerTRPCContext } from "~/server/api/trpc";
 import { recordSignIn } from "~/server/auth/sign-in-sessions";
 import { db, getDatabase } from "~/server/db";
-import { applyMigrations } from "~/server/db-migrations";
-import { seedDemoData } from "~/server/db-seed";
-import { createEventLayer, setEventLayer } from "~/server/event-layer";
-import type { EventLayerConfig, LiveEvent } from "~/server/events";
+import { applyMigrations } from "~/server/db/migrations";
+import { seedDemoData } from "~/server/db/seed";
+import type { LiveEvent } from "~/server/events";
+import { freshEventLayer, testRuntime } from "../helpers/runtime";
 import { waitUntil } from "../helpers/wait";
+
+export { freshEventLayer };
+
+testRuntime();
 
 let migrated: Promise<void> | undefined;
 export function setupDatabase() {
@@ -22,12 +26,6 @@ export function setupDatabase() {
     await seedDemoData(db);
   })();
   return migrated;
-}
-
-export function freshEventLayer(overrides: Partial<EventLayerConfig> = {}) {
-  const layer = createEventLayer(overrides);
-  setEventLayer(layer);
-  return layer;
 }
 
 /** A signed-in session of the user, as Auth.js makes one: its sign-in is recorded, so it can be ended. */

@@ -6,10 +6,10 @@
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 
 import { db } from "~/server/db";
-import { getEventLayer } from "~/server/event-layer";
+import { getEventLayer } from "~/server/runtime/event-layer";
 import { EventValidationError, type EventDraft } from "~/server/events";
-import { emitInTransaction, OutboxRelay, withEvents } from "~/server/outbox";
-import { changeOrderStatus, createOrder } from "~/server/services/orders";
+import { emitInTransaction, OutboxRelay, withEvents } from "~/server/db/outbox";
+import { changeOrderStatus, createOrder } from "~/server/domain/orders";
 import { freshEventLayer, orgIdOf, sessionFor, setupDatabase, subscribe } from "./harness";
 
 beforeAll(setupDatabase);

@@ -10,9 +10,9 @@ import { sseHeaders } from "@trpc/server/unstable-core-do-not-import";
 import { afterEach, describe, expect, it } from "vitest";
 
 import { openSubscription, type EventLayer } from "~/server/events";
-import { connectedFrame, errorFrame } from "~/server/sse/frames";
-import type { SseConnection } from "~/server/sse/sse-connection";
-import { SseHub } from "~/server/sse/sse-hub";
+import { connectedFrame, errorFrame } from "~/server/transport/frames";
+import type { SseConnection } from "~/server/transport/sse-connection";
+import { SseHub } from "~/server/transport/sse-hub";
 import { identity, memoryLayer, recordingLogger } from "../helpers/event-layer";
 import { sleep, waitUntil } from "../helpers/wait";
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { adminScopeOf, administersAny, isAdministrator, visibleOrganizations } from "~/server/access";
+import { adminScopeOf, administersAny, isAdministrator, visibleOrganizations } from "~/server/auth/access";
 import type { Entitlements } from "~/server/events";
 
 const of = (metadata: Record<string, string>, organizationIds: string[]): Entitlements => ({

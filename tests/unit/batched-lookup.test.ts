@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 
-import { batchedLookup } from "~/server/batched-lookup";
+import { batchedLookup } from "~/server/db/batched-lookup";
 
 const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 
 import { hashPassword, verifyPassword } from "~/server/auth/password";
-import { signPayload, verifySignature } from "~/server/webhooks/payments";
+import { signPayload, verifySignature } from "~/server/domain/payments";
 
 describe("password hashing", () => {
   it("stores a salted scrypt hash, never the password, and verifies it", async () => {

@@ -1,23 +1,41 @@
 /**
  * tRPC over HTTP, one definition for both ways a request arrives: Next's
  * route handler (`src/app/api/trpc/[trpc]/route.ts`, development and any
- * deployment without server.js) and the production server's direct path
+ * deployment without server.ts) and the production server's direct path
  * (`src/server/http/trpc-node.ts`). Same router, context, body cap and batch
  * limit either way.
  */
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 
 import { env } from "~/env";
-import { appRouter } from "~/server/api/root";
+import { appRouter, streamProcedures } from "~/server/api/root";
 import { createTRPCContext } from "~/server/api/trpc";
-import { withCappedBody } from "~/server/http/capped-request";
-import { crossSiteRefusal, type CrossSiteRefusal } from "~/server/http/same-origin";
+import { withCappedBody } from "~/server/transport/body";
+import { crossSiteRefusal, type CrossSiteRefusal } from "~/server/transport/same-origin";
+import { asksForStockStream, namesStreamProcedure, STOCK_TRANSPORT_HEADER } from "~/server/transport/stream-request";
 
 export const TRPC_ENDPOINT = "/api/trpc";
+
+/**
+ * However the request spelled the path, a stream that reached tRPC's own
+ * handler has none of the fast path's bounds (backlog, stall, paced drain):
+ * refused, unless allowed for comparisons and asked for.
+ */
+const streamRefusal: Refusal = {
+  status: 400,
+  message: "streams are served at GET /api/trpc/events.onEvent, one per request (not batched)",
+};
 
 export function handleTrpcRequest(req: Request): Promise<Response> {
   const refusal = crossSiteRefusal(req.method, req.headers);
   if (refusal) return Promise.resolve(refusedResponse(refusal));
+  const url = new URL(req.url);
+  if (
+    namesStreamProcedure(url.pathname, streamProcedures) &&
+    !(env.EVENTS_ALLOW_STOCK_SSE && asksForStockStream(req.headers.get(STOCK_TRANSPORT_HEADER)))
+  ) {
+    return Promise.resolve(refusedResponse(streamRefusal));
+  }
   return fetchRequestHandler({
     endpoint: TRPC_ENDPOINT,
     req: withCappedBody(req, env.TRPC_MAX_BODY_BYTES),
@@ -31,10 +49,12 @@ export function handleTrpcRequest(req: Request): Promise<Response> {
 }
 
 /** A refusal in tRPC's error shape, so tRPC's client reports it as a TRPCClientError. */
-function refusedResponse({ status, message }: CrossSiteRefusal): Response {
-  const code = status === 403 ? "FORBIDDEN" : "UNSUPPORTED_MEDIA_TYPE";
-  const body = {
-    error: { json: { message, code: status === 403 ? -32003 : -32415, data: { code, httpStatus: status } } },
-  };
+type Refusal = { status: CrossSiteRefusal["status"] | 400; message: string };
+
+function refusedResponse({ status, message }: Refusal): Response {
+  const [code, number] = (
+    { 400: ["BAD_REQUEST", -32600], 403: ["FORBIDDEN", -32003], 415: ["UNSUPPORTED_MEDIA_TYPE", -32415] } as const
+  )[status];
+  const body = { error: { json: { message, code: number, data: { code, httpStatus: status } } } };
   return Response.json(body, { status });
 }

@@ -19,3 +19,10 @@ export type AppRouter = typeof appRouter;
  * Server-side caller: `const api = createCaller(createInnerTRPCContext({ session }))`.
  */
 export const createCaller = createCallerFactory(appRouter);
+
+/**
+ * Subscriptions the SSE fast path serves (src/server/transport/fast-path.ts),
+ * by path. Each returns a `liveStream`; tRPC's own handler refuses them
+ * unless EVENTS_ALLOW_STOCK_SSE=true and the request asks for it.
+ */
+export const streamProcedures: readonly string[] = ["events.onEvent"];

@@ -8,10 +8,10 @@ import { z } from "zod";
 
 import { env } from "~/env";
 import { db } from "~/server/db";
-import { clientIpOf } from "~/server/http/client-ip";
-import { expectedFailures } from "~/server/log-throttle";
-import { limitSignIn, RateLimitedError, signInSucceeded } from "~/server/rate-limits";
-import { logger } from "~/server/logger";
+import { clientIpOf } from "~/server/transport/client-ip";
+import { expectedFailures } from "~/server/platform/log-throttle";
+import { limitSignIn, RateLimitedError, signInSucceeded } from "~/server/platform/rate-limits";
+import { logger } from "~/server/platform/logger";
 import { developmentSecret } from "./development-secret";
 import { endSignIn, isSignInActive, recordSignIn } from "./sign-in-sessions";
 import { verifyPassword } from "./password";

@@ -11,20 +11,22 @@
 import { createHash } from "node:crypto";
 import type { Session } from "next-auth";
 
-import { processSingleton } from "~/server/process-singleton";
+import { runtime } from "~/server/runtime";
 
-interface Entry {
+export interface SessionCacheEntry {
   session: Promise<Session | null>;
   until: number;
   sessionId?: string;
 }
 
 const MAX_ENTRIES = 10_000;
-const entries = processSingleton("session-cache", () => new Map<string, Entry>());
+/** The runtime keeps the entries: every bundle of the process shares them. */
+const entriesOf = () => runtime().sessionCache;
 
 const keyOf = (token: string) => createHash("sha256").update(token).digest("base64url");
 
 export function cachedSession(token: string, now: number): Promise<Session | null> | undefined {
+  const entries = entriesOf();
   const key = keyOf(token);
   const hit = entries.get(key);
   if (hit && hit.until <= now) entries.delete(key);
@@ -32,8 +34,9 @@ export function cachedSession(token: string, now: number): Promise<Session | nul
 }
 
 export function cacheSession(token: string, session: Promise<Session | null>, until: number): void {
+  const entries = entriesOf();
   const key = keyOf(token);
-  const entry: Entry = { session, until };
+  const entry: SessionCacheEntry = { session, until };
   entries.delete(key);
   entries.set(key, entry);
   if (entries.size > MAX_ENTRIES) entries.delete(entries.keys().next().value!);
@@ -50,6 +53,7 @@ export function cacheSession(token: string, session: Promise<Session | null>, un
 
 /** Forgets every cached token of these sign-ins (they were just ended). */
 export function forgetSessions(sessionIds: ReadonlySet<string>): void {
+  const entries = entriesOf();
   for (const [token, entry] of entries) {
     if (entry.sessionId && sessionIds.has(entry.sessionId)) entries.delete(token);
   }

@@ -6,14 +6,19 @@
  * it). Ending a sign-in also ends its open streams at once.
  */
 import { env } from "~/env";
-import { batchedLookup } from "~/server/batched-lookup";
+import { batchedLookup } from "~/server/db/batched-lookup";
 import { db } from "~/server/db";
-import { publishControl } from "~/server/cluster-control";
-import { getEventLayer } from "~/server/event-layer";
-import { processSingleton } from "~/server/process-singleton";
+import { publishControl } from "~/server/platform/cluster-control";
+import { runtime } from "~/server/runtime";
 import { forgetSessions } from "./session-cache";
 
-const checks = processSingleton("sign-in-checks", () => new Map<string, { active: Promise<boolean>; until: number }>());
+export interface SignInCheck {
+  active: Promise<boolean>;
+  until: number;
+}
+
+/** The runtime keeps the checks: every bundle of the process shares them. */
+const checksOf = () => runtime().signInChecks;
 const MAX_CHECKS = 10_000;
 
 export async function recordSignIn(sessionId: string, userId: string, maxAgeSeconds: number): Promise<void> {
@@ -37,6 +42,7 @@ function lookUp(sessionId: string): Promise<boolean> {
 
 /** True while the sign-in exists and was not ended (briefly cached; ending one here takes effect at once). */
 export function isSignInActive(sessionId: string): Promise<boolean> {
+  const checks = checksOf();
   const now = Date.now();
   const hit = checks.get(sessionId);
   if (hit && hit.until > now) return hit.active;
@@ -50,6 +56,7 @@ export function isSignInActive(sessionId: string): Promise<boolean> {
 
 /** Reads the sign-in from the database now (re-authorisation); one found ended stays ended for the cached checks. */
 export async function isSignInActiveNow(sessionId: string): Promise<boolean> {
+  const checks = checksOf();
   const active = await lookUp(sessionId);
   if (!active) {
     checks.delete(sessionId);
@@ -61,11 +68,12 @@ export async function isSignInActiveNow(sessionId: string): Promise<boolean> {
 
 /** Applies ended sign-ins in this process: cached checks fail, cached tokens go, open streams end. */
 export function endedHere(sessionIds: string[], reason: string): number {
+  const checks = checksOf();
   const forever = { active: Promise.resolve(false), until: Number.POSITIVE_INFINITY };
   for (const id of sessionIds) checks.set(id, forever);
   forgetSessions(new Set(sessionIds));
   let streams = 0;
-  for (const id of sessionIds) streams += getEventLayer().registry.revoke({ signInSessionId: id }, reason);
+  for (const id of sessionIds) streams += runtime().events.registry.revoke({ signInSessionId: id }, reason);
   return streams;
 }
 

@@ -3,6 +3,10 @@
  * procedure (its stock SSE handler and `createCaller`). It holds up to
  * `highWaterMark` items; beyond that the subscription stops writing and
  * catches up from the replay log once the reader has drained what it holds.
+ *
+ * A consumer that can take items as they come (the SSE fast path) calls
+ * `pipeTo` instead of reading: what is held goes to its sink, and every later
+ * item goes straight there, with no queue or promise per delivery.
  */
 import type { StreamItem } from "./envelope";
 import type { Subscription, SubscriptionSink } from "./subscription";
@@ -15,10 +19,13 @@ export class SubscriptionStream implements SubscriptionSink, AsyncIterable<Strea
   private failure: { error: unknown } | null = null;
   private subscription: Subscription | undefined;
   private detachSignal: () => void = () => {};
+  /** Set by `pipeTo`: where items go instead of the queue. */
+  private target: SubscriptionSink | null = null;
 
   constructor(private readonly highWaterMark: number) {}
 
   write(item: StreamItem): boolean {
+    if (this.target) return this.target.write(item);
     this.items.push(item);
     this.wake();
     return this.items.length - this.next < this.highWaterMark;
@@ -29,7 +36,24 @@ export class SubscriptionStream implements SubscriptionSink, AsyncIterable<Strea
     this.ended = true;
     if (error !== undefined) this.failure = { error };
     this.detachSignal();
+    if (this.target) this.target.end(error);
     this.wake();
+  }
+
+  /**
+   * Hands the stream over to `sink`: the items held so far, then every later
+   * one, and the end. Returns the subscription, which the sink asks to
+   * `resume` once it can take more. Only before anyone started reading.
+   */
+  pipeTo(sink: SubscriptionSink): Subscription {
+    if (!this.subscription) throw new Error("pipeTo before the subscription was attached");
+    if (this.target || this.next > 0) throw new Error("the stream is already being read");
+    this.target = sink;
+    const held = this.items;
+    this.items = [];
+    for (const item of held) sink.write(item);
+    if (this.ended) sink.end(this.failure?.error);
+    return this.subscription;
   }
 
   /** Binds the subscription this stream carries: an abort of `signal` closes it. */

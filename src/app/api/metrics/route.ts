@@ -6,7 +6,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 
 import { env } from "~/env";
-import { metricsRegistry } from "~/server/metrics";
+import { runtime } from "~/server/runtime";
 
 export const dynamic = "force-dynamic";
 
@@ -21,7 +21,7 @@ export async function GET(request: Request): Promise<Response> {
   if (!timingSafeEqual(digest(presented), digest(token))) {
     return new Response("Unauthorized\n", { status: 401, headers: { "WWW-Authenticate": 'Bearer realm="metrics"' } });
   }
-  const registry = metricsRegistry();
+  const registry = runtime().metrics;
   return new Response(await registry.metrics(), {
     headers: { "Content-Type": registry.contentType, "Cache-Control": "no-store" },
   });

@@ -1,10 +1,10 @@
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
 
-import { administersAny } from "~/server/access";
+import { administersAny } from "~/server/auth/access";
 import { adminProcedure, createTRPCRouter, type ProtectedContext } from "~/server/api/trpc";
 import { endAllSignIns } from "~/server/auth/sign-in-sessions";
-import { getEventLayer } from "~/server/event-layer";
+import { getEventLayer } from "~/server/runtime/event-layer";
 
 const userId = z.string().min(1).max(64);
 

@@ -1,19 +1,17 @@
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
 
-import { env } from "~/env";
-import { administersAny, visibleOrganizations } from "~/server/access";
+import { administersAny, visibleOrganizations } from "~/server/auth/access";
 import {
   adminProcedure,
   createTRPCRouter,
+  liveStream,
   type TRPCContext,
   protectedProcedure,
   streamingProcedure,
-  trackedItems,
 } from "~/server/api/trpc";
 import { isSignInActive, isSignInActiveNow } from "~/server/auth/sign-in-sessions";
-import { getEventLayer, listInstances } from "~/server/event-layer";
-import { getSseFastPath } from "~/server/sse/holder";
+import { runtime } from "~/server/runtime";
 import {
   eventNameSchema,
   MAX_SEALED_CURSOR_LENGTH,
@@ -21,7 +19,6 @@ import {
   subscriberOf,
   SubscriptionStream,
   tabIdSchema,
-  type SubscriptionSink,
 } from "~/server/events";
 
 export const onEventInput = z.object({
@@ -40,10 +37,6 @@ export const onEventInput = z.object({
   allTabsOf: z.string().min(1).max(128).optional(),
 });
 
-/** Where the fast path serves streams (production's server.js), tRPC's handler serves one only when asked to and allowed. */
-const fastPathServesStreams = env.EVENTS_FAST_PATH ?? env.NODE_ENV === "production";
-const stockStreamAllowed = (headers: Headers) =>
-  !fastPathServesStreams || (env.EVENTS_ALLOW_STOCK_SSE && headers.get("x-events-transport") === "trpc");
 
 /**
  * Streams' sign-in check: one function for every stream (a closure made per
@@ -54,7 +47,7 @@ const signInActive = (signInSessionId: string, fresh: boolean) =>
 
 export const eventsRouter = createTRPCRouter({
   onEvent: streamingProcedure.input(onEventInput).subscription(async ({ ctx, input, signal }) => {
-    const layer = getEventLayer();
+    const layer = runtime().events;
     if (input.allTabsOf !== undefined && input.allTabsOf !== ctx.session.sessionId) {
       throw new TRPCError({
         code: "UNAUTHORIZED",
@@ -69,30 +62,16 @@ export const eventsRouter = createTRPCRouter({
     );
     // Awaited before returning, so a refused cursor or a reached limit
     // reaches the client as a plain typed error.
-    const open = (sink: SubscriptionSink) =>
-      openSubscription(layer, {
-        identity,
-        names: input.names ?? null,
-        lastEventId: input.lastEventId ?? null,
-        sink,
-        expiresAt: ctx.session.tokenExpires ? Date.parse(ctx.session.tokenExpires) : null,
-        signInActive,
-      });
-    if (ctx.sse) {
-      // The SSE fast path: the subscription writes straight to its response.
-      ctx.sse.attach(await open(ctx.sse));
-      return trackedItems([]);
-    }
-    // However the request spelled the path, a stream that reached tRPC's own
-    // handler has none of the fast path's bounds (backlog, stall, paced drain).
-    if (!stockStreamAllowed(ctx.headers)) {
-      throw new TRPCError({
-        code: "BAD_REQUEST",
-        message: "streams are served at GET /api/trpc/events.onEvent, one per request (not batched)",
-      });
-    }
     const stream = new SubscriptionStream(layer.config.maxQueuedEventsPerConnection);
-    return trackedItems(stream.attach(await open(stream), signal));
+    const subscription = await openSubscription(layer, {
+      identity,
+      names: input.names ?? null,
+      lastEventId: input.lastEventId ?? null,
+      sink: stream,
+      expiresAt: ctx.session.tokenExpires ? Date.parse(ctx.session.tokenExpires) : null,
+      signInActive,
+    });
+    return liveStream(stream.attach(subscription, signal));
   }),
 
   /**
@@ -101,7 +80,8 @@ export const eventsRouter = createTRPCRouter({
    * process-wide totals: registry, bus, SSE and every instance.
    */
   stats: adminProcedure.query(async ({ ctx }) => {
-    const { registry, bus } = getEventLayer();
+    const { events, sse } = runtime();
+    const { registry, bus } = events;
     const scope = ctx.adminScope;
     const open = registry.list().filter((c) => administersAny(scope, c.organizationIds));
     // One pass: each stream counts in every organisation of its that the caller may see.
@@ -141,9 +121,9 @@ export const eventsRouter = createTRPCRouter({
         ? {
             ...registry.stats(),
             bus: await bus.stats(),
-            sse: getSseFastPath()?.hub.stats() ?? null,
+            sse: sse.hub.stats(),
             /** With REDIS_URL: every live instance and what it holds (this one's figures are above). */
-            instances: await listInstances(),
+            instances: (await events.instances?.list()) ?? null,
           }
         : null,
     };
@@ -155,7 +135,7 @@ export const eventsRouter = createTRPCRouter({
       where: { userId: ctx.session.user.id },
       select: { organization: { select: { id: true, name: true } } },
     });
-    const { presence } = getEventLayer();
+    const { presence } = runtime().events;
     return Promise.all(
       memberships.map(async ({ organization }) => ({
         organizationId: organization.id,
@@ -174,8 +154,8 @@ export const eventsRouter = createTRPCRouter({
     .input(z.object({ userId: z.string().max(64).optional() }).optional())
     .query(async ({ ctx, input }) => {
       const scope = ctx.adminScope;
-      const open = getEventLayer()
-        .registry.list({ userId: input?.userId })
+      const open = runtime()
+        .events.registry.list({ userId: input?.userId })
         .filter((c) => administersAny(scope, c.organizationIds));
       const names = await namesOf(ctx.db, [
         ...new Set(open.flatMap((c) => visibleOrganizations(scope, c.organizationIds))),

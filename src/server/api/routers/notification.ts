@@ -3,7 +3,7 @@ import { TRPCError } from "@trpc/server";
 import { z } from "zod";
 
 import { createTRPCRouter, emittingProcedure, protectedProcedure } from "~/server/api/trpc";
-import { bus, getEventLayer } from "~/server/event-layer";
+import { bus, getEventLayer } from "~/server/runtime/event-layer";
 import { tabSessionId, type EventTarget } from "~/server/events";
 
 const notificationTarget = z.discriminatedUnion("kind", [

@@ -4,10 +4,10 @@ import { z } from "zod";
 
 import { createTRPCRouter, emittingProcedure, protectedProcedure } from "~/server/api/trpc";
 import { orderStatuses } from "~/server/events";
-import { administersAny } from "~/server/access";
+import { administersAny } from "~/server/auth/access";
 import { demoLoginEnabled } from "~/server/auth/config";
-import { OrderPermissionError, OrderTransitionError, changeOrderStatus, createOrder } from "~/server/services/orders";
-import { applyPayment } from "~/server/webhooks/payments";
+import { OrderPermissionError, OrderTransitionError, changeOrderStatus, createOrder } from "~/server/domain/orders";
+import { applyPayment } from "~/server/domain/payments";
 
 export const orderRouter = createTRPCRouter({
   list: protectedProcedure.query(async ({ ctx }) => {

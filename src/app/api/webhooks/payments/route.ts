@@ -1,9 +1,9 @@
 import { env } from "~/env";
 import { db } from "~/server/db";
-import { readBodyCapped } from "~/server/http/read-body";
-import { expectedFailures } from "~/server/log-throttle";
-import { logger } from "~/server/logger";
-import { MAX_WEBHOOK_BYTES, SIGNATURE_HEADER, handlePaymentWebhook } from "~/server/webhooks/payments";
+import { expectedFailures } from "~/server/platform/log-throttle";
+import { logger } from "~/server/platform/logger";
+import { MAX_WEBHOOK_BYTES, SIGNATURE_HEADER, handlePaymentWebhook } from "~/server/domain/payments";
+import { readBodyCapped } from "~/server/transport/body";
 
 export const runtime = "nodejs";
 export const dynamic = "force-dynamic";
@@ -14,11 +14,8 @@ export async function POST(req: Request) {
       { error: "payload_too_large", message: `the body is over ${MAX_WEBHOOK_BYTES} bytes` },
       { status: 413, headers: { connection: "close" } },
     );
-  // A declared length over the cap is refused before reading anything.
-  if (Number(req.headers.get("content-length") ?? 0) > MAX_WEBHOOK_BYTES) return tooLarge();
-  // Otherwise (chunked, or a length that lies) the cap holds while streaming.
   // The signature covers the exact bytes sent, so the raw bytes are kept, not JSON.
-  const read = await readBodyCapped(req.body, MAX_WEBHOOK_BYTES);
+  const read = await readBodyCapped(req, MAX_WEBHOOK_BYTES);
   if (!read.ok) return tooLarge();
   const rawBody = read.body.toString("utf8");
   const result = await handlePaymentWebhook(

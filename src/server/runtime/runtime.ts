@@ -1,0 +1,161 @@
+/**
+ * The composition root: everything the process shares is built here, once.
+ * Read it with `runtime()` (src/server/runtime/index.ts); `createRuntime` is
+ * called by src/instrumentation.ts when the server starts, and by tests.
+ *
+ * Parts are made on first use, in dependency order, so `next build` (which
+ * imports route modules but serves nothing) opens no database and no socket.
+ * `start()` then connects the engines and starts the background work.
+ */
+import { randomUUID } from "node:crypto";
+import type { Redis } from "ioredis";
+import type { Registry } from "prom-client";
+
+import { env } from "~/env";
+import { appRouter, streamProcedures } from "~/server/api/root";
+import { createStreamContext, errorShapeOf, isLiveStream, sseClientOptions } from "~/server/api/trpc";
+import { demoLoginEnabled } from "~/server/auth/config";
+import type { SessionCacheEntry } from "~/server/auth/session-cache";
+import { endedHere, type SignInCheck } from "~/server/auth/sign-in-sessions";
+import { openDatabase, type DatabaseHandle } from "~/server/db";
+import { createOutboxRelay, wakeOnCommit, type OutboxRelay } from "~/server/db/outbox";
+import { startEscrowReleaseJob } from "~/server/domain/escrow-release";
+import type { EventLayer, EventLayerConfig } from "~/server/events";
+import { listenToControl } from "~/server/platform/cluster-control";
+import { LogThrottle } from "~/server/platform/log-throttle";
+import { logger } from "~/server/platform/logger";
+import { createMetricsRegistry } from "~/server/platform/metrics";
+import { createRateLimiters, type RateLimiters } from "~/server/platform/rate-limits";
+import { createSseFastPath, type SseFastPath, type StreamApi } from "~/server/transport/fast-path";
+import { createTrpcNodeHandler, type NodeRequestHandler } from "~/server/transport/trpc-node";
+import { createEventLayer, type AppEventLayer, type RedisErrorCounts } from "./event-layer";
+
+export interface Runtime {
+  /** This process among the deployment's instances. */
+  readonly instanceId: string;
+  /** The database (Prisma, and the driver underneath), opened on first use. */
+  readonly database: DatabaseHandle;
+  /** The event layer: bus, registry, presence, replay log, cursors. */
+  readonly events: AppEventLayer;
+  /** The layer's Redis command connection, or null on the embedded default. */
+  readonly redis: Redis | null;
+  readonly redisErrors: RedisErrorCounts;
+  readonly limiters: RateLimiters;
+  readonly outbox: OutboxRelay;
+  readonly metrics: Registry;
+  /** Expected failures (bad cookies, refused requests) are logged at most once per key and minute. */
+  readonly expectedFailures: LogThrottle;
+  /** Decoded session tokens by digest (src/server/auth/session-cache.ts). */
+  readonly sessionCache: Map<string, SessionCacheEntry>;
+  /** Sign-in checks by sign-in id (src/server/auth/sign-in-sessions.ts). */
+  readonly signInChecks: Map<string, SignInCheck>;
+  /** Serves live streams onto Node's response (server.ts hands them over). */
+  readonly sse: SseFastPath;
+  /** tRPC queries and mutations straight from Node's request (server.ts, in production). */
+  readonly trpcNode: NodeRequestHandler;
+  /** The API whose subscriptions the fast path serves: in development, the one Next compiled last. */
+  mountApi(api: StreamApi): void;
+  /** Connects the engines and starts the relay, the jobs and the control channel; rejects naming what is unreachable. */
+  start(): Promise<void>;
+  /** Replaces the event layer (tests); returns the previous one. */
+  useEventLayer(layer: EventLayer): EventLayer | undefined;
+}
+
+/** The app's tRPC API as the fast path serves it. */
+export const appStreamApi = (): StreamApi => ({
+  router: appRouter,
+  streamProcedures,
+  createContext: createStreamContext,
+  errorShape: errorShapeOf,
+  isLiveStream,
+  sseClientOptions,
+});
+
+/** Builds the process's runtime; `eventLayer` overrides adjust the environment's configuration (tests). */
+export function createRuntime(options: { eventLayer?: Partial<EventLayerConfig> } = {}): Runtime {
+  const once = <T>(make: () => T) => {
+    let made: { value: T } | null = null;
+    return () => (made ??= { value: make() }).value;
+  };
+  const redisErrors: RedisErrorCounts = { errors: 0, connectionsLost: 0 };
+  let events: EventLayer | undefined;
+  const eventLayer = () => (events ??= createEventLayer(options.eventLayer, redisErrors)) as AppEventLayer;
+  const database = once(openDatabase);
+  const limiters = once(() => createRateLimiters(eventLayer().redis ?? null));
+  const outbox = once(() => createOutboxRelay(database().prisma));
+  let api = appStreamApi();
+  const sse = once(() =>
+    createSseFastPath({
+      api: () => api,
+      pingIntervalMs: env.EVENTS_PING_INTERVAL_MS,
+      maxBacklogBytes: env.EVENTS_MAX_BACKLOG_BYTES,
+      stallTimeoutMs: env.EVENTS_STALL_TIMEOUT_MS,
+      logger: logger.child({ component: "sse" }),
+    }),
+  );
+  const trpcNode = once(createTrpcNodeHandler);
+  let started: Promise<void> | null = null;
+
+  const runtime: Runtime = {
+    instanceId: randomUUID(),
+    get database() {
+      return database();
+    },
+    get events() {
+      return eventLayer();
+    },
+    get redis() {
+      return eventLayer().redis ?? null;
+    },
+    redisErrors,
+    get limiters() {
+      return limiters();
+    },
+    get outbox() {
+      return outbox();
+    },
+    get metrics() {
+      return metrics();
+    },
+    expectedFailures: new LogThrottle(60_000),
+    sessionCache: new Map(),
+    signInChecks: new Map(),
+    get sse() {
+      return sse();
+    },
+    get trpcNode() {
+      return trpcNode();
+    },
+    mountApi(next) {
+      api = next;
+    },
+    start() {
+      return (started ??= start());
+    },
+    useEventLayer(layer) {
+      const previous = events;
+      events = layer;
+      return previous;
+    },
+  };
+  const metrics = once(() => createMetricsRegistry(runtime));
+
+  async function start(): Promise<void> {
+    await eventLayer().connect?.();
+    // Sign-ins ended on another instance end their streams here too.
+    await listenToControl((message) => endedHere(message.sessionIds, message.reason));
+    if (demoLoginEnabled && env.NODE_ENV === "production") {
+      logger.warn(
+        { event: "auth.demo_login_enabled" },
+        "AUTH_DEMO_LOGIN=true in production: anyone can sign in as a demo user with the password 'demo'",
+      );
+    }
+    // Publishes what committed transactions recorded, including rows a crash left behind.
+    const relay = outbox();
+    relay.start();
+    if (env.DATABASE_URL && env.OUTBOX_RELAY) await wakeOnCommit(env.DATABASE_URL, relay);
+    startEscrowReleaseJob(env.ESCROW_JOB_INTERVAL_MS);
+  }
+
+  return runtime;
+}
