@@ -32,6 +32,39 @@ export default tseslint.config(
     },
   },
   {
+    // The event layer is a library inside the app: zod, Node and its own files, nothing else.
+    // tRPC, Prisma, Auth.js and Next adapt to it at the edges (docs/architecture.md).
+    files: ["src/server/events/**/*.ts"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            {
+              regex: "^(?!zod$|node:|\\./)",
+              message: "src/server/events imports zod, Node (node:*) and its own files only.",
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // Library internals break on a patch release without a type error: public APIs only.
+    files: ["**/*.ts", "**/*.tsx"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            { group: ["@trpc/*/unstable-*", "**/unstable-core-do-not-import*"], message: "tRPC's public API only." },
+          ],
+        },
+      ],
+    },
+    ignores: ["src/server/events/**"],
+  },
+  {
     linterOptions: { reportUnusedDisableDirectives: true },
     languageOptions: { parserOptions: { projectService: true } },
   },

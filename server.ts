@@ -9,15 +9,15 @@
  * reconnect hint (clients resume from their last id), lets in-flight
  * requests finish and exits within EVENTS_SHUTDOWN_TIMEOUT_MS.
  *
- *   node --import tsx server.ts [-p PORT] [-H HOSTNAME]          production (npm start)
- *   node --import tsx server.ts --dev [-p PORT] [-H HOSTNAME]    development with hot reload (npm run dev)
+ *   node --import tsx/esm server.ts [-p PORT] [-H HOSTNAME]          production (npm start)
+ *   node --import tsx/esm server.ts --dev [-p PORT] [-H HOSTNAME]    development with hot reload (npm run dev)
  *
  * Settings come from the environment or `.env` files (loaded here, as Next
  * loads them), validated by src/env.js: a bad value stops start-up, named.
  */
 import { createServer } from "node:http";
 import { parseArgs } from "node:util";
-import { loadEnvConfig } from "@next/env";
+import nextEnv from "@next/env";
 
 const { values: args } = parseArgs({
   options: {
@@ -29,13 +29,16 @@ const { values: args } = parseArgs({
 const dev = args.dev;
 (process.env as Record<string, string | undefined>).NODE_ENV ??= dev ? "development" : "production";
 // Before anything reads the environment: `.env`, `.env.local`, `.env.production`… as Next reads them.
-loadEnvConfig(process.cwd(), dev, { info: () => {}, error: (...message: unknown[]) => console.error(...message) });
+nextEnv.loadEnvConfig(process.cwd(), dev, {
+  info: () => {},
+  error: (...message: unknown[]) => console.error(...message),
+});
 if (args.port !== undefined) process.env.PORT = args.port;
 if (args.hostname !== undefined) process.env.HOSTNAME = args.hostname;
 
 const { env } = await import("./src/env.js");
 const { default: next } = await import("next");
-const { runtime } = await import("./src/server/runtime/index");
+const { whenPublished } = await import("./src/server/runtime/index");
 const { createRequestListener } = await import("./src/server/transport/node-server");
 
 const port = env.PORT;
@@ -49,8 +52,8 @@ const log = (level: string, fields: Record<string, unknown>, msg: string) =>
 const app = next({ dev, hostname, port });
 const handle = app.getRequestHandler();
 await app.prepare();
-// Built and started by src/instrumentation.ts during prepare().
-const { sse, trpcNode } = runtime();
+// Built by src/instrumentation.ts, which Next runs once it is prepared.
+const { sse, trpcNode } = await whenPublished();
 
 const listener = createRequestListener({
   sse,

@@ -29,6 +29,8 @@
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+
+import { table, writeScenario } from "./results-file";
 import http from "node:http";
 import net from "node:net";
 import { cpus, tmpdir } from "node:os";
@@ -639,7 +641,61 @@ async function main() {
     join(root, "bench", "results", "fanout-latest.json"),
     `${JSON.stringify({ date: new Date().toISOString(), n: N, rate: RATE, durationS: DURATION_S, rounds: ROUNDS, node: process.version, results, ratios, newSessions, targeted }, null, 2)}\n`,
   );
+  if (bareTarget && results.some((r) => r.target !== "bare node:http")) {
+    writeResults(results, ratios, newSessions, targeted);
+  }
   agent.destroy();
+}
+
+/** One table per scenario in bench/RESULTS.md: each target's rounds, and the ratios to the bare server. */
+function writeResults(
+  results: (Result & { round: number })[],
+  ratios: { target: string; cpuPerDelivery: string; memoryPerStream: string; p99: string }[],
+  newSessions: Awaited<ReturnType<typeof newSessionConnects>> | undefined,
+  targeted: Awaited<ReturnType<typeof targetedCost>> | undefined,
+) {
+  const perRound = (target: string, pick: (r: Result) => number, digits = 1) =>
+    results
+      .filter((r) => r.target === target)
+      .map((r) => pick(r).toFixed(digits))
+      .join(" / ");
+  const targets = [...new Set(results.map((r) => r.target))];
+  const rows: (string | number)[][] = targets.map((target) => [
+    target,
+    `${Math.min(...results.filter((r) => r.target === target).map((r) => r.deliveredPct))} %`,
+    `${perRound(target, (r) => r.cpuMicrosPerDelivery)} µs`,
+    `${perRound(target, (r) => r.p99Ms)} ms`,
+    `${perRound(target, (r) => r.heapKibPerStream)} KiB`,
+    perRound(target, (r) => r.subscriptionsPerSecond, 0),
+  ]);
+  for (const ratio of ratios) {
+    rows.push([
+      `**ratio** ${ratio.target} / bare (median, range)`,
+      "",
+      `**×${ratio.cpuPerDelivery}**`,
+      `×${ratio.p99}`,
+      `**×${ratio.memoryPerStream}**`,
+      "",
+    ]);
+  }
+  let body = table(
+    ["server", "delivered", "CPU per delivery (per round)", "p99 (per round)", "heap per stream", "subscriptions/s"],
+    rows,
+  );
+  if (newSessions) {
+    body += `
+
+Connects by ${newSessions.sessions} sessions new to the server, all at once (one stream each, resuming): ${newSessions.subscriptionsPerSecond.toFixed(0)} per second, ${(newSessions.cpuMicrosPerSubscription / 1000).toFixed(2)} ms of server CPU each, ${newSessions.failedConnections} failed.`;
+  }
+  if (targeted)
+    body += `
+
+One event to one user among the open streams, against a broadcast: ${JSON.stringify(targeted)}.`;
+  writeScenario(
+    `fanout-${N}-${RATE}-${DURATION_S}`,
+    `Fan-out: N = ${N.toLocaleString("en")} streams, ${RATE} events/s, ${DURATION_S} s, ${ROUNDS} round(s)`,
+    body,
+  );
 }
 
 main().catch((error: unknown) => {

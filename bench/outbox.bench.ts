@@ -28,6 +28,7 @@ const { seedDemoData } = await import("~/server/db/seed");
 const { getEventLayer } = await import("~/server/runtime/event-layer");
 const { emitInTransaction, withEvents } = await import("~/server/db/outbox");
 const { testRuntime } = await import("../tests/helpers/runtime");
+const { table, writeScenario } = await import("./results-file");
 const runtime = testRuntime();
 
 await applyMigrations(getDatabase().factory);
@@ -99,6 +100,18 @@ latencies.sort((a, b) => a - b);
 const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))]!;
 console.log(
   `commit → delivered (relay woken by the commit): p50 ${pct(50).toFixed(2)} ms, p99 ${pct(99).toFixed(2)} ms`,
+);
+writeScenario(
+  `outbox-${N}`,
+  `Outbox: ${N} order changes with their event, embedded database (PGlite)`,
+  table(
+    ["emit", "wall time per change + event", "ratio"],
+    [
+      ["transaction, then `bus.emit` (baseline)", `${baseline.toFixed(3)} ms`, "1"],
+      ["`withEvents` (the outbox)", `${outbox.toFixed(3)} ms`, `**×${(outbox / baseline).toFixed(2)}**`],
+      ["commit → delivered, p50 / p99 (200 commits)", `${pct(50).toFixed(2)} / ${pct(99).toFixed(2)} ms`, ""],
+    ],
+  ),
 );
 console.log(`(from another instance the relay's poll adds up to OUTBOX_POLL_MS; delivered ${delivered} events)`);
 process.exit(0);

@@ -147,4 +147,18 @@ const summary = (["decode", "new", "returning"] as Mode[]).map((mode) => {
 });
 console.log(`session reads, ${N} cookies per round, ${ROUNDS} rounds, medians (Node ${process.version}, one core):`);
 console.table(summary);
+const { table, writeScenario } = await import("./results-file");
+const labels: Record<Mode, string> = {
+  decode: "Auth.js's `decode` alone (HKDF, thumbprint, JWE)",
+  new: "the app's read of an unseen cookie (`sessionOfRequest`)",
+  returning: "the same cookie again (token cache)",
+};
+writeScenario(
+  `session-read-${N}-${ROUNDS}`,
+  `Session reads: ${N} cookies per round, ${ROUNDS} rounds, one core`,
+  table(
+    ["read of a cookie", "CPU per read (median)", "reads/s on one core", "ratio to `decode` (median, range)"],
+    summary.map((s) => [labels[s.mode], `${s.cpuMicrosPerRead} µs`, s.readsPerSecondOnOneCore, `×${s.ratioToDecode}`]),
+  ),
+);
 process.exit(0);

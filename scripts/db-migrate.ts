@@ -20,9 +20,9 @@ nextEnv.loadEnvConfig(process.cwd(), !production);
 /** Demo users exist where the demo login can be used, unless SEED_DEMO_DATA says otherwise. */
 function shouldSeed(): boolean {
   const explicit = process.env.SEED_DEMO_DATA;
-  if (explicit) return explicit === "true" || explicit === "1";
+  if (explicit) return explicit === "true";
   const demoLogin = process.env.AUTH_DEMO_LOGIN;
-  if (demoLogin) return demoLogin === "true" || demoLogin === "1";
+  if (demoLogin) return demoLogin === "true";
   return !production;
 }
 

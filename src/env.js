@@ -21,7 +21,7 @@ export const env = createEnv({
     TRUST_PROXY_HOPS: z.coerce.number().int().min(0).max(10).default(0),
     // On SIGTERM: how long open requests may take to finish, and how fast ended streams are asked back.
     EVENTS_SHUTDOWN_TIMEOUT_MS: ms(10_000),
-    EVENTS_DRAIN_RECONNECTS_PER_SECOND: ms(250),
+    EVENTS_DRAIN_RECONNECTS_PER_SECOND: z.coerce.number().positive().default(250),
     // Without DATABASE_URL the app runs on embedded PGlite under PGLITE_DATA_DIR.
     DATABASE_URL: z.string().url().optional(),
     PGLITE_DATA_DIR: z.string().default(".data/pglite"),
@@ -90,7 +90,10 @@ export const env = createEnv({
     ESCROW_JOB_INTERVAL_MS: z.coerce.number().int().nonnegative().default(30_000),
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   },
-  client: {},
+  client: {
+    // The tabs of a sign-in share one stream ("false": one per tab); read when the app is built.
+    NEXT_PUBLIC_EVENTS_SHARED_STREAM: bool.default(true),
+  },
   runtimeEnv: {
     NODE_ENV: process.env.NODE_ENV,
     PORT: process.env.PORT,
@@ -142,6 +145,7 @@ export const env = createEnv({
     RATE_LIMIT_STREAM_OPENS_PER_IP: process.env.RATE_LIMIT_STREAM_OPENS_PER_IP,
     ESCROW_JOB_INTERVAL_MS: process.env.ESCROW_JOB_INTERVAL_MS,
     LOG_LEVEL: process.env.LOG_LEVEL,
+    NEXT_PUBLIC_EVENTS_SHARED_STREAM: process.env.NEXT_PUBLIC_EVENTS_SHARED_STREAM,
   },
   skipValidation: !!process.env.SKIP_ENV_VALIDATION,
   emptyStringAsUndefined: true,

@@ -7,6 +7,7 @@ import type { inferRouterInputs, inferRouterOutputs } from "@trpc/server";
 import { useState } from "react";
 import SuperJSON from "superjson";
 
+import { env } from "~/env";
 import type { AppRouter } from "~/server/api/root";
 import { createQueryClient } from "./query-client";
 import { backoffEventSource } from "./backoff-event-source";
@@ -37,7 +38,7 @@ function getBaseUrl() {
 const pageSignIn = () => (typeof document === "undefined" ? null : (document.body.dataset.signIn ?? null));
 
 /** Set NEXT_PUBLIC_EVENTS_SHARED_STREAM=false to give every tab its own stream (at build time). */
-const shareStreams = process.env.NEXT_PUBLIC_EVENTS_SHARED_STREAM !== "false";
+const shareStreams = env.NEXT_PUBLIC_EVENTS_SHARED_STREAM;
 
 export function TRPCReactProvider(props: { children: React.ReactNode }) {
   const queryClient = getQueryClient();

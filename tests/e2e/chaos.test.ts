@@ -166,6 +166,9 @@ describe.skipIf(clusterMissing.length > 0)("faults across instances", () => {
         })();
       }
       if (i === 100) {
+        // One fault after the other: the instance is back before Redis goes (an instance that
+        // starts while Redis is down is refused, which tests/e2e/scale-out.test.ts covers).
+        await restartA;
         await redis.kill();
         restartRedis = (async () => {
           await sleep(1_000);

@@ -34,7 +34,7 @@ afterEach(async () => {
 function start(args: string[] = [], env: Record<string, string> = {}) {
   const shell: NodeJS.ProcessEnv = { ...process.env };
   for (const name of ["PORT", "TRUST_PROXY_HOPS", "AUTH_URL"]) delete shell[name];
-  const child = spawn(process.execPath, ["--import", "tsx", join(root, "server.ts"), ...args], {
+  const child = spawn(process.execPath, ["--import", "tsx/esm", join(root, "server.ts"), ...args], {
     cwd: root,
     env: {
       ...shell,
@@ -49,8 +49,8 @@ function start(args: string[] = [], env: Record<string, string> = {}) {
   });
   children.push(child);
   let output = "";
-  child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
   return { child, output: () => output };
 }
 

@@ -52,6 +52,45 @@ describe.skipIf(!hasCompose)("docker-compose.yml", () => {
   });
 });
 
+describe.skipIf(!hasCompose)("docker-compose.yml can be signed into", () => {
+  it("the documented demo switch reaches both instances, which then seed and accept the demo users", () => {
+    const header = readFileSync(join(root, "docker-compose.yml"), "utf8").split("\nx-app")[0]!;
+    expect(header).toContain("AUTH_DEMO_LOGIN=true");
+    const config = spawnSync(composePath, ["-f", join(root, "docker-compose.yml"), "config"], {
+      cwd: root,
+      env: { ...process.env, AUTH_SECRET: "s", PAYMENTS_WEBHOOK_SECRET: "w", AUTH_DEMO_LOGIN: "true" },
+      encoding: "utf8",
+    });
+    expect(config.status).toBe(0);
+    for (const name of ["app-a", "app-b"]) {
+      const block = config.stdout.slice(config.stdout.indexOf(`  ${name}:`)).split(/\n {2}[a-z]/)[0]!;
+      expect(block).toMatch(/AUTH_DEMO_LOGIN: "?true"?/);
+    }
+  });
+});
+
+describe("Dockerfile", () => {
+  const dockerfile = readFileSync(join(root, "Dockerfile"), "utf8");
+  const finalStage = dockerfile.slice(dockerfile.lastIndexOf("\nFROM "));
+
+  it("builds in one stage and runs in another, as an unprivileged user, with node as PID 1", () => {
+    expect(dockerfile.match(/^FROM /gm)?.length).toBeGreaterThanOrEqual(2);
+    // The build stage has no secrets: `npm run build` needs none.
+    expect(dockerfile).not.toMatch(/AUTH_SECRET/);
+    expect(finalStage).toMatch(/^USER node$/m);
+    const cmd = /^CMD (\[.*\])$/m.exec(finalStage)?.[1];
+    const argv = JSON.parse(cmd!) as string[];
+    // A shell that `exec`s node (the migrations first), or node itself: SIGTERM reaches the server's drain.
+    expect(argv[0] === "node" || argv.at(-1)!.includes("&& exec node ")).toBe(true);
+    expect(argv.join(" ")).toContain("server.ts");
+  });
+
+  it("keeps .env files out of the image", () => {
+    const ignored = readFileSync(join(root, ".dockerignore"), "utf8").split("\n");
+    expect(ignored).toContain(".env*");
+  });
+});
+
 describe.skipIf(!hasNginx || !hasOpenssl)("deploy/nginx.conf on Debian's nginx", () => {
   let nginx: Awaited<ReturnType<typeof startNginxConfig>>;
   let httpsPort: number;

@@ -376,7 +376,7 @@ describe("safe defaults", () => {
   it("the app is built without its secrets (this run's build had no AUTH_SECRET), and refuses to start without them, naming each", async () => {
     const withoutSecret = { ...process.env };
     delete withoutSecret.AUTH_SECRET;
-    const child = spawn(process.execPath, ["--import", "tsx", join(root, "server.ts")], {
+    const child = spawn(process.execPath, ["--import", "tsx/esm", join(root, "server.ts")], {
       cwd: root,
       env: {
         ...withoutSecret,

@@ -80,11 +80,15 @@ export async function startApp(options: StartAppOptions = {}): Promise<AppServer
   if (options.seed) run(process.execPath, ["--import", "tsx", ...options.seed], env, "seed");
 
   const [command, ...prefixArgs] = [...(options.commandPrefix ?? []), process.execPath];
-  const child = spawn(command, [...prefixArgs, ...(options.nodeArgs ?? []), "--import", "tsx", join(root, "server.ts")], {
-    cwd: root,
-    env: { HOSTNAME: "127.0.0.1", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const child = spawn(
+    command,
+    [...prefixArgs, ...(options.nodeArgs ?? []), "--import", "tsx/esm", join(root, "server.ts")],
+    {
+      cwd: root,
+      env: { HOSTNAME: "127.0.0.1", ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   let output = "";
   child.stdout?.on("data", (chunk: Buffer) => {
     output += chunk.toString();

@@ -6,11 +6,10 @@
  */
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import net, { type AddressInfo } from "node:net";
-import { sseHeaders } from "@trpc/server/unstable-core-do-not-import";
 import { afterEach, describe, expect, it } from "vitest";
 
 import { openSubscription, type EventLayer } from "~/server/events";
-import { connectedFrame, errorFrame } from "~/server/transport/frames";
+import { connectedFrame, errorFrame, SSE_HEADERS } from "~/server/transport/frames";
 import type { SseConnection } from "~/server/transport/sse-connection";
 import { SseHub } from "~/server/transport/sse-hub";
 import { identity, memoryLayer, recordingLogger } from "../helpers/event-layer";
@@ -52,7 +51,7 @@ async function setup(options: { maxBacklogBytes?: number; stallTimeoutMs?: numbe
   const opened: SseConnection[] = [];
   const server = http.createServer((req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? "/", "http://localhost");
-    res.writeHead(200, sseHeaders);
+    res.writeHead(200, SSE_HEADERS);
     const connection = hub.open(res);
     opened.push(connection);
     connection.send(connectedFrame({}));
@@ -341,7 +340,7 @@ describe("streams served by tRPC's stock handler, where allowed, held to the sam
   async function guardedServer(hub: SseHub, write: (res: ServerResponse) => void) {
     const closed: number[] = [];
     const server = http.createServer((_req, res) => {
-      res.writeHead(200, sseHeaders);
+      res.writeHead(200, SSE_HEADERS);
       hub.guard(res);
       res.on("close", () => closed.push(Date.now()));
       write(res);

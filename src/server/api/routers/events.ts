@@ -37,7 +37,6 @@ export const onEventInput = z.object({
   allTabsOf: z.string().min(1).max(128).optional(),
 });
 
-
 /**
  * Streams' sign-in check: one function for every stream (a closure made per
  * request would keep the request's whole context alive as long as its stream).
