@@ -3,7 +3,7 @@
  * a reconnect storm after a deploy: every browser's first connect to the new
  * process needs its sign-in checked and its user's entitlements read, and on
  * the embedded database each query costs about as much for one key as for
- * fifty (~0.6 ms of CPU).
+ * fifty.
  *
  * A lookup on an idle process waits for the event loop's next turn only. Once
  * lookups keep coming (the previous batch started less than two windows ago),

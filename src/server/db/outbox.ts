@@ -79,7 +79,7 @@ export async function withEvents<T>(db: PrismaClient, fn: (tx: Tx, emit: EmitInT
     fn(tx, (name, payload, target) => emitInTransaction(tx, name, payload, target)),
   );
   // Published before the caller answers, as `bus.emit` would (unless this process does not relay).
-  await runtime().outbox.wake();
+  await runtime().outboxFor(db).wake();
   return result;
 }
 

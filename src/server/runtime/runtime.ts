@@ -11,13 +11,15 @@ import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
 import type { Registry } from "prom-client";
 
+import type { PrismaClient } from "~/generated/prisma/client";
+
 import { env } from "~/env";
 import { appRouter, streamProcedures } from "~/server/api/root";
 import { createStreamContext, errorShapeOf, isLiveStream, sseClientOptions } from "~/server/api/trpc";
 import { demoLoginEnabled } from "~/server/auth/config";
 import type { SessionCacheEntry } from "~/server/auth/session-cache";
 import { endedHere, type SignInCheck } from "~/server/auth/sign-in-sessions";
-import { openDatabase, type DatabaseHandle } from "~/server/db";
+import { db, openDatabase, type DatabaseHandle } from "~/server/db";
 import { createOutboxRelay, wakeOnCommit, type OutboxRelay } from "~/server/db/outbox";
 import { startEscrowReleaseJob } from "~/server/domain/escrow-release";
 import type { EventLayer, EventLayerConfig } from "~/server/events";
@@ -41,7 +43,10 @@ export interface Runtime {
   readonly redis: Redis | null;
   readonly redisErrors: RedisErrorCounts;
   readonly limiters: RateLimiters;
+  /** The relay of the app's database. */
   readonly outbox: OutboxRelay;
+  /** The relay of a database: the app's, or another client's (tests, scripts), made on first use. */
+  outboxFor(client: PrismaClient): OutboxRelay;
   readonly metrics: Registry;
   /** Expected failures (bad cookies, refused requests) are logged at most once per key and minute. */
   readonly expectedFailures: LogThrottle;
@@ -82,7 +87,15 @@ export function createRuntime(options: { eventLayer?: Partial<EventLayerConfig> 
   const eventLayer = () => (events ??= createEventLayer(options.eventLayer, redisErrors)) as AppEventLayer;
   const database = once(openDatabase);
   const limiters = once(() => createRateLimiters(eventLayer().redis ?? null));
-  const outbox = once(() => createOutboxRelay(database().prisma));
+  const relays = new Map<PrismaClient, OutboxRelay>();
+  const outboxFor = (client: PrismaClient) => {
+    // `db` (src/server/db) stands for the app's client.
+    const real = client === db ? database().prisma : client;
+    let relay = relays.get(real);
+    if (!relay) relays.set(real, (relay = createOutboxRelay(real)));
+    return relay;
+  };
+  const outbox = () => outboxFor(database().prisma);
   let api = appStreamApi();
   const sse = once(() =>
     createSseFastPath({
@@ -114,6 +127,7 @@ export function createRuntime(options: { eventLayer?: Partial<EventLayerConfig> 
     get outbox() {
       return outbox();
     },
+    outboxFor,
     get metrics() {
       return metrics();
     },
