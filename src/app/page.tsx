@@ -3,7 +3,7 @@ import { redirect } from "next/navigation";
 import { adminScopeOf } from "~/server/auth/access";
 import { auth, signOut } from "~/server/auth";
 import { getEventLayer } from "~/server/runtime/event-layer";
-import { isEventName } from "~/server/events";
+import { isEventName } from "~/server/domain/catalog";
 import { LiveDemo } from "./_components/live-demo";
 
 export const dynamic = "force-dynamic";

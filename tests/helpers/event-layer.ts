@@ -14,9 +14,11 @@ import {
   type StreamItem,
   type SubscriptionOptions,
 } from "~/server/events";
+import { catalog } from "~/server/domain/catalog";
 import { waitUntil } from "./wait";
 
 export const testLayerConfig: EventLayerConfig = {
+  catalog: catalog.definitions,
   pingIntervalMs: 1_000,
   reconnectAfterInactivityMs: 3_000,
   retentionCount: 100,

@@ -8,6 +8,7 @@ import {
   EventValidationError,
   type EventEnvelope,
 } from "~/server/events";
+import { catalog } from "~/server/domain/catalog";
 import { MemoryReplayLog } from "~/server/events/replay-log-memory";
 import type { Subscriber } from "~/server/events/subscriber-index";
 import { MemoryTransport } from "~/server/events/transport-memory";
@@ -15,6 +16,7 @@ import { MemoryTransport } from "~/server/events/transport-memory";
 function makeBus(options: { maxPayloadBytes?: number } = {}) {
   const transport = new MemoryTransport();
   const bus = new EventBus({
+    catalog: catalog.definitions,
     log: new MemoryReplayLog({ maxEvents: 100, maxAgeMs: 60_000 }),
     transport,
     maxPayloadBytes: options.maxPayloadBytes ?? 16 * 1024,

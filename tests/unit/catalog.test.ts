@@ -1,14 +1,8 @@
 import { describe, expect, expectTypeOf, it } from "vitest";
 
-import {
-  deliveredDataSchema,
-  emittableEventNames,
-  eventCatalog,
-  eventNameSchema,
-  formatMoney,
-  type EventData,
-  type EventPayload,
-} from "~/server/events/catalog";
+import { deliveredDataSchema, emittableEventNames, eventCatalog, eventNameSchema } from "~/server/domain/catalog";
+import { formatMoney } from "~/server/domain/money";
+import type { EventData, EventPayload } from "~/server/events/catalog";
 import type { LiveEvent } from "~/server/events/envelope";
 
 // The catalog the product promises: name → payload fields.

@@ -8,15 +8,7 @@
  */
 import { z } from "zod";
 
-import {
-  eventCatalog,
-  isEventName,
-  isReplayed,
-  type EmittableEventName,
-  type EventDefinition,
-  type EventName,
-  type EventPayload,
-} from "./catalog";
+import type { CatalogDefinitions, EmittableEventName, EventDefinition, EventName, EventPayload } from "./catalog";
 import type { SubscriberIdentity } from "./identity";
 import { silentLogger, type EventLayerLogger } from "./logger";
 import { UNREPLAYED_ID, type EventEnvelope } from "./envelope";
@@ -28,6 +20,8 @@ import { assertTargetFitsAudience, audiencesOf, isAddressedTo, type EventTarget 
 import type { EventTransport } from "./transport";
 
 export interface EventBusOptions {
+  /** The events it carries (the app's catalog, src/server/domain/catalog.ts, with the layer's own). */
+  catalog: CatalogDefinitions;
   log: ReplayLog;
   transport: EventTransport;
   maxPayloadBytes: number;
@@ -122,7 +116,7 @@ export class EventBus {
    */
   async publish(draft: EventDraft, options: { key?: string } = {}): Promise<EventEnvelope> {
     // State, not history (presence): no log, no id of the stream.
-    if (!isReplayed(draft.name)) return this.signal(draft);
+    if (this.options.catalog[draft.name]?.replayed === false) return this.signal(draft);
     const { log, transport } = this.options;
     const { envelope, repeated } =
       options.key === undefined
@@ -144,10 +138,11 @@ export class EventBus {
     payload: EventPayload<N>,
     target: EventTarget,
   ): Omit<EventEnvelope<N>, "id"> {
-    if (typeof name !== "string" || !isEventName(name)) {
+    if (typeof name !== "string" || !Object.hasOwn(this.options.catalog, name)) {
       throw new EventValidationError(`unknown event name ${JSON.stringify(name)}`);
     }
-    const validTarget = assertTargetFitsAudience(name, target);
+    const definition: EventDefinition = this.options.catalog[name];
+    const validTarget = assertTargetFitsAudience(name, definition.audience, target);
     const serialized = JSON.stringify(payload) ?? "";
     const bytes = Buffer.byteLength(serialized);
     if (bytes > this.options.maxPayloadBytes) {
@@ -156,7 +151,6 @@ export class EventBus {
         { bytes, limit: this.options.maxPayloadBytes },
       );
     }
-    const definition: EventDefinition = eventCatalog[name];
     const parsed = strictPayloadOf(name, definition).safeParse(payload);
     if (!parsed.success) {
       throw new EventValidationError(`invalid ${name} payload: ${z.prettifyError(parsed.error)}`, {

@@ -8,7 +8,7 @@
  */
 import { z } from "zod";
 
-import { eventCatalog, type EventDefinition } from "./catalog";
+import type { EventDefinition } from "./catalog";
 
 type JsonSchema = Record<string, unknown>;
 
@@ -30,7 +30,7 @@ function shape(schema: z.ZodObject | undefined): ContractEntry["payload"] {
   return { properties: json.properties ?? {}, required: [...(json.required ?? [])].sort() };
 }
 
-export function contractOf(catalog: Record<string, EventDefinition> = eventCatalog): CatalogContract {
+export function contractOf(catalog: Readonly<Record<string, EventDefinition>>): CatalogContract {
   const contract: CatalogContract = {};
   for (const name of Object.keys(catalog).sort()) {
     const definition = catalog[name]!;

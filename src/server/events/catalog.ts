@@ -1,16 +1,9 @@
 /**
- * The event catalog: the one source of truth for every event that crosses the
- * wire. `bus.emit` validates against it, the subscription's output type is
- * derived from it, and React narrows on it.
- *
- * Change policy (enforced by tests/unit/catalog-contract.test.ts against
- * src/server/events/catalog-contract.json):
- *   - additive changes are safe: a new optional field, a new derived field, a
- *     new event name;
- *   - anything breaking (removing, renaming or retyping a field, making an
- *     optional field required, changing an audience) needs a new event name
- *     or version, e.g. `order.status.changed.v2`, emitted next to the old one
- *     until every consumer moved.
+ * The catalog's machinery: what an event definition is, the layer's own
+ * events (presence and `system.*`), and the types every part of the layer
+ * derives from the whole catalog. The app's events are declared in
+ * src/server/domain/catalog.ts, which registers their types here (`Register`)
+ * and hands the catalog's value to the layer (`EventLayerConfig.catalog`).
  */
 import { z } from "zod";
 
@@ -46,129 +39,23 @@ export interface EventDefinition<
   };
 }
 
-function defineEvent<TPayload extends z.ZodObject, TDerived extends z.ZodObject = z.ZodObject<Record<never, never>>>(
-  definition: EventDefinition<TPayload, TDerived>,
-) {
+export function defineEvent<
+  TPayload extends z.ZodObject,
+  TDerived extends z.ZodObject = z.ZodObject<Record<never, never>>,
+>(definition: EventDefinition<TPayload, TDerived>) {
   return definition;
 }
 
-// --- shared field schemas ---------------------------------------------------
-const id = z.string().min(1).max(64);
-const currency = z.string().regex(/^[A-Z]{3}$/, "currency must be an ISO 4217 code such as USD");
-/** Money travels in minor units (cents) as an integer. */
-const minorUnits = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
-const shortText = (max: number) => z.string().trim().min(1).max(max);
+/** Field schemas events share. */
+export const fields = {
+  id: z.string().min(1).max(64),
+  /** Trimmed, non-empty, at most `max` characters. */
+  shortText: (max: number) => z.string().trim().min(1).max(max),
+};
+const { id } = fields;
 
-export const orderStatuses = ["CREATED", "IN_PROGRESS", "DELIVERED", "COMPLETED", "CANCELLED"] as const;
-const orderStatus = z.enum(orderStatuses);
-
-export function formatMoney(amountMinor: number, currencyCode: string): string {
-  try {
-    return new Intl.NumberFormat("en-US", { style: "currency", currency: currencyCode }).format(amountMinor / 100);
-  } catch {
-    return `${(amountMinor / 100).toFixed(2)} ${currencyCode}`;
-  }
-}
-
-const displayAmount = z.object({ displayAmount: z.string() });
-
-export const eventCatalog = {
-  "order.created": defineEvent({
-    audience: "organization",
-    version: 1,
-    description: "A new order was placed in the organisation.",
-    payload: z.object({
-      orderId: id,
-      title: shortText(200),
-      total: minorUnits,
-      currency,
-      /** The order's version after this change: a consumer tells a stale update from a new one. */
-      orderVersion: z.number().int().positive().optional(),
-    }),
-    derived: { schema: displayAmount, compute: (p) => ({ displayAmount: formatMoney(p.total, p.currency) }) },
-  }),
-  "order.status.changed": defineEvent({
-    audience: "organization",
-    version: 1,
-    description: "An order moved from one status to another.",
-    payload: z.object({
-      orderId: id,
-      from: orderStatus,
-      to: orderStatus,
-      /** The order's version after this change: a consumer tells a stale update from a new one. */
-      orderVersion: z.number().int().positive().optional(),
-    }),
-  }),
-  "deliverable.uploaded": defineEvent({
-    audience: "organization",
-    version: 1,
-    description: "A teammate uploaded a deliverable for a milestone.",
-    payload: z.object({ orderId: id, deliverableId: id, milestoneId: id }),
-  }),
-  "deliverable.accepted": defineEvent({
-    audience: "organization",
-    version: 1,
-    description: "A deliverable was accepted.",
-    payload: z.object({ orderId: id, deliverableId: id }),
-  }),
-  "deliverable.rejected": defineEvent({
-    audience: "organization",
-    version: 1,
-    description: "A deliverable was rejected, with a reason.",
-    payload: z.object({ orderId: id, deliverableId: id, reason: shortText(500) }),
-  }),
-  "payment.succeeded": defineEvent({
-    audience: "organization",
-    version: 1,
-    description: "The payment provider confirmed a payment.",
-    payload: z.object({ orderId: id, amount: minorUnits, currency, providerRef: shortText(128) }),
-    derived: { schema: displayAmount, compute: (p) => ({ displayAmount: formatMoney(p.amount, p.currency) }) },
-  }),
-  "payment.failed": defineEvent({
-    audience: "organization",
-    version: 1,
-    description: "The payment provider reported a failed payment.",
-    payload: z.object({ orderId: id, errorCode: shortText(64) }),
-  }),
-  "escrow.released": defineEvent({
-    audience: "organization",
-    version: 1,
-    description: "Escrowed funds for a milestone were released.",
-    payload: z.object({ orderId: id, milestoneId: id, amount: minorUnits, currency: currency.optional() }),
-    derived: {
-      schema: z.object({ displayAmount: z.string().optional() }),
-      compute: (p) => (p.currency ? { displayAmount: formatMoney(p.amount, p.currency) } : {}),
-    },
-  }),
-  "dispute.opened": defineEvent({
-    audience: "organization",
-    version: 1,
-    description: "A dispute was opened on an order.",
-    payload: z.object({ orderId: id, disputeId: id, reason: shortText(500) }),
-  }),
-  "dispute.resolved": defineEvent({
-    audience: "organization",
-    version: 1,
-    description: "A dispute was resolved.",
-    payload: z.object({ orderId: id, disputeId: id, resolution: shortText(500) }),
-  }),
-  "contract.fully_signed": defineEvent({
-    audience: "organization",
-    version: 1,
-    description: "Every party signed a contract.",
-    payload: z.object({ contractId: id, number: shortText(64) }),
-  }),
-  "notification.created": defineEvent({
-    audience: "broadcast",
-    version: 1,
-    description: "A message from one user to a user, an organisation, or everyone.",
-    payload: z.object({
-      notificationId: id,
-      message: shortText(1000),
-      scope: z.enum(["user", "organization", "broadcast"]),
-      from: z.object({ userId: id, name: z.string().max(200).nullable() }),
-    }),
-  }),
+/** The layer's own events: presence (its announcer emits them) and what it writes into every stream. */
+export const coreEvents = {
   "presence.changed": defineEvent({
     audience: "organization",
     version: 1,
@@ -213,8 +100,25 @@ export const eventCatalog = {
   }),
 } as const satisfies Record<string, EventDefinition>;
 
-export type EventCatalog = typeof eventCatalog;
-export type EventName = keyof EventCatalog;
+/**
+ * Where the app registers its events' types, once:
+ *
+ *   declare module "~/server/events/catalog" {
+ *     interface Register { events: typeof appEvents }
+ *   }
+ *
+ * Every name, payload and delivered type in the layer, its tRPC procedure and
+ * React derives from it.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- filled in by the app's declaration
+export interface Register {}
+
+type AppEvents = Register extends { events: infer E extends Record<string, EventDefinition> }
+  ? E
+  : Record<never, never>;
+
+export type EventCatalog = AppEvents & typeof coreEvents;
+export type EventName = keyof EventCatalog & string;
 export type SystemEventName = {
   [N in EventName]: EventCatalog[N]["audience"] extends "system" ? N : never;
 }[EventName];
@@ -228,28 +132,50 @@ export type EventPayload<N extends EventName> = z.input<EventCatalog[N]["payload
 /** What subscribers receive as `data`: the payload plus derived fields. */
 export type EventData<N extends EventName> = z.output<EventCatalog[N]["payload"]> & DerivedOf<N>;
 
-export const eventNames = Object.keys(eventCatalog) as EventName[];
-export const emittableEventNames = eventNames.filter(
-  (name): name is EmittableEventName => eventCatalog[name].audience !== "system",
-);
+/** A catalog's value as the layer reads it. */
+export type CatalogDefinitions = Readonly<Record<EventName, EventDefinition>>;
 
-export const eventNameSchema = z.enum(eventNames as [EventName, ...EventName[]], {
-  error: (issue) => `unknown event name ${JSON.stringify(issue.input)}; known: ${eventNames.join(", ")}`,
-});
+const replayedPredicates = new WeakMap<object, (name: EventName) => boolean>();
 
-const unreplayed = new Set(eventNames.filter((name) => eventCatalog[name].replayed === false));
-
-/** Whether events of this name are kept for replay (history), or only delivered live (state). */
-export function isReplayed(name: EventName): boolean {
-  return !unreplayed.has(name);
+/** Whether a catalog keeps events of a name for replay (history), or only delivers them live (state). */
+export function replayedIn(catalog: Readonly<Record<string, EventDefinition>>): (name: EventName) => boolean {
+  let predicate = replayedPredicates.get(catalog);
+  if (!predicate) {
+    predicate = (name) => catalog[name]?.replayed !== false;
+    replayedPredicates.set(catalog, predicate);
+  }
+  return predicate;
 }
 
-export function isEventName(value: string): value is EventName {
-  return Object.hasOwn(eventCatalog, value);
+/**
+ * The whole catalog (the app's events and the layer's own) with the helpers
+ * the app's edges use: name checks, the tRPC input schema of a name, the
+ * schema of delivered data. An app event may not reuse a core event's name.
+ */
+export function defineCatalog<E extends Record<string, EventDefinition>>(appEvents: E) {
+  for (const name of Object.keys(appEvents)) {
+    if (Object.hasOwn(coreEvents, name)) throw new Error(`${name} is one of the event layer's own events`);
+  }
+  const definitions = { ...appEvents, ...coreEvents };
+  const byName = definitions as unknown as CatalogDefinitions;
+  const names = Object.keys(definitions) as EventName[];
+  const isEventName = (value: string): value is EventName => Object.hasOwn(definitions, value);
+  return {
+    definitions,
+    names,
+    /** Names that backend code may publish (not `system.*`). */
+    emittableNames: names.filter((name): name is EmittableEventName => byName[name].audience !== "system"),
+    isEventName,
+    /** A name as procedure input, refused with the list of known names. */
+    nameSchema: z.enum(names as [EventName, ...EventName[]], {
+      error: (issue) => `unknown event name ${JSON.stringify(issue.input)}; known: ${names.join(", ")}`,
+    }),
+    /** The schema of `data` as delivered (payload plus derived fields). */
+    deliveredDataSchema(name: EventName): z.ZodObject {
+      const definition = byName[name];
+      return definition.derived ? definition.payload.extend(definition.derived.schema.shape) : definition.payload;
+    },
+  };
 }
 
-/** The schema of `data` as delivered (payload plus derived fields). */
-export function deliveredDataSchema(name: EventName): z.ZodObject {
-  const definition: EventDefinition = eventCatalog[name];
-  return definition.derived ? definition.payload.extend(definition.derived.schema.shape) : definition.payload;
-}
+export type Catalog = ReturnType<typeof defineCatalog>;

@@ -4,12 +4,15 @@
  */
 export { EventBus, type EventBusStats } from "./bus";
 export {
-  eventCatalog,
-  orderStatuses,
-  eventNameSchema,
-  isEventName,
+  coreEvents,
+  defineCatalog,
+  defineEvent,
+  fields,
+  type Catalog,
+  type CatalogDefinitions,
   type EmittableEventName,
   type EventData,
+  type EventDefinition,
   type EventName,
   type EventPayload,
 } from "./catalog";

@@ -3,6 +3,7 @@
  * everything in this process; other engines (Redis) plug in through the same
  * interfaces.
  */
+import { replayedIn, type CatalogDefinitions } from "./catalog";
 import { EventBus } from "./bus";
 import { CursorSealer } from "./cursor-sealer";
 import { EntitlementCache } from "./entitlement-cache";
@@ -28,6 +29,8 @@ import { MemoryTransport } from "./transport-memory";
 import { RedisTransport } from "./transport-redis";
 
 export interface EventLayerConfig {
+  /** The events the layer carries: `catalog.definitions` from src/server/domain/catalog.ts. */
+  catalog: CatalogDefinitions;
   /** Heartbeat interval of an open stream. */
   pingIntervalMs: number;
   /** The client reconnects after this much silence; must exceed the ping interval. */
@@ -107,6 +110,7 @@ function assemble(
 ): EventLayer {
   assertValidConfig(config);
   const bus = new EventBus({
+    catalog: config.catalog,
     log: engines.log,
     transport: engines.transport,
     maxPayloadBytes: config.maxPayloadBytes,
@@ -254,7 +258,7 @@ export async function openSubscription(layer: EventLayer, options: OpenSubscript
   return Subscription.open({
     ...options,
     lastEventId: opened,
-    sink: new SealedSink(options.sink, layer.cursors, options.lastEventId, opened),
+    sink: new SealedSink(options.sink, layer.cursors, options.lastEventId, opened, replayedIn(layer.config.catalog)),
     bus: layer.bus,
     registry: layer.registry,
     presence: layer.presence,

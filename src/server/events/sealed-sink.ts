@@ -5,8 +5,8 @@
  * (presence) get cursors sealed afresh, and the cursor the client sent comes
  * back to it exactly as it sent it.
  */
-import { isReplayed } from "./catalog";
 import type { CursorSealer } from "./cursor-sealer";
+import { coreEvents, replayedIn, type EventName } from "./catalog";
 import type { StreamItem } from "./envelope";
 import type { EventId } from "./event-id";
 import type { SubscriptionSink } from "./subscription";
@@ -25,6 +25,8 @@ export class SealedSink implements SubscriptionSink {
     private readonly sealer: CursorSealer,
     private readonly sent: string | null,
     private readonly opened: EventId | null,
+    /** Whether events of a name are history (in the stream) or state (presence): the layer's catalog says. */
+    private readonly isReplayed: (name: EventName) => boolean = replayedIn(coreEvents),
   ) {}
 
   write(item: StreamItem): boolean {
@@ -56,7 +58,7 @@ export class SealedSink implements SubscriptionSink {
         return { id, event: { ...event, id, data } };
       }
       default: {
-        if (isReplayed(event.name)) {
+        if (this.isReplayed(event.name)) {
           this.moved(item.id, true);
           return this.sealer.sealEvent(item);
         }

@@ -2,7 +2,7 @@
  * The events the layer itself writes into a stream. Their shape and version
  * come from the catalog like any other event's.
  */
-import { eventCatalog, type EventData } from "./catalog";
+import { coreEvents, type EventData } from "./catalog";
 import type { StreamItem } from "./envelope";
 import type { EventId } from "./event-id";
 
@@ -12,7 +12,7 @@ function systemItem<N extends "system.ready" | "system.gap">(name: N, cursor: Ev
     event: {
       id: cursor,
       name,
-      version: eventCatalog[name].version,
+      version: coreEvents[name].version,
       emittedAt: new Date().toISOString(),
       data,
     } as StreamItem["event"],

@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 
-import { eventCatalog, type EventAudience, type EventName } from "./catalog";
+import type { EventAudience, EventName } from "./catalog";
 import { EventTargetError } from "./errors";
 import { splitSessionId, type SubscriberIdentity } from "./identity";
 
@@ -36,12 +36,11 @@ const allowedTargets: Record<Exclude<EventAudience, "system">, (t: EventTarget) 
 };
 
 /** Throws EventTargetError unless `target` is well formed and fits the event's audience. */
-export function assertTargetFitsAudience(name: EventName, target: unknown): EventTarget {
+export function assertTargetFitsAudience(name: EventName, audience: EventAudience, target: unknown): EventTarget {
   const parsed = eventTargetSchema.safeParse(target);
   if (!parsed.success) {
     throw new EventTargetError(`invalid target for ${name}: ${z.prettifyError(parsed.error)}`);
   }
-  const audience = eventCatalog[name].audience;
   if (audience === "system") {
     throw new EventTargetError(`${name} is a system event and cannot be emitted`);
   }

@@ -22,6 +22,7 @@ import {
   type EventTarget,
 } from "~/server/events";
 import { developmentSecret } from "~/server/auth/development-secret";
+import { catalog } from "~/server/domain/catalog";
 import { db, getDatabase } from "~/server/db";
 import { expectedFailures } from "~/server/platform/log-throttle";
 import { logger } from "~/server/platform/logger";
@@ -31,6 +32,7 @@ import { prismaEntitlements } from "~/server/db/entitlements";
 
 export function eventLayerConfigFromEnv(): EventLayerConfig {
   return {
+    catalog: catalog.definitions,
     pingIntervalMs: env.EVENTS_PING_INTERVAL_MS,
     reconnectAfterInactivityMs: env.EVENTS_RECONNECT_AFTER_INACTIVITY_MS,
     retentionCount: env.EVENTS_RETENTION_COUNT,

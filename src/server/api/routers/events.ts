@@ -11,9 +11,9 @@ import {
   streamingProcedure,
 } from "~/server/api/trpc";
 import { isSignInActive, isSignInActiveNow } from "~/server/auth/sign-in-sessions";
+import { eventNameSchema } from "~/server/domain/catalog";
 import { runtime } from "~/server/runtime";
 import {
-  eventNameSchema,
   MAX_SEALED_CURSOR_LENGTH,
   openSubscription,
   subscriberOf,

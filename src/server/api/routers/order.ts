@@ -3,7 +3,7 @@ import { TRPCError } from "@trpc/server";
 import { z } from "zod";
 
 import { createTRPCRouter, emittingProcedure, protectedProcedure } from "~/server/api/trpc";
-import { orderStatuses } from "~/server/events";
+import { orderStatuses } from "~/server/domain/order-status";
 import { administersAny } from "~/server/auth/access";
 import { demoLoginEnabled } from "~/server/auth/config";
 import { OrderPermissionError, OrderTransitionError, changeOrderStatus, createOrder } from "~/server/domain/orders";
