@@ -118,7 +118,7 @@ type AppEvents = Register extends { events: infer E extends Record<string, Event
   : Record<never, never>;
 
 export type EventCatalog = AppEvents & typeof coreEvents;
-export type EventName = keyof EventCatalog & string;
+export type EventName = Extract<keyof EventCatalog, string>;
 export type SystemEventName = {
   [N in EventName]: EventCatalog[N]["audience"] extends "system" ? N : never;
 }[EventName];
@@ -171,7 +171,7 @@ export function defineCatalog<E extends Record<string, EventDefinition>>(appEven
       error: (issue) => `unknown event name ${JSON.stringify(issue.input)}; known: ${names.join(", ")}`,
     }),
     /** The schema of `data` as delivered (payload plus derived fields). */
-    deliveredDataSchema(name: EventName): z.ZodObject {
+    deliveredDataSchema: (name: EventName): z.ZodObject => {
       const definition = byName[name];
       return definition.derived ? definition.payload.extend(definition.derived.schema.shape) : definition.payload;
     },
