@@ -14,7 +14,8 @@ import { db, getDatabase } from "~/server/db";
 import { createAdapterFactory } from "~/server/db/adapter";
 import { applyMigrations } from "~/server/db/migrations";
 import { compareEventIds } from "~/server/events";
-import { DatabaseReplayLog } from "~/server/db/replay-log-database";
+import { prismaSql } from "~/server/db/sql";
+import { DatabaseReplayLog } from "~/server/events/replay-log-database";
 import { replayLogConformance } from "../conformance/replay-log.suite";
 import { createTestDatabase, testDatabaseAdminUrl } from "../helpers/postgres";
 import { setupDatabase } from "./harness";
@@ -38,14 +39,17 @@ const empty = async (client: PrismaClient = db) => {
 // asserts them (trimming in batches has its own test below).
 replayLogConformance("database", async (retention) => {
   await empty();
-  return new DatabaseReplayLog(db, { ...retention, trimBatch: 0, driver: () => getDatabase().statements() });
+  return new DatabaseReplayLog(
+    prismaSql(db, () => getDatabase().statements()),
+    { ...retention, trimBatch: 0 },
+  );
 });
 
 // Replays answered by the database alone, as for a cursor older than what memory holds;
 // every statement through Prisma's client.
 replayLogConformance("database, replays from the database", async (retention) => {
   await empty();
-  return new DatabaseReplayLog(db, { ...retention, recentEvents: 0, trimBatch: 0 });
+  return new DatabaseReplayLog(prismaSql(db), { ...retention, recentEvents: 0, trimBatch: 0 });
 });
 
 if (!testDatabaseAdminUrl) {
@@ -73,19 +77,17 @@ describe.skipIf(!testDatabaseAdminUrl)("on PostgreSQL", () => {
 
   replayLogConformance("database (PostgreSQL)", async (retention) => {
     await empty(prisma);
-    return new DatabaseReplayLog(prisma, {
-      ...retention,
-      recentEvents: 0,
-      trimBatch: 0,
-      driver: async () => driver,
-    });
+    return new DatabaseReplayLog(
+      prismaSql(prisma, async () => driver),
+      { ...retention, recentEvents: 0, trimBatch: 0 },
+    );
   });
 });
 
 describe("database replay log, recent events in memory", () => {
   it("a cursor older than what memory holds is answered by the database, with the same events", async () => {
     await empty();
-    const log = new DatabaseReplayLog(db, { maxEvents: 100, maxAgeMs: 60_000, recentEvents: 2 });
+    const log = new DatabaseReplayLog(prismaSql(db), { maxEvents: 100, maxAgeMs: 60_000, recentEvents: 2 });
     const appended = [];
     for (let i = 0; i < 6; i++) appended.push(await log.append(paymentFailed(String(i))));
     // Memory holds the last 2 to 4 (trimmed in steps): the first cursors are older than that.
@@ -107,7 +109,12 @@ describe("database replay log, trimming in batches", () => {
 
   it("an audience runs up to trimBatch over its count, then is trimmed back to it, with exact gaps", async () => {
     await empty();
-    const log = new DatabaseReplayLog(db, { maxEvents: 10, maxAgeMs: 60_000, trimBatch: 3, recentEvents: 0 });
+    const log = new DatabaseReplayLog(prismaSql(db), {
+      maxEvents: 10,
+      maxAgeMs: 60_000,
+      trimBatch: 3,
+      recentEvents: 0,
+    });
     const other = await log.append(organization("other", "globex"));
     const acme = [];
     for (let i = 0; i < 13; i++) acme.push(await log.append(organization(String(i), "acme")));
@@ -133,7 +140,12 @@ describe("database replay log, trimming in batches", () => {
     // Another audience's history and cursors are untouched.
     expect(await log.readAfter(other.id, { audiences: ["org:globex"] })).toMatchObject({ kind: "events", events: [] });
     // The floor survives a restart.
-    const after = new DatabaseReplayLog(db, { maxEvents: 10, maxAgeMs: 60_000, trimBatch: 3, recentEvents: 0 });
+    const after = new DatabaseReplayLog(prismaSql(db), {
+      maxEvents: 10,
+      maxAgeMs: 60_000,
+      trimBatch: 3,
+      recentEvents: 0,
+    });
     expect(await after.readAfter(acme[2]!.id, { audiences: ["org:acme"] })).toMatchObject({ kind: "gap" });
     expect(await after.readAfter(acme[3]!.id, { audiences: ["org:acme"] })).toMatchObject({
       kind: "events",
@@ -143,7 +155,7 @@ describe("database replay log, trimming in batches", () => {
 
   it("the total bound is trimmed in batches too, oldest first across audiences", async () => {
     await empty();
-    const log = new DatabaseReplayLog(db, {
+    const log = new DatabaseReplayLog(prismaSql(db), {
       maxEvents: 100,
       maxTotalEvents: 6,
       maxAgeMs: 60_000,
@@ -167,11 +179,11 @@ describe("database replay log across a restart", () => {
   it("a new log on the same database keeps the history, the floors and the order of ids", async () => {
     await empty();
     const draft = paymentFailed;
-    const before = new DatabaseReplayLog(db, { maxEvents: 3, maxAgeMs: 60_000 });
+    const before = new DatabaseReplayLog(prismaSql(db), { maxEvents: 3, maxAgeMs: 60_000 });
     const first = await before.append(draft("1"));
     const kept = [await before.append(draft("2")), await before.append(draft("3")), await before.append(draft("4"))];
     // "Restart": another log on the same tables.
-    const after = new DatabaseReplayLog(db, { maxEvents: 3, maxAgeMs: 60_000 });
+    const after = new DatabaseReplayLog(prismaSql(db), { maxEvents: 3, maxAgeMs: 60_000 });
     expect(await after.readAfter(kept[0]!.id)).toMatchObject({ kind: "events", events: kept.slice(1) });
     expect(await after.readAfter(first.id)).toMatchObject({ kind: "events", events: kept });
     // "1" was evicted before the restart: older cursors still get the gap.

@@ -27,7 +27,9 @@ import { db, getDatabase } from "~/server/db";
 import { expectedFailures } from "~/server/platform/log-throttle";
 import { logger } from "~/server/platform/logger";
 import { runtime } from "~/server/runtime";
-import { claimDatabaseLog, DatabaseReplayLog } from "~/server/db/replay-log-database";
+import { claimDatabaseLog } from "~/server/db/log-owner";
+import { prismaSql } from "~/server/db/sql";
+import { DatabaseReplayLog } from "~/server/events/replay-log-database";
 import { prismaEntitlements } from "~/server/db/entitlements";
 
 export function eventLayerConfigFromEnv(): EventLayerConfig {
@@ -132,12 +134,10 @@ export function createEventLayer(
     // History in the database survives restarts; in memory it does not (tests, or by choice).
     const log =
       env.EVENTS_REPLAY_LOG === "database"
-        ? new DatabaseReplayLog(db, {
-            maxEvents: config.retentionCount,
-            maxAgeMs: config.retentionMs,
-            maxTotalEvents: config.retentionTotal,
-            driver: () => getDatabase().statements(),
-          })
+        ? new DatabaseReplayLog(
+            prismaSql(db, () => getDatabase().statements()),
+            { maxEvents: config.retentionCount, maxAgeMs: config.retentionMs, maxTotalEvents: config.retentionTotal },
+          )
         : undefined;
     return Object.assign(createMemoryEventLayer(config, prismaEntitlements(db), eventsLogger, log), {
       connect: async () => {

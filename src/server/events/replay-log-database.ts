@@ -1,10 +1,10 @@
 /**
  * The replay log on the app's database: the embedded default's history
  * survives a restart, so a client resumes with the events it missed instead
- * of `system.gap (unknown_cursor)`. It implements the event layer's
- * ReplayLog contract (src/server/events/replay-log.ts) and runs its
- * conformance suite; it lives beside the database (not in the core) because
- * it speaks Prisma.
+ * of `system.gap (unknown_cursor)`. The third twin of the ReplayLog contract
+ * (replay-log.ts), beside the memory and Redis logs, and held to the same
+ * conformance suite; it speaks SQL through `SqlDatabase` (the app adapts
+ * Prisma to it), on PostgreSQL or embedded PGlite.
  *
  * One process owns it (PGlite is single-process; several instances use the
  * Redis log), so ids come from this process: `<ms>-<seq>`, above every id
@@ -12,12 +12,7 @@
  * replay never sees a half-applied eviction and the head only covers events
  * that are stored.
  */
-import pg from "pg";
-
-import { Prisma, type PrismaClient } from "~/generated/prisma/client";
-import { logger } from "~/server/platform/logger";
-import type { StatementRunner } from "./adapter";
-import type { EventEnvelope } from "~/server/events";
+import type { EventEnvelope } from "./envelope";
 import {
   EventIdGenerator,
   assertCursorWithin,
@@ -26,38 +21,33 @@ import {
   parseEventId,
   sameEpoch,
   type EventId,
-} from "~/server/events/event-id";
-import type {
-  Appended,
-  EventDraft,
-  ReplayLog,
-  ReplayLogRetention,
-  ReplayReader,
-  ReplayResult,
-} from "~/server/events/replay-log";
-import { audienceOf, type Audience } from "~/server/events/targets";
+} from "./event-id";
+import type { Appended, EventDraft, ReplayLog, ReplayLogRetention, ReplayReader, ReplayResult } from "./replay-log";
+import type { SqlDatabase, SqlParameter } from "./sql-database";
+import { audienceOf, type Audience } from "./targets";
 
 const AGE_CHECK_MS = 5_000;
 
-type Row = [idMs: bigint, idSeq: number, audience: Audience, key: string | null, envelope: string, createdAt: Date];
-
-const insertRow = (...[idMs, idSeq, audience, key, envelope, createdAt]: Row) => Prisma.sql`
-  INSERT INTO "EventLogEntry" ("idMs", "idSeq", "audience", "key", "envelope", "createdAt")
-  VALUES (${idMs}, ${idSeq}, ${audience}, ${key}, ${envelope}::jsonb, ${createdAt})`;
-/** The same insert for the statement runner: its text once, its parameters as Prisma's client hands them over. */
-const INSERT_TEXT = insertRow(0n, 0, "broadcast", null, "", new Date(0)).text;
-const INSERT_ARG_TYPES = (["bigint", "int", "string", "string", "string", "datetime"] as const).map((scalarType) => ({
-  scalarType,
-  arity: "scalar" as const,
-}));
-const driverArgs = (row: Row) =>
-  row.map((value) => (typeof value === "bigint" ? String(value) : value instanceof Date ? value.toISOString() : value));
+/** An id as stored: its two parts, read back as text (int8) and number. */
+interface IdRow {
+  idMs: string;
+  idSeq: number;
+}
 
 const split = (id: EventId) => {
   const { ms, seq } = parseEventId(id);
-  return { idMs: BigInt(ms), idSeq: seq };
+  return { idMs: String(ms), idSeq: seq };
 };
-const join = (row: { idMs: bigint; idSeq: number }): EventId => `${row.idMs}-${row.idSeq}`;
+const join = (row: IdRow): EventId => `${row.idMs}-${row.idSeq}`;
+/** A time as the `timestamp` columns hold it: UTC, without a zone. */
+const timestamp = (ms: number) => new Date(ms).toISOString().slice(0, 23).replace("T", " ");
+/** `$from, $from+1, …` for a list of parameters. */
+const placeholders = (from: number, count: number) =>
+  Array.from({ length: count }, (_, i) => `$${from + i}`).join(", ");
+
+const ID_COLUMNS = `"idMs"::text AS "idMs", "idSeq"`;
+const INSERT = `INSERT INTO "EventLogEntry" ("idMs", "idSeq", "audience", "key", "envelope", "createdAt")
+  VALUES ($1::bigint, $2::int, $3, $4, $5::jsonb, $6::timestamp)`;
 
 export class DatabaseReplayLog implements ReplayLog {
   private queue: Promise<unknown> = Promise.resolve();
@@ -71,8 +61,6 @@ export class DatabaseReplayLog implements ReplayLog {
   private readonly counts = new Map<Audience, number>();
   private total = 0;
   private ageCheckedAt = 0;
-  /** Runs the insert every emit runs (set once loaded, if given). */
-  private driver: StatementRunner | null = null;
   private readonly maxTotalEvents: number;
   private readonly trimBatch: number;
   /**
@@ -86,7 +74,7 @@ export class DatabaseReplayLog implements ReplayLog {
   private readonly recentEvents: number;
 
   constructor(
-    private readonly db: PrismaClient,
+    private readonly db: SqlDatabase,
     private readonly options: ReplayLogRetention & {
       now?: () => number;
       /** How many recent events replays are answered from (0 = always the database). */
@@ -101,14 +89,6 @@ export class DatabaseReplayLog implements ReplayLog {
        * exact: a floor moves only when events are actually deleted.
        */
       trimBatch?: number;
-      /**
-       * Runs the insert every emit runs, connected on first use: Prisma's
-       * driver adapter itself (PostgreSQL or PGlite), without the client's
-       * query interpreter and tracing around the same driver call, which
-       * cost a noticeable share of an emit. Without it, every statement goes
-       * through the client.
-       */
-      driver?: () => Promise<StatementRunner>;
     },
   ) {
     this.maxTotalEvents = options.maxTotalEvents ?? options.maxEvents * 100;
@@ -129,12 +109,15 @@ export class DatabaseReplayLog implements ReplayLog {
   }
 
   private async load(): Promise<void> {
-    if (this.options.driver) this.driver = await this.options.driver();
-    const marks = await this.db.eventLogMark.findMany();
+    const marks = await this.db.query<IdRow & { key: string }>(`SELECT "key", ${ID_COLUMNS} FROM "EventLogMark"`, []);
     let origin = marks.find((m) => m.key === "origin");
     if (!origin) {
-      const now = this.now();
-      origin = await this.db.eventLogMark.create({ data: { key: "origin", idMs: BigInt(now - 1), idSeq: 0 } });
+      origin = { key: "origin", idMs: String(this.now() - 1), idSeq: 0 };
+      await this.db.execute(`INSERT INTO "EventLogMark" ("key", "idMs", "idSeq") VALUES ($1, $2::bigint, $3::int)`, [
+        origin.key,
+        origin.idMs,
+        origin.idSeq,
+      ]);
     }
     this.origin = join(origin);
     for (const mark of marks) {
@@ -142,19 +125,25 @@ export class DatabaseReplayLog implements ReplayLog {
       else if (mark.key.startsWith("a:")) this.floors.set(mark.key.slice(2) as Audience, join(mark));
     }
     if (compareEventIds(this.floor, this.origin) < 0) this.floor = this.origin;
-    const newest = await this.db.eventLogEntry.findFirst({ orderBy: [{ idMs: "desc" }, { idSeq: "desc" }] });
+    const [newest] = await this.db.query<IdRow>(
+      `SELECT ${ID_COLUMNS} FROM "EventLogEntry" ORDER BY "idMs" DESC, "idSeq" DESC LIMIT 1`,
+      [],
+    );
     this.newest = newest ? join(newest) : this.origin;
     this.ids = new EventIdGenerator(() => this.now(), this.newest);
     await this.recount();
   }
 
   private async recount(): Promise<void> {
-    const groups = await this.db.eventLogEntry.groupBy({ by: ["audience"], _count: { _all: true } });
+    const groups = await this.db.query<{ audience: Audience; count: number }>(
+      `SELECT "audience", count(*)::int AS "count" FROM "EventLogEntry" GROUP BY "audience"`,
+      [],
+    );
     this.counts.clear();
     this.total = 0;
     for (const group of groups) {
-      this.counts.set(group.audience as Audience, group._count._all);
-      this.total += group._count._all;
+      this.counts.set(group.audience, group.count);
+      this.total += group.count;
     }
   }
 
@@ -168,8 +157,11 @@ export class DatabaseReplayLog implements ReplayLog {
 
   private async record(draft: EventDraft, key?: string): Promise<Appended> {
     if (key !== undefined) {
-      const earlier = await this.db.eventLogEntry.findUnique({ where: { key }, select: { envelope: true } });
-      if (earlier) return { envelope: Object.freeze(earlier.envelope as unknown as EventEnvelope), repeated: true };
+      const [earlier] = await this.db.query<{ envelope: string }>(
+        `SELECT "envelope"::text AS "envelope" FROM "EventLogEntry" WHERE "key" = $1`,
+        [key],
+      );
+      if (earlier) return { envelope: Object.freeze(JSON.parse(earlier.envelope) as EventEnvelope), repeated: true };
     }
     const envelope: EventEnvelope = Object.freeze({ ...draft, id: this.ids.next() });
     const audience = audienceOf(envelope.target);
@@ -222,10 +214,12 @@ export class DatabaseReplayLog implements ReplayLog {
       const audiences = reader ? [...new Set(reader.audiences)] : [...this.counts.keys()];
       // Only a gap names the oldest event still kept.
       const oldest = async () => {
-        const first = await this.db.eventLogEntry.findFirst({
-          where: { audience: { in: audiences } },
-          orderBy: [{ idMs: "asc" }, { idSeq: "asc" }],
-        });
+        if (audiences.length === 0) return null;
+        const [first] = await this.db.query<IdRow>(
+          `SELECT ${ID_COLUMNS} FROM "EventLogEntry" WHERE "audience" IN (${placeholders(1, audiences.length)})
+           ORDER BY "idMs", "idSeq" LIMIT 1`,
+          audiences,
+        );
         return first ? join(first) : null;
       };
       if (compareEventIds(afterId, this.origin) < 0) {
@@ -245,59 +239,56 @@ export class DatabaseReplayLog implements ReplayLog {
   }
 
   private async stored(afterId: EventId, audiences: Audience[]): Promise<EventEnvelope[]> {
+    if (audiences.length === 0) return [];
     const after = split(afterId);
-    const rows = await this.db.eventLogEntry.findMany({
-      where: {
-        audience: { in: audiences },
-        OR: [{ idMs: { gt: after.idMs } }, { idMs: after.idMs, idSeq: { gt: after.idSeq } }],
-      },
-      orderBy: [{ idMs: "asc" }, { idSeq: "asc" }],
-    });
-    return rows.map((row) => row.envelope as unknown as EventEnvelope);
+    const rows = await this.db.query<{ envelope: string }>(
+      `SELECT "envelope"::text AS "envelope" FROM "EventLogEntry"
+       WHERE ("idMs" > $1::bigint OR ("idMs" = $1::bigint AND "idSeq" > $2::int))
+         AND "audience" IN (${placeholders(3, audiences.length)})
+       ORDER BY "idMs", "idSeq"`,
+      [after.idMs, after.idSeq, ...audiences],
+    );
+    return rows.map((row) => JSON.parse(row.envelope) as EventEnvelope);
   }
 
   /**
    * Stores the event and keeps its audience to its count, in one statement
    * (one round trip, and atomic): once an audience is `trimBatch` over its
    * count, the append also drops its oldest events down to the count, and
-   * the newest dropped id becomes the audience's floor. Raw SQL, because
-   * Prisma's query builder costs several times what the statement does and
-   * this runs on every emit.
+   * the newest dropped id becomes the audience's floor.
    */
   private async insert(envelope: EventEnvelope, audience: Audience, key: string | undefined): Promise<void> {
     const { idMs, idSeq } = split(envelope.id);
-    const row: Row = [idMs, idSeq, audience, key ?? null, JSON.stringify(envelope), new Date()];
+    const row: SqlParameter[] = [idMs, idSeq, audience, key ?? null, JSON.stringify(envelope), timestamp(this.now())];
     const over = (this.counts.get(audience) ?? 0) + 1 - this.options.maxEvents;
     let dropped = 0;
     if (over <= this.trimBatch) {
-      if (this.driver) {
-        await this.driver.executeRaw({ sql: INSERT_TEXT, args: driverArgs(row), argTypes: INSERT_ARG_TYPES });
-      } else {
-        await this.db.$executeRaw(insertRow(...row));
-      }
+      await this.db.execute(INSERT, row);
     } else {
       // Data-modifying CTEs all run, once, on one snapshot: the DELETE sees only
       // earlier rows, so it never drops the event being added.
-      const [result] = await this.db.$queryRaw<{ dropped: number; idMs: bigint | null; idSeq: number | null }[]>`
-        WITH added AS (${insertRow(...row)} RETURNING 1), gone AS (
+      const [result] = await this.db.query<{ dropped: number; idMs: string | null; idSeq: number | null }>(
+        `WITH added AS (${INSERT} RETURNING 1), gone AS (
           DELETE FROM "EventLogEntry" WHERE ("idMs", "idSeq") IN (
-            SELECT "idMs", "idSeq" FROM "EventLogEntry" WHERE "audience" = ${audience}
-            ORDER BY "idMs", "idSeq" LIMIT ${over}
+            SELECT "idMs", "idSeq" FROM "EventLogEntry" WHERE "audience" = $3
+            ORDER BY "idMs", "idSeq" LIMIT $7::int
           ) RETURNING "idMs", "idSeq"
         ), newest AS (
           SELECT "idMs", "idSeq" FROM gone ORDER BY "idMs" DESC, "idSeq" DESC LIMIT 1
         ), marked AS (
           INSERT INTO "EventLogMark" ("key", "idMs", "idSeq")
-          SELECT ${`a:${audience}`}, "idMs", "idSeq" FROM newest
+          SELECT $8, "idMs", "idSeq" FROM newest
           ON CONFLICT ("key") DO UPDATE SET "idMs" = EXCLUDED."idMs", "idSeq" = EXCLUDED."idSeq"
           RETURNING 1
         )
-        SELECT (SELECT count(*) FROM gone)::int AS dropped,
-               (SELECT "idMs" FROM newest) AS "idMs",
-               (SELECT "idSeq" FROM newest) AS "idSeq"`;
+        SELECT (SELECT count(*) FROM gone)::int AS "dropped",
+               (SELECT "idMs"::text FROM newest) AS "idMs",
+               (SELECT "idSeq" FROM newest) AS "idSeq"`,
+        [...row, over, `a:${audience}`],
+      );
       dropped = result?.dropped ?? 0;
       if (result?.idMs != null && result.idSeq != null) {
-        this.floors.set(audience, join({ idMs: BigInt(result.idMs), idSeq: Number(result.idSeq) }));
+        this.floors.set(audience, join({ idMs: result.idMs, idSeq: Number(result.idSeq) }));
       }
     }
     this.counts.set(audience, (this.counts.get(audience) ?? 0) + 1 - dropped);
@@ -310,13 +301,14 @@ export class DatabaseReplayLog implements ReplayLog {
     const ageDue = now - this.ageCheckedAt >= Math.min(AGE_CHECK_MS, this.options.maxAgeMs);
     if (!ageDue && this.total <= this.maxTotalEvents + this.trimBatch) return;
     if (ageDue) this.ageCheckedAt = now;
-    const cutoff = new Date(now - this.options.maxAgeMs);
     const byAge = ageDue
-      ? await this.db.eventLogEntry.findFirst({
-          where: { createdAt: { lt: cutoff } },
-          orderBy: [{ idMs: "desc" }, { idSeq: "desc" }],
-          select: { idMs: true, idSeq: true },
-        })
+      ? ((
+          await this.db.query<IdRow>(
+            `SELECT ${ID_COLUMNS} FROM "EventLogEntry" WHERE "createdAt" < $1::timestamp
+             ORDER BY "idMs" DESC, "idSeq" DESC LIMIT 1`,
+            [timestamp(now - this.options.maxAgeMs)],
+          )
+        )[0] ?? null)
       : null;
     let newestGone = byAge;
     if (byAge) {
@@ -326,11 +318,10 @@ export class DatabaseReplayLog implements ReplayLog {
     const over = this.total - this.maxTotalEvents;
     if (over > 0) {
       // Oldest first across audiences: everything up to the over-th oldest event.
-      const last = await this.db.eventLogEntry.findFirst({
-        orderBy: [{ idMs: "asc" }, { idSeq: "asc" }],
-        skip: over - 1,
-        select: { idMs: true, idSeq: true },
-      });
+      const [last] = await this.db.query<IdRow>(
+        `SELECT ${ID_COLUMNS} FROM "EventLogEntry" ORDER BY "idMs", "idSeq" OFFSET $1::int LIMIT 1`,
+        [over - 1],
+      );
       if (last) {
         await this.removeThrough(last);
         newestGone = last;
@@ -341,47 +332,19 @@ export class DatabaseReplayLog implements ReplayLog {
   }
 
   /** Deletes every event up to and including `last`, whatever its audience. */
-  private async removeThrough(last: { idMs: bigint; idSeq: number }): Promise<void> {
-    await this.db.eventLogEntry.deleteMany({
-      where: { OR: [{ idMs: { lt: last.idMs } }, { idMs: last.idMs, idSeq: { lte: last.idSeq } }] },
-    });
-  }
-
-  private async mark(key: string, row: { idMs: bigint; idSeq: number }, apply: (id: EventId) => void): Promise<void> {
-    await this.db.eventLogMark.upsert({
-      where: { key },
-      create: { key, idMs: row.idMs, idSeq: row.idSeq },
-      update: { idMs: row.idMs, idSeq: row.idSeq },
-    });
-    apply(join(row));
-  }
-}
-
-/** Held for the life of the process that owns the database log. */
-const OWNER_LOCK = 7_413_003;
-
-/**
- * On PostgreSQL, makes this process the database log's one owner: a session
- * advisory lock on a connection of its own, held until the process exits. A
- * second instance on the same database without Redis would number events
- * on its own and clash with this one's ids, so it is refused at start with
- * an error that says what to do. (PGlite enforces one process by itself.)
- */
-export async function claimDatabaseLog(databaseUrl: string): Promise<void> {
-  const client = new pg.Client({ connectionString: databaseUrl });
-  await client.connect();
-  const { rows } = await client.query<{ locked: boolean }>("SELECT pg_try_advisory_lock($1) AS locked", [OWNER_LOCK]);
-  if (!rows[0]?.locked) {
-    await client.end();
-    throw new Error(
-      "another instance already keeps its event history in this database (DATABASE_URL) without Redis; several instances need REDIS_URL, so they share one event stream",
+  private async removeThrough(last: IdRow): Promise<void> {
+    await this.db.execute(
+      `DELETE FROM "EventLogEntry" WHERE "idMs" < $1::bigint OR ("idMs" = $1::bigint AND "idSeq" <= $2::int)`,
+      [last.idMs, last.idSeq],
     );
   }
-  // Losing the connection loses the lock: say so loudly (another instance could then start and clash).
-  client.on("error", (error) =>
-    logger.error(
-      { event: "events.log_lock_lost", message: error.message },
-      "lost the database log's ownership lock; restart this instance",
-    ),
-  );
+
+  private async mark(key: string, row: IdRow, apply: (id: EventId) => void): Promise<void> {
+    await this.db.execute(
+      `INSERT INTO "EventLogMark" ("key", "idMs", "idSeq") VALUES ($1, $2::bigint, $3::int)
+       ON CONFLICT ("key") DO UPDATE SET "idMs" = EXCLUDED."idMs", "idSeq" = EXCLUDED."idSeq"`,
+      [key, row.idMs, row.idSeq],
+    );
+    apply(join(row));
+  }
 }
