@@ -83,8 +83,9 @@ export function backoffEventSource(options: BackoffOptions = {}) {
     }
 
     private connect(): void {
-      const Source = options.EventSource ?? globalThis.EventSource;
-      const url = new URL(this.url, globalThis.location?.href);
+      // The browser's own unless one was given (tests pass the `eventsource` package's).
+      const Source = options.EventSource ?? EventSource;
+      const url = new URL(this.url, typeof location === "undefined" ? undefined : location.href);
       if (this.lastEventId !== null) url.searchParams.set("lastEventId", this.lastEventId);
       const source = new Source(url.toString(), this.init);
       this.source = source;

@@ -5,6 +5,17 @@
  * response pipeline around it, which cost more CPU than the procedure itself
  * on a small mutation. Streamed batch responses (httpBatchStreamLink) are
  * written as they come, with the socket's backpressure respected.
+ *
+ * Why not tRPC's own Node adapter (`@trpc/server/adapters/node-http`): it
+ * builds the request's URL from the client's Host header, reads the body
+ * without backpressure, and destroys the request when the body cap stops
+ * reading it, so an oversized upload gets a reset instead of its 413. Here
+ * only the path is taken from the request, a body declared within the cap is
+ * read whole into one buffer (cheaper for the Fetch Request than a stream),
+ * and a refused body is left for Node to discard after the answer. The
+ * routing, context, body cap and batch limit are the one definition in
+ * src/server/api/handler.ts (tRPC's public `fetchRequestHandler`); the e2e
+ * limits tests hold these behaviours.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 
