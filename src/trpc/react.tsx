@@ -4,13 +4,15 @@ import { QueryClientProvider, type QueryClient } from "@tanstack/react-query";
 import { httpBatchStreamLink, httpSubscriptionLink, loggerLink, splitLink } from "@trpc/client";
 import { createTRPCReact } from "@trpc/react-query";
 import type { inferRouterInputs, inferRouterOutputs } from "@trpc/server";
-import { useState } from "react";
+import { createContext, useEffect, useState } from "react";
 import SuperJSON from "superjson";
 
 import { env } from "~/env";
 import type { AppRouter } from "~/server/api/root";
 import { createQueryClient } from "./query-client";
 import { backoffEventSource } from "./backoff-event-source";
+import { liveBindings } from "./live-bindings";
+import { LiveQueryCache } from "./live/live-query-cache";
 import { sharedSubscriptionLink } from "./shared-subscription-link";
 import { getTabId } from "./tab-id";
 
@@ -40,8 +42,13 @@ const pageSignIn = () => (typeof document === "undefined" ? null : (document.bod
 /** Set NEXT_PUBLIC_EVENTS_SHARED_STREAM=false to give every tab its own stream (at build time). */
 const shareStreams = env.NEXT_PUBLIC_EVENTS_SHARED_STREAM;
 
+/** The tab's live queries (src/trpc/live-bindings.ts), fed by `useLiveEvents`. */
+export const LiveQueriesContext = createContext<LiveQueryCache | null>(null);
+
 export function TRPCReactProvider(props: { children: React.ReactNode }) {
   const queryClient = getQueryClient();
+  const [liveQueries] = useState(() => new LiveQueryCache(queryClient, liveBindings));
+  useEffect(() => () => liveQueries.dispose(), [liveQueries]);
   const [trpcClient] = useState(() =>
     api.createClient({
       links: [
@@ -85,7 +92,7 @@ export function TRPCReactProvider(props: { children: React.ReactNode }) {
   return (
     <QueryClientProvider client={queryClient}>
       <api.Provider client={trpcClient} queryClient={queryClient}>
-        {props.children}
+        <LiveQueriesContext.Provider value={liveQueries}>{props.children}</LiveQueriesContext.Provider>
       </api.Provider>
     </QueryClientProvider>
   );

@@ -1,10 +1,9 @@
 "use client";
 
-import { useCallback, useEffect, useMemo, useRef, useState, useSyncExternalStore } from "react";
+import { useContext, useEffect, useMemo, useRef, useState, useSyncExternalStore } from "react";
 
 import type { EventName, LiveEvent } from "~/server/events";
-import { coalesce } from "./coalesce";
-import { api } from "./react";
+import { api, LiveQueriesContext } from "./react";
 import { sharedRoleStore } from "./shared-stream";
 import { getTabId } from "./tab-id";
 
@@ -19,8 +18,6 @@ export interface UseLiveEventsOptions {
   /** How many events `feed` keeps (newest first). */
   feedSize?: number;
 }
-
-const INVALIDATE_INTERVAL_MS = 1_000;
 
 // The cursor outlives the component: a remount (navigation, Fast Refresh)
 // resumes where the last subscription stopped instead of starting blind.
@@ -68,26 +65,8 @@ export function useLiveEvents(options: UseLiveEventsOptions = {}) {
     [namesKey, epoch],
   );
 
-  // A burst of events refetches each query at most once per second (see coalesce.ts).
-  const invalidateFor = useMemo(() => {
-    const orders = coalesce(() => void utils.order.list.invalidate(), INVALIDATE_INTERVAL_MS);
-    const presence = coalesce(() => void utils.events.presence.invalidate(), INVALIDATE_INTERVAL_MS);
-    return (event: LiveEvent) => {
-      if (event.name.startsWith("order.") || event.name.startsWith("payment.") || event.name.startsWith("escrow.")) {
-        orders();
-      }
-      if (event.name === "presence.changed" || event.name === "presence.many_changed") presence();
-    };
-  }, [utils]);
-
-  // A query answered before the subscription was live can have missed events
-  // emitted in between. Cancelling first matters: React Query folds an
-  // invalidation into a first fetch still in flight, which may predate us.
-  const refetchLiveQueries = useCallback(() => {
-    for (const query of [utils.order.list, utils.events.presence]) {
-      void query.cancel().then(() => query.invalidate());
-    }
-  }, [utils]);
+  // Events keep the cached queries current through the app's bindings (src/trpc/live-bindings.ts).
+  const liveQueries = useContext(LiveQueriesContext);
 
   const subscription = api.events.onEvent.useSubscription(input, {
     enabled,
@@ -98,8 +77,8 @@ export function useLiveEvents(options: UseLiveEventsOptions = {}) {
         setEverLive(true);
         setReady(true);
         // Being live changes presence (we are online now); without a replay, state
-        // read before this moment may be behind.
-        if (event.data.resumedFrom === null) refetchLiveQueries();
+        // read before this moment may be behind: every live query reads it again.
+        if (event.data.resumedFrom === null) liveQueries?.resync();
         else void utils.events.presence.invalidate();
         return;
       }
@@ -107,14 +86,14 @@ export function useLiveEvents(options: UseLiveEventsOptions = {}) {
         // Events may have been missed: refetch whatever state is on screen.
         cursors.set(namesKey, id);
         setGaps((n) => n + 1);
-        void utils.invalidate();
+        liveQueries?.resync();
         return;
       }
       if (!firstSight(namesKey, id)) return; // already seen (sealed ids compare for equality only)
       cursors.set(namesKey, id);
       setLatest(event);
       setFeed((previous) => [event, ...previous].slice(0, feedSize));
-      invalidateFor(event);
+      liveQueries?.apply(event);
       onEventRef.current?.(event);
     },
     onError: (error) => {
@@ -123,7 +102,7 @@ export function useLiveEvents(options: UseLiveEventsOptions = {}) {
       if (error.data?.code === "BAD_REQUEST" && error.message.includes("lastEventId")) {
         cursors.delete(namesKey);
         setGaps((n) => n + 1);
-        void utils.invalidate();
+        liveQueries?.resync();
         setEpoch((n) => n + 1);
       }
     },

@@ -59,6 +59,8 @@ describe("event catalog", () => {
       total: number;
       currency: string;
       orderVersion?: number | undefined;
+      organizationId?: string | undefined;
+      createdAt?: string | undefined;
     }>();
     expectTypeOf<EventData<"order.created">["displayAmount"]>().toEqualTypeOf<string>();
     expectTypeOf<EventData<"order.status.changed">["to"]>().toEqualTypeOf<

@@ -186,10 +186,13 @@ function Orders() {
       <table style={{ marginTop: 8 }}>
         <tbody>
           {orders.data?.map((o) => (
-            <tr key={o.id}>
+            <tr key={o.id} data-testid="order" data-order-id={o.id} data-version={o.version}>
               <td>{o.title}</td>
-              <td>{o.status}</td>
+              <td data-testid="order-status">{o.status}</td>
               <td className="muted">{o.paymentStatus.toLowerCase()}</td>
+              <td className="muted" data-testid="order-live">
+                live · v{o.version}
+              </td>
               <td>
                 {o.paymentStatus !== "PAID" && o.status !== "CANCELLED" && o.status !== "COMPLETED" && (
                   <button onClick={() => pay.mutate({ orderId: o.id })}>Pay (demo)</button>
@@ -204,7 +207,10 @@ function Orders() {
           ))}
         </tbody>
       </table>
-      <p className="muted">An order is delivered once paid; escrow is released 10 s after delivery (background job).</p>
+      <p className="muted">
+        An order is delivered once paid; escrow is released 10 s after delivery (background job). The list is kept
+        current by the events themselves (src/trpc/live-bindings.ts): no refetch per event, no polling.
+      </p>
     </section>
   );
 }

@@ -39,6 +39,9 @@ export const appEvents = {
       currency,
       /** The order's version after this change: a consumer tells a stale update from a new one. */
       orderVersion: z.number().int().positive().optional(),
+      /** The organisation it belongs to, and when it was placed: a list can place it without a fetch. */
+      organizationId: id.optional(),
+      createdAt: z.iso.datetime().optional(),
     }),
     derived: { schema: displayAmount, compute: (p) => ({ displayAmount: formatMoney(p.total, p.currency) }) },
   }),
@@ -76,14 +79,26 @@ export const appEvents = {
     audience: "organization",
     version: 1,
     description: "The payment provider confirmed a payment.",
-    payload: z.object({ orderId: id, amount: minorUnits, currency, providerRef: shortText(128) }),
+    payload: z.object({
+      orderId: id,
+      amount: minorUnits,
+      currency,
+      providerRef: shortText(128),
+      /** The order's version after this change. */
+      orderVersion: z.number().int().positive().optional(),
+    }),
     derived: { schema: displayAmount, compute: (p) => ({ displayAmount: formatMoney(p.amount, p.currency) }) },
   }),
   "payment.failed": defineEvent({
     audience: "organization",
     version: 1,
     description: "The payment provider reported a failed payment.",
-    payload: z.object({ orderId: id, errorCode: shortText(64) }),
+    payload: z.object({
+      orderId: id,
+      errorCode: shortText(64),
+      /** The order's version after this change. */
+      orderVersion: z.number().int().positive().optional(),
+    }),
   }),
   "escrow.released": defineEvent({
     audience: "organization",

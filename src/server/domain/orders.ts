@@ -51,6 +51,8 @@ export async function createOrder(
         total: order.totalCents,
         currency: order.currency,
         orderVersion: order.version,
+        organizationId: order.organizationId,
+        createdAt: order.createdAt.toISOString(),
       },
       { kind: "organization", organizationId: order.organizationId },
     );

@@ -155,7 +155,7 @@ export async function applyPayment(db: PrismaClient, event: PaymentDelivery): Pr
   try {
     const seq = await withEvents(db, async (tx, emit) => {
       await tx.paymentWebhookDelivery.create({ data: { id: event.id, orderId: order.id, type: event.type } });
-      await tx.order.update({
+      const { version } = await tx.order.update({
         where: { id: order.id },
         data: {
           version: { increment: 1 },
@@ -167,10 +167,16 @@ export async function applyPayment(db: PrismaClient, event: PaymentDelivery): Pr
       return event.type === "payment.succeeded"
         ? emit(
             "payment.succeeded",
-            { orderId: order.id, amount: event.amount, currency: event.currency, providerRef: event.providerRef },
+            {
+              orderId: order.id,
+              amount: event.amount,
+              currency: event.currency,
+              providerRef: event.providerRef,
+              orderVersion: version,
+            },
             target,
           )
-        : emit("payment.failed", { orderId: order.id, errorCode: event.errorCode }, target);
+        : emit("payment.failed", { orderId: order.id, errorCode: event.errorCode, orderVersion: version }, target);
     });
     result = { status: 202, body: { accepted: true, eventId: await publishedEventId(db, seq) } };
   } catch (error) {

@@ -125,7 +125,14 @@ export type SystemEventName = {
 /** Names that backend code may publish with `bus.emit`. */
 export type EmittableEventName = Exclude<EventName, SystemEventName>;
 
-type DerivedOf<N extends EventName> = z.output<NonNullable<EventCatalog[N]["derived"]>["schema"]>;
+// An event without derived fields adds none: an empty schema's output would let any field
+// access compile (`event.data.anything`).
+type DerivedOf<N extends EventName> =
+  NonNullable<EventCatalog[N]["derived"]> extends { schema: infer S extends z.ZodObject }
+    ? string extends keyof S["shape"] // the default, shapeless schema of an event without derived fields
+      ? Record<never, never>
+      : z.output<S>
+    : Record<never, never>;
 
 /** What `bus.emit(name, payload)` accepts. */
 export type EventPayload<N extends EventName> = z.input<EventCatalog[N]["payload"]>;

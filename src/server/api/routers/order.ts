@@ -9,15 +9,38 @@ import { demoLoginEnabled } from "~/server/auth/config";
 import { OrderPermissionError, OrderTransitionError, changeOrderStatus, createOrder } from "~/server/domain/orders";
 import { applyPayment } from "~/server/domain/payments";
 
+/** The newest orders a list shows (src/trpc/live-bindings.ts keeps the same bound). */
+export const ORDER_LIST_LIMIT = 20;
+
+/** What a list shows of an order: every field an event about it can keep current. */
+const listed = {
+  id: true,
+  organizationId: true,
+  title: true,
+  totalCents: true,
+  currency: true,
+  status: true,
+  paymentStatus: true,
+  version: true,
+  createdAt: true,
+} as const;
+
 export const orderRouter = createTRPCRouter({
-  list: protectedProcedure.query(async ({ ctx }) => {
-    const orgIds = [...ctx.entitlements.organizationIds];
-    return ctx.db.order.findMany({
-      where: { organizationId: { in: orgIds } },
-      orderBy: { createdAt: "desc" },
-      take: 20,
-    });
-  }),
+  /** The newest orders of my organisations, or of one of them, or in one status. Kept live by bindings. */
+  list: protectedProcedure
+    .input(
+      z.object({ organizationId: z.string().max(64).optional(), status: z.enum(orderStatuses).optional() }).optional(),
+    )
+    .query(async ({ ctx, input }) => {
+      const orgIds = [...ctx.entitlements.organizationIds];
+      const organizationIds = input?.organizationId ? orgIds.filter((id) => id === input.organizationId) : orgIds;
+      return ctx.db.order.findMany({
+        where: { organizationId: { in: organizationIds }, ...(input?.status ? { status: input.status } : {}) },
+        orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+        take: ORDER_LIST_LIMIT,
+        select: listed,
+      });
+    }),
 
   create: emittingProcedure
     .input(
