@@ -38,6 +38,8 @@ describe("payments webhook", () => {
       currency: "USD",
       providerRef: "pi_123",
       displayAmount: "$42.00",
+      // The order's version after the payment (created at 1): lists patch it in place (src/trpc/live-bindings.ts).
+      orderVersion: 2,
     });
 
     const failed = JSON.stringify({
