@@ -118,4 +118,46 @@ describe.skipIf(!hasChromium)("live queries in the browser", () => {
     await tab1.waitForSelector(`[data-order-id="${order.id}"]`, { timeout: 10_000 });
     console.log(`[live-queries-browser] mutation to rendered row: ${(performance.now() - started).toFixed(1)} ms`);
   });
+
+  it("a gap (history exceeded while offline) reads the list once, not once per missed event", async () => {
+    const gapServer = await startApp({
+      build: false,
+      env: {
+        ...env,
+        EVENTS_RETENTION_COUNT: "5",
+        EVENTS_RECONNECT_AFTER_INACTIVITY_MS: "3000",
+        EVENTS_PING_INTERVAL_MS: "500",
+      },
+    });
+    try {
+      const tab = await signedInPage(browser!, gapServer.baseUrl, "carol@globex.test");
+      const { client } = trpcClient(await signIn(gapServer.baseUrl, "carol@globex.test"), { url: gapServer.baseUrl });
+      const first = await client.order.create.mutate({ title: "before the gap", totalCents: 1, currency: "USD" });
+      await tab.waitForSelector(`[data-order-id="${first.id}"]`);
+      let reads = 0;
+      tab.on("request", (request) => {
+        if (request.url().includes("order.list")) reads++;
+      });
+      // Offline, and the stream dropped: its reconnects fail until the network is back.
+      await tab.context().setOffline(true);
+      await tab.click("text=Reconnect");
+      const missed = [];
+      for (let i = 0; i < 20; i++) {
+        missed.push(await client.order.create.mutate({ title: `missed ${i}`, totalCents: 1, currency: "USD" }));
+      }
+      await tab.context().setOffline(false);
+      const fresh = async () =>
+        (await client.order.list.query()).map(
+          (o) => `${o.id}@${o.version}:${o.status}:${o.paymentStatus.toLowerCase()}`,
+        );
+      await expect
+        .poll(async () => JSON.stringify(await shown(tab)), { timeout: 20_000 })
+        .toBe(JSON.stringify(await fresh()));
+      // The page says a gap happened: the history no longer reached back to its cursor.
+      expect(await tab.textContent("body")).toContain("gap(s)");
+      expect(reads).toBe(1);
+    } finally {
+      await gapServer.stop("SIGKILL");
+    }
+  });
 });
