@@ -11,8 +11,9 @@ const FILE = join(import.meta.dirname, "RESULTS.md");
 const HEADER = `# Benchmark results
 
 Written by the benchmarks (\`npm run bench\`, \`npm run bench:session\`,
-\`npm run bench:outbox\`); each run replaces its own scenario's table. How
-they measure, and how to read them: [README.md](README.md).
+\`npm run bench:outbox\`, \`npm run bench:live-queries\`); each run replaces
+its own scenario's table. How they measure, and how to read them:
+[README.md](README.md).
 `;
 
 /** The machine, as a run describes it. */
