@@ -10,6 +10,7 @@
 import { QueryClient, QueryObserver } from "@tanstack/react-query";
 
 import type { LiveEvent } from "~/server/events";
+import type { RouterOutputs } from "~/trpc/react";
 import { liveBindings } from "~/trpc/live-bindings";
 import { LiveQueryCache } from "~/trpc/live/live-query-cache";
 import { table, writeScenario } from "./results-file";
@@ -17,17 +18,8 @@ import { table, writeScenario } from "./results-file";
 const EVENTS = Number(process.env.BENCH_LIVE_EVENTS ?? 200_000);
 const ROUNDS = 5;
 const key = [["order", "list"], { type: "query" }];
-type Row = {
-  id: string;
-  organizationId: string;
-  title: string;
-  totalCents: number;
-  currency: string;
-  status: "CREATED" | "IN_PROGRESS";
-  paymentStatus: "UNPAID";
-  version: number;
-  createdAt: Date;
-};
+/** A row of `order.list`, as the router types it. */
+type Row = RouterOutputs["order"]["list"][number];
 const rows = (): Row[] =>
   Array.from({ length: 20 }, (_, i) => ({
     id: `o${i}`,

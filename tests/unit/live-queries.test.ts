@@ -8,21 +8,13 @@ import { describe, expect, it } from "vitest";
 
 import type { AppRouter } from "~/server/api/root";
 import type { LiveEvent } from "~/server/events";
+import type { RouterOutputs } from "~/trpc/react";
 import { liveBindings } from "~/trpc/live-bindings";
 import { defineLiveBindings, insertOrdered, keep, patchVersioned, refetch } from "~/trpc/live/bindings";
 import { LiveQueryCache } from "~/trpc/live/live-query-cache";
 
-type Row = {
-  id: string;
-  organizationId: string;
-  title: string;
-  totalCents: number;
-  currency: string;
-  status: "CREATED" | "IN_PROGRESS" | "DELIVERED" | "COMPLETED" | "CANCELLED";
-  paymentStatus: "UNPAID" | "PAID" | "FAILED";
-  version: number;
-  createdAt: Date;
-};
+/** A row of `order.list`, as the router types it. */
+type Row = RouterOutputs["order"]["list"][number];
 
 const row = (id: string, at: number, extra: Partial<Row> = {}): Row => ({
   id,
