@@ -53,7 +53,12 @@ const app = next({ dev, hostname, port });
 const handle = app.getRequestHandler();
 await app.prepare();
 // Built by src/instrumentation.ts, which Next runs once it is prepared.
+const published = setTimeout(() => {
+  log("fatal", { event: "server.no_runtime" }, "src/instrumentation.ts did not publish the runtime within 60 s");
+  process.exit(1);
+}, 60_000);
 const { sse, trpcNode } = await whenPublished();
+clearTimeout(published);
 
 const listener = createRequestListener({
   sse,
