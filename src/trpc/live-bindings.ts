@@ -4,13 +4,8 @@
  * `api.<router>.<query>.useQuery(input)`.
  */
 import type { AppRouter } from "~/server/api/root";
+import { listedBefore, ORDER_LIST_LIMIT } from "~/server/domain/order-list";
 import { defineLiveBindings, insertOrdered, keep, patchVersioned, refetch } from "./live/bindings";
-
-/** As `order.list` reads them: newest first, then by id; at most this many (ORDER_LIST_LIMIT). */
-const ORDER_LIST_LIMIT = 20;
-type Listed = { id: string; createdAt: Date };
-const newerFirst = (a: Listed, b: Listed) =>
-  a.createdAt.getTime() > b.createdAt.getTime() || (a.createdAt.getTime() === b.createdAt.getTime() && a.id > b.id);
 
 export const liveBindings = defineLiveBindings<AppRouter>()({
   "order.list": {
@@ -33,7 +28,7 @@ export const liveBindings = defineLiveBindings<AppRouter>()({
           version: data.orderVersion,
           createdAt: new Date(data.createdAt),
         },
-        newerFirst,
+        listedBefore,
         ORDER_LIST_LIMIT,
       );
     },

@@ -3,14 +3,12 @@ import { TRPCError } from "@trpc/server";
 import { z } from "zod";
 
 import { createTRPCRouter, emittingProcedure, protectedProcedure } from "~/server/api/trpc";
+import { ORDER_LIST_LIMIT, orderListOrder } from "~/server/domain/order-list";
 import { orderStatuses } from "~/server/domain/order-status";
 import { administersAny } from "~/server/auth/access";
 import { demoLoginEnabled } from "~/server/auth/config";
 import { OrderPermissionError, OrderTransitionError, changeOrderStatus, createOrder } from "~/server/domain/orders";
 import { applyPayment } from "~/server/domain/payments";
-
-/** The newest orders a list shows (src/trpc/live-bindings.ts keeps the same bound). */
-export const ORDER_LIST_LIMIT = 20;
 
 /** What a list shows of an order: every field an event about it can keep current. */
 const listed = {
@@ -36,7 +34,7 @@ export const orderRouter = createTRPCRouter({
       const organizationIds = input?.organizationId ? orgIds.filter((id) => id === input.organizationId) : orgIds;
       return ctx.db.order.findMany({
         where: { organizationId: { in: organizationIds }, ...(input?.status ? { status: input.status } : {}) },
-        orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+        orderBy: [...orderListOrder],
         take: ORDER_LIST_LIMIT,
         select: listed,
       });
