@@ -25,9 +25,8 @@ const N = Number(process.env.BENCH_OUTBOX_N ?? 500);
 const { db, getDatabase } = await import("~/server/db");
 const { applyMigrations } = await import("~/server/db/migrations");
 const { seedDemoData } = await import("~/server/db/seed");
-const { getEventLayer } = await import("~/server/runtime/event-layer");
 const { emitInTransaction, withEvents } = await import("~/server/db/outbox");
-const { testRuntime } = await import("../tests/helpers/runtime");
+const { getEventLayer, testRuntime } = await import("../tests/helpers/runtime");
 const { table, writeScenario } = await import("./results-file");
 const runtime = testRuntime();
 

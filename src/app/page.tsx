@@ -2,7 +2,7 @@ import { redirect } from "next/navigation";
 
 import { adminScopeOf } from "~/server/auth/access";
 import { auth, signOut } from "~/server/auth";
-import { getEventLayer } from "~/server/runtime/event-layer";
+import { runtime } from "~/server/runtime";
 import { isEventName } from "~/server/domain/catalog";
 import { LiveDemo } from "./_components/live-demo";
 
@@ -14,7 +14,7 @@ export default async function HomePage(props: { searchParams: Promise<{ names?: 
   const names = (await props.searchParams).names?.split(",").filter(isEventName);
   if (!session?.user) redirect("/signin?callbackUrl=/");
   // Roles from the database (briefly cached), not from the cookie.
-  const entitlements = await getEventLayer().entitlements.get(session.user.id);
+  const entitlements = await runtime().events.entitlements.get(session.user.id);
   if (!entitlements) redirect("/signin?callbackUrl=/");
   const scope = adminScopeOf(entitlements);
   const role = scope.operator ? "OPERATOR" : scope.organizationIds.length > 0 ? "ADMIN" : "MEMBER";

@@ -12,6 +12,9 @@ export function testRuntime(): Runtime {
   return publishRuntime(() => createRuntime());
 }
 
+/** The test process's event layer (the runtime's). */
+export const getEventLayer = () => runtime().events;
+
 /** A new event layer for the process's runtime (one per test); `overrides` adjust the environment's configuration. */
 export function freshEventLayer(overrides: Partial<EventLayerConfig> = {}) {
   testRuntime();

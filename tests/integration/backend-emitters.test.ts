@@ -3,7 +3,7 @@ import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { db } from "~/server/db";
 import { releaseDueEscrows, ESCROW_HOLD_MS } from "~/server/domain/orders";
 import { handlePaymentWebhook, signPayload } from "~/server/domain/payments";
-import { getEventLayer } from "~/server/runtime/event-layer";
+import { getEventLayer } from "../helpers/runtime";
 import { callerFor, demoSessions, freshEventLayer, sessionFor, setupDatabase, subscribe } from "./harness";
 
 const secret = process.env.PAYMENTS_WEBHOOK_SECRET!;

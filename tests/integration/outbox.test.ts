@@ -6,7 +6,7 @@
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 
 import { db } from "~/server/db";
-import { getEventLayer } from "~/server/runtime/event-layer";
+import { getEventLayer } from "../helpers/runtime";
 import { EventValidationError, type EventDraft } from "~/server/events";
 import { emitInTransaction, OutboxRelay, withEvents } from "~/server/db/outbox";
 import { changeOrderStatus, createOrder } from "~/server/domain/orders";

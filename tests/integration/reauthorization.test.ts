@@ -3,7 +3,7 @@ import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 
 import { endSignIn } from "~/server/auth/sign-in-sessions";
 import { db } from "~/server/db";
-import { getEventLayer } from "~/server/runtime/event-layer";
+import { getEventLayer } from "../helpers/runtime";
 import { callerFor, demoSessions, freshEventLayer, orgIdOf, setupDatabase, subscribe } from "./harness";
 
 beforeAll(setupDatabase);

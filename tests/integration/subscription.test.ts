@@ -1,7 +1,7 @@
 import { TRPCError } from "@trpc/server";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 
-import { getEventLayer } from "~/server/runtime/event-layer";
+import { getEventLayer } from "../helpers/runtime";
 import type { LiveEvent } from "~/server/events";
 import { compareEventIds } from "~/server/events";
 import { callerFor, demoSessions, freshEventLayer, orgIdOf, sessionFor, setupDatabase, subscribe } from "./harness";

@@ -29,7 +29,6 @@ import pg from "pg";
 
 import type { Prisma, PrismaClient } from "~/generated/prisma/client";
 import { env } from "~/env";
-import { getEventLayer } from "~/server/runtime/event-layer";
 import { runtime } from "~/server/runtime";
 import type { EmittableEventName, EventDraft, EventPayload, EventTarget } from "~/server/events";
 import { logger } from "~/server/platform/logger";
@@ -57,7 +56,7 @@ export async function emitInTransaction<N extends EmittableEventName>(
   payload: EventPayload<N>,
   target: EventTarget,
 ): Promise<bigint> {
-  const draft = getEventLayer().bus.validate(name, payload, target);
+  const draft = runtime().events.bus.validate(name, payload, target);
   await tx.$executeRaw`SELECT pg_advisory_xact_lock(${EMIT_LOCK})`;
   const row = await tx.outboxEvent.create({
     data: { draft: draft as unknown as Prisma.InputJsonValue },
@@ -70,7 +69,7 @@ export async function emitInTransaction<N extends EmittableEventName>(
 /** The id an outbox row was published under, as subscribers see it (sealed), once the relay published it. */
 export async function publishedEventId(db: PrismaClient, seq: bigint): Promise<string | null> {
   const row = await db.outboxEvent.findUnique({ where: { seq }, select: { eventId: true } });
-  return row?.eventId ? getEventLayer().cursors.seal(row.eventId) : null;
+  return row?.eventId ? runtime().events.cursors.seal(row.eventId) : null;
 }
 
 /** Runs `fn` in a transaction whose events are published once it commits (and wakes the relay). */
@@ -160,7 +159,7 @@ export class OutboxRelay {
   private async publishOne(): Promise<boolean> {
     const row = await this.db.outboxEvent.findFirst({ where: { publishedAt: null }, orderBy: { seq: "asc" } });
     if (!row) return false;
-    const envelope = await getEventLayer().bus.publish(row.draft as unknown as EventDraft, {
+    const envelope = await runtime().events.bus.publish(row.draft as unknown as EventDraft, {
       key: `outbox:${row.seq}`,
     });
     await this.db.outboxEvent.updateMany({

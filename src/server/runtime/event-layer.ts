@@ -171,9 +171,6 @@ export function createEventLayer(
   });
 }
 
-/** The process's event layer (the runtime's). */
-export const getEventLayer = (): EventLayer => runtime().events;
-
 /** The one way backend code publishes: validated against the catalog, addressed, resumable. */
 export const bus = {
   emit<N extends EmittableEventName>(name: N, payload: EventPayload<N>, target: EventTarget) {

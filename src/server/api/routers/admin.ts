@@ -4,7 +4,7 @@ import { z } from "zod";
 import { administersAny } from "~/server/auth/access";
 import { adminProcedure, createTRPCRouter, type ProtectedContext } from "~/server/api/trpc";
 import { endAllSignIns } from "~/server/auth/sign-in-sessions";
-import { getEventLayer } from "~/server/runtime/event-layer";
+import { runtime } from "~/server/runtime";
 
 const userId = z.string().min(1).max(64);
 
@@ -44,7 +44,7 @@ export const adminRouter = createTRPCRouter({
         throw new TRPCError({ code: "FORBIDDEN", message: "an organisation's owner keeps their role" });
       }
       await ctx.db.membership.update({ where: { id: membership.id }, data: { role: input.role } });
-      getEventLayer().entitlements.invalidate(input.userId);
+      runtime().events.entitlements.invalidate(input.userId);
       return { userId: input.userId, organizationId: input.organizationId, role: input.role };
     }),
 

@@ -3,7 +3,8 @@ import { TRPCError } from "@trpc/server";
 import { z } from "zod";
 
 import { createTRPCRouter, emittingProcedure, protectedProcedure } from "~/server/api/trpc";
-import { bus, getEventLayer } from "~/server/runtime/event-layer";
+import { runtime } from "~/server/runtime";
+import { bus } from "~/server/runtime/event-layer";
 import { tabSessionId, type EventTarget } from "~/server/events";
 
 const notificationTarget = z.discriminatedUnion("kind", [
@@ -42,7 +43,7 @@ export const notificationRouter = createTRPCRouter({
         case "user": {
           if (input.target.userId !== me.id) {
             // The recipient's entitlements as delivery sees them (cached: they are likely connected).
-            const theirs = await getEventLayer().entitlements.get(input.target.userId);
+            const theirs = await runtime().events.entitlements.get(input.target.userId);
             if (!theirs?.organizationIds.some((id) => myOrgIds.includes(id))) {
               // Same answer for "no such user" and "not in your organisation": no probing.
               throw new TRPCError({ code: "FORBIDDEN", message: "you can only notify members of your organisation" });
@@ -85,7 +86,7 @@ export const notificationRouter = createTRPCRouter({
         target,
       );
       // The id as recipients see it (sealed), never the layer's own sequence.
-      return { id: getEventLayer().cursors.seal(envelope.id), emittedAt: envelope.emittedAt };
+      return { id: runtime().events.cursors.seal(envelope.id), emittedAt: envelope.emittedAt };
     }),
 
   /** Members of my organisations, for the "send to a user" picker. */
