@@ -42,12 +42,21 @@ export class LiveQueryCache {
   /** Queries asked to refetch whose result has not arrived yet. */
   private readonly refetching = new Set<string>();
   private readonly unsubscribe: () => void;
+  /** The bound query paths of each event name, worked out once. */
+  private readonly pathsByEvent = new Map<string, string[]>();
   readonly stats: LiveQueryCacheStats = { applied: 0, kept: 0, refetches: 0 };
 
   constructor(
     private readonly client: QueryClient,
     private readonly bindings: AnyLiveBindings,
   ) {
+    for (const [path, patches] of Object.entries(bindings)) {
+      for (const name of Object.keys(patches)) {
+        const paths = this.pathsByEvent.get(name) ?? [];
+        paths.push(path);
+        this.pathsByEvent.set(name, paths);
+      }
+    }
     this.unsubscribe = client.getQueryCache().subscribe((event) => {
       if (event.type !== "updated") return;
       const query = event.query as Query;
@@ -62,9 +71,7 @@ export class LiveQueryCache {
 
   /** Applies one event from the stream to every cached query bound to it. */
   apply(event: LiveEvent): void {
-    for (const [path, patches] of Object.entries(this.bindings)) {
-      const patch = patches[event.name];
-      if (!patch) continue;
+    for (const path of this.pathsByEvent.get(event.name) ?? []) {
       for (const query of this.bound(path)) this.applyTo(query, event);
     }
   }
