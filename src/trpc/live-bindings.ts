@@ -4,6 +4,7 @@
  * `api.<router>.<query>.useQuery(input)`.
  */
 import type { AppRouter } from "~/server/api/root";
+import { INBOX_LIMIT, inboxedBefore } from "~/server/domain/notification-inbox";
 import { listedBefore, ORDER_LIST_LIMIT } from "~/server/domain/order-list";
 import { defineLiveBindings, insertOrdered, keep, patchVersioned, refetch } from "./live/bindings";
 
@@ -50,6 +51,27 @@ export const liveBindings = defineLiveBindings<AppRouter>()({
       orders.some((o) => o.id === data.orderId)
         ? patchVersioned(orders, data.orderId, data.orderVersion, (o) => ({ ...o, paymentStatus: "FAILED" }))
         : keep,
+  },
+  "notification.inbox": {
+    // The stream carries exactly the notifications addressed to this reader; a passing
+    // one (a ping: `stored` false, or absent on events from before the inbox) never
+    // reaches the inbox.
+    "notification.created": (inbox, { data }) => {
+      if (data.stored !== true) return keep;
+      if (!data.createdAt) return refetch;
+      return insertOrdered(
+        inbox,
+        {
+          id: data.notificationId,
+          scope: data.scope,
+          message: data.message,
+          from: data.from,
+          createdAt: new Date(data.createdAt),
+        },
+        inboxedBefore,
+        INBOX_LIMIT,
+      );
+    },
   },
   "events.presence": {
     "presence.changed": "refetch",

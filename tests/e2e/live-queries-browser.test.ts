@@ -3,7 +3,8 @@
  * sign-in (sharing one stream) keep the orders panel current through the
  * bindings while two users make 200 random changes, one tab reloads, and the
  * server restarts. Both tabs end showing exactly what a fresh read shows, and
- * neither reads the list again per event. This file runs its own server on
+ * neither reads the list again per event. The notifications inbox stays
+ * current the same way, per reader and per tenant. This file runs its own server on
  * one port and one database, so the restart keeps sessions and history.
  */
 import { mkdtempSync, rmSync } from "node:fs";
@@ -158,6 +159,78 @@ describe.skipIf(!hasChromium)("live queries in the browser", () => {
       expect(reads).toBe(1);
     } finally {
       await gapServer.stop("SIGKILL");
+    }
+  });
+
+  it("the inbox shows what a fresh read shows, per reader and tenant, without reading again per notification", async () => {
+    const inboxServer = await startApp({ build: false, env });
+    try {
+      const aliceTab = await signedInPage(browser!, inboxServer.baseUrl, "alice@acme.test");
+      const carolTab = await signedInPage(browser!, inboxServer.baseUrl, "carol@globex.test");
+      const reads = [0, 0];
+      [aliceTab, carolTab].forEach((tab, i) =>
+        tab.on("request", (request) => {
+          if (request.url().includes("notification.inbox")) reads[i]!++;
+        }),
+      );
+      const [alice, bob, carol, olivia] = await Promise.all(
+        ["alice@acme.test", "bob@acme.test", "carol@globex.test", "olivia@platform.test"].map(
+          async (email) => trpcClient(await signIn(inboxServer.baseUrl, email), { url: inboxServer.baseUrl }).client,
+        ),
+      );
+      const aliceId = (await bob!.notification.recipients.query()).find((r) => r.email === "alice@acme.test")!.id;
+
+      // 22 stored for Alice (more than the inbox holds), pings that are not kept,
+      // Globex's own, and broadcasts that every tenant keeps.
+      const sends: Promise<unknown>[] = [];
+      for (let i = 0; i < 15; i++) {
+        sends.push(
+          bob!.notification.send.mutate({ target: { kind: "organization" }, message: `acme ${i}`, inbox: true }),
+        );
+        sends.push(bob!.notification.send.mutate({ target: { kind: "organization" }, message: `ping ${i}` }));
+      }
+      for (let i = 0; i < 5; i++) {
+        sends.push(
+          bob!.notification.send.mutate({
+            target: { kind: "user", userId: aliceId },
+            message: `to alice ${i}`,
+            inbox: true,
+          }),
+        );
+        sends.push(
+          carol!.notification.send.mutate({ target: { kind: "organization" }, message: `globex ${i}`, inbox: true }),
+        );
+      }
+      for (let i = 0; i < 2; i++) {
+        sends.push(
+          olivia!.notification.send.mutate({ target: { kind: "broadcast" }, message: `everyone ${i}`, inbox: true }),
+        );
+      }
+      await Promise.all(sends);
+
+      const shownInbox = (page: Page) =>
+        page.$$eval('[data-testid="inbox-item"]', (items) =>
+          items.map((item) => (item as HTMLElement).dataset.notificationId),
+        );
+      for (const [tab, client] of [
+        [aliceTab, alice!],
+        [carolTab, carol!],
+      ] as const) {
+        const fresh = (await client.notification.inbox.query()).map((n) => n.id);
+        expect(fresh).toHaveLength(tab === aliceTab ? 20 : 7);
+        await expect
+          .poll(async () => JSON.stringify(await shownInbox(tab)), { timeout: 10_000 })
+          .toBe(JSON.stringify(fresh));
+      }
+      const carolText = await carolTab.textContent('[data-testid="inbox"]');
+      expect(carolText).not.toContain("acme");
+      expect(carolText).not.toContain("alice");
+      expect(carolText).toContain("everyone 1");
+      expect(await aliceTab.textContent('[data-testid="inbox"]')).not.toContain("ping");
+      // The first read only: every notification after it came by its event.
+      expect(reads).toEqual([0, 0]);
+    } finally {
+      await inboxServer.stop("SIGKILL");
     }
   });
 });

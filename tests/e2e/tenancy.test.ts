@@ -147,7 +147,7 @@ describe("nothing leaks across tenants through ids", () => {
     await stream.ready();
     const sent: string[] = [];
     for (const message of ["one", "two", "three"]) {
-      sent.push((await carol.notification.send.mutate({ target: { kind: "self" }, message })).id);
+      sent.push((await carol.notification.send.mutate({ target: { kind: "self" }, message })).id!);
     }
     await stream.waitFor("notification.created", 3);
     stream.unsubscribe();

@@ -204,7 +204,7 @@ describe("events.onEvent through the tRPC caller", () => {
     const api = callerFor(alice);
     const ids: string[] = [];
     for (let i = 0; i < 8; i++)
-      ids.push((await api.notification.send({ target: { kind: "self" }, message: `m${i}` })).id);
+      ids.push((await api.notification.send({ target: { kind: "self" }, message: `m${i}` })).id!);
 
     const sub = await subscribe(alice, { names: ["notification.created"], lastEventId: ids[1] });
     await sub.ready();

@@ -110,6 +110,50 @@ describe("the app's order.list bindings", () => {
   });
 });
 
+/** A row of `notification.inbox`. */
+type Note = RouterOutputs["notification"]["inbox"][number];
+const note = (id: string, at: number): Note => ({
+  id,
+  scope: "organization",
+  message: id,
+  from: { userId: "u1", name: "Alice" },
+  createdAt: new Date(at),
+});
+const notified = (id: string, at: number | null, stored: boolean | undefined) =>
+  event("notification.created", {
+    notificationId: id,
+    message: id,
+    scope: "organization",
+    from: { userId: "u1", name: "Alice" },
+    ...(stored === undefined ? {} : { stored }),
+    ...(at === null ? {} : { createdAt: new Date(at).toISOString() }),
+  });
+const inbox = liveBindings["notification.inbox"]!;
+const applyInbox = (rows: Note[], e: LiveEvent) =>
+  (inbox[e.name as "notification.created"] as (d: Note[], ev: LiveEvent, i: unknown) => unknown)(rows, e, undefined);
+
+describe("the app's notification.inbox binding", () => {
+  it("a stored notification takes its place, newest first, once; a passing one never enters", () => {
+    const rows = [note("b", 20), note("a", 10)];
+    expect(applyInbox(rows, notified("c", 30, true))).toEqual([note("c", 30), note("b", 20), note("a", 10)]);
+    expect(applyInbox(rows, notified("b", 20, true))).toBe(keep);
+    expect(applyInbox(rows, notified("p", 40, false))).toBe(keep);
+    // Events from before the inbox carried no `stored`: they were pings.
+    expect(applyInbox(rows, notified("p", null, undefined))).toBe(keep);
+    // Stored but without its time: it cannot be placed exactly.
+    expect(applyInbox(rows, notified("c", null, true))).toBe(refetch);
+  });
+
+  it("a full inbox keeps its length: the oldest falls off, an older one is not added", () => {
+    const full = Array.from({ length: 20 }, (_, i) => note(`n${i}`, 1000 - i));
+    const next = applyInbox(full, notified("new", 2000, true)) as Note[];
+    expect(next).toHaveLength(20);
+    expect(next[0]!.id).toBe("new");
+    expect(next.at(-1)!.id).toBe("n18");
+    expect(applyInbox(full, notified("old", 1, true))).toBe(keep);
+  });
+});
+
 /** A QueryClient with one watched order.list query whose fetches the test resolves by hand. */
 function harness(input?: object, meta?: Record<string, unknown>) {
   const client = new QueryClient({ defaultOptions: { queries: { staleTime: Infinity, retry: false } } });

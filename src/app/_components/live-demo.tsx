@@ -92,6 +92,7 @@ export function LiveDemo({ me, names }: { me: Me; names?: EventName[] }) {
           </div>
         </section>
         <SendNotification me={me} />
+        <Inbox />
         <section>
           <h2>Live feed</h2>
           <ul className="feed" data-testid="live-feed">
@@ -131,7 +132,7 @@ function SendNotification({ me }: { me: Me }) {
               : target === "broadcast"
                 ? ({ kind: "broadcast" } as const)
                 : ({ kind: "user", userId: target.slice("user:".length) } as const);
-          send.mutate({ target: t, message });
+          send.mutate({ target: t, message, inbox: true });
         }}
       >
         <select value={target} onChange={(e) => setTarget(e.target.value)} data-testid="notify-target">
@@ -155,6 +156,25 @@ function SendNotification({ me }: { me: Me }) {
       </form>
       {send.error && <p className="error">{send.error.message}</p>}
       {send.data && <p className="muted">Sent as event {send.data.id}</p>}
+    </section>
+  );
+}
+
+/** Stored notifications, kept current by their `notification.created` events (a binding): no refetch, no polling. */
+function Inbox() {
+  const inbox = api.notification.inbox.useQuery();
+  return (
+    <section>
+      <h2>Inbox (live)</h2>
+      <ul className="feed" data-testid="inbox">
+        {inbox.data?.length === 0 && <li className="muted">No notifications yet</li>}
+        {inbox.data?.map((n) => (
+          <li key={n.id} data-testid="inbox-item" data-notification-id={n.id}>
+            <strong>{n.from.name ?? "someone"}</strong> <span className="muted">→ {n.scope}</span> {n.message}{" "}
+            <span className="muted">{n.createdAt.toLocaleTimeString()}</span>
+          </li>
+        ))}
+      </ul>
     </section>
   );
 }

@@ -137,6 +137,10 @@ export const appEvents = {
       message: shortText(1000),
       scope: z.enum(["user", "organization", "broadcast"]),
       from: z.object({ userId: id, name: z.string().max(200).nullable() }),
+      /** Kept in the recipients' inbox (`notification.inbox`); a transient one (a ping) is not. */
+      stored: z.boolean().optional(),
+      /** When it was stored: an inbox can place it without a fetch. */
+      createdAt: z.iso.datetime().optional(),
     }),
   }),
 } as const satisfies Record<string, EventDefinition>;
