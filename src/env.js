@@ -72,6 +72,7 @@ export const env = createEnv({
     REDIS_KEY_PREFIX: z.string().min(1).default("{t3-live-events}:"),
     // GET /api/metrics (Prometheus) with `Authorization: Bearer <token>`; unset = no endpoint.
     METRICS_TOKEN: z.string().min(16).optional(),
+    APP_VERSION: z.string().min(1).max(64).optional(),
     // Without Redis: the replay history in the database (survives restarts) or in memory.
     EVENTS_REPLAY_LOG: z.enum(["database", "memory"]).default("database"),
     // The outbox relay publishes committed events; false: this process only records them.
@@ -138,6 +139,7 @@ export const env = createEnv({
     REDIS_URL: process.env.REDIS_URL,
     REDIS_KEY_PREFIX: process.env.REDIS_KEY_PREFIX,
     METRICS_TOKEN: process.env.METRICS_TOKEN,
+    APP_VERSION: process.env.APP_VERSION,
     TRPC_MAX_BATCH_SIZE: process.env.TRPC_MAX_BATCH_SIZE,
     RATE_LIMIT_SIGNIN_FAILURES_PER_ACCOUNT: process.env.RATE_LIMIT_SIGNIN_FAILURES_PER_ACCOUNT,
     RATE_LIMIT_SIGNIN_FAILURES_PER_ACCOUNT_ALL_ADDRESSES:

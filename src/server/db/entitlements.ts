@@ -26,7 +26,11 @@ function entitlementsOf(user: {
   memberships: { organizationId: string; role: string }[];
 }): Entitlements {
   const metadata: Record<string, string> = { role: user.role };
-  for (const membership of user.memberships) metadata[`org:${membership.organizationId}`] = membership.role;
+  for (const membership of user.memberships) {
+    metadata[`org:${membership.organizationId}`] = membership.role;
+    // One key that every administrator of the organisation shares: a metadata target reaches them all at once.
+    if (membership.role === "OWNER" || membership.role === "ADMIN") metadata[`admin:${membership.organizationId}`] = "true";
+  }
   return {
     userId: user.id,
     userName: user.name,

@@ -27,6 +27,42 @@ const minorUnits = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 const orderStatus = z.enum(orderStatuses);
 const displayAmount = z.object({ displayAmount: z.string() });
 
+const count = z.number().int().nonnegative();
+const milliseconds = z.number().nonnegative().nullable();
+/** One second of delivery figures (counts are per second, except `streams`: open at the end of it). */
+const consoleSample = z.object({
+  instanceId: id,
+  scope: z.enum(["platform", "organization"]),
+  organizationId: id.optional(),
+  /** The second it covers (ms since the epoch, at its end). */
+  at: z.number().int().positive(),
+  emitted: count,
+  written: count,
+  streams: count,
+  /** Emit-to-socket-write lag of this second's deliveries (bucket upper bounds). */
+  lagP50: milliseconds,
+  lagP99: milliseconds,
+  resumes: count,
+  replayed: count,
+  gapsRetention: count,
+  gapsUnknown: count,
+  slowConsumer: count,
+  stalled: count,
+  rateLimited: count,
+  /** Instance health (platform samples only). */
+  health: z
+    .object({
+      uptimeS: count,
+      version: z.string().max(64),
+      eventLoopLagP99: milliseconds,
+      redis: z.enum(["ok", "down", "none"]),
+      database: z.enum(["ok", "down"]),
+      outboxPending: count.nullable(),
+      relayLagMs: milliseconds,
+    })
+    .optional(),
+});
+
 export const appEvents = {
   "order.created": defineEvent({
     audience: "organization",
@@ -141,6 +177,29 @@ export const appEvents = {
       stored: z.boolean().optional(),
       /** When it was stored: an inbox can place it without a fetch. */
       createdAt: z.iso.datetime().optional(),
+    }),
+  }),
+  "console.sample": defineEvent({
+    audience: "broadcast",
+    version: 1,
+    replayed: false,
+    optIn: true,
+    description:
+      "One second of one instance's delivery figures, for the operator console: the platform's (to operators) or one organisation's (to its administrators). Live only, and only to subscriptions that name it.",
+    payload: consoleSample,
+  }),
+  "admin.action": defineEvent({
+    audience: "organization",
+    version: 1,
+    description:
+      "An administrator ended a member's stream or sign-ins from the operator console (the audit trail, sent to the organisation's administrators).",
+    payload: z.object({
+      action: z.enum(["stream.ended", "sign_in.revoked"]),
+      organizationId: id,
+      by: z.object({ userId: id, name: z.string().max(200).nullable() }),
+      subject: z.object({ userId: id, name: z.string().max(200).nullable() }),
+      /** Streams it ended. */
+      streams: z.number().int().nonnegative(),
     }),
   }),
 } as const satisfies Record<string, EventDefinition>;

@@ -8,7 +8,15 @@
  */
 import { z } from "zod";
 
-import type { CatalogDefinitions, EmittableEventName, EventDefinition, EventName, EventPayload } from "./catalog";
+import {
+  optInIn,
+  type CatalogDefinitions,
+  type EmittableEventName,
+  type EventDefinition,
+  type EventName,
+  type EventPayload,
+} from "./catalog";
+import { DeliveryLag } from "./delivery-lag";
 import type { SubscriberIdentity } from "./identity";
 import { silentLogger, type EventLayerLogger } from "./logger";
 import { UNREPLAYED_ID, type EventEnvelope } from "./envelope";
@@ -17,6 +25,7 @@ import type { EventId } from "./event-id";
 import type { EventDraft, ReplayLog, ReplayResult } from "./replay-log";
 import { SubscriberIndex, type Subscriber } from "./subscriber-index";
 import { assertTargetFitsAudience, audiencesOf, isAddressedTo, type EventTarget } from "./targets";
+import type { TenantCountersByOrganization } from "./tenant-counters";
 import type { EventTransport } from "./transport";
 
 export interface EventBusOptions {
@@ -26,10 +35,15 @@ export interface EventBusOptions {
   transport: EventTransport;
   maxPayloadBytes: number;
   logger?: EventLayerLogger;
+  /** Where an organisation's emits and delivery lag are counted. */
+  tenants?: TenantCountersByOrganization;
 }
 
 export interface EventBusStats {
+  /** Events published to history (the replay log) by this instance. */
   emitted: number;
+  /** State events (`replayed: false`: presence, console samples) published live only. */
+  signalled: number;
   rejected: number;
   delivered: number;
   subscribers: number;
@@ -50,19 +64,33 @@ export class EventBus {
   private readonly detachTransport: () => void;
   private readonly logger: EventLayerLogger;
   private emitted = 0;
+  private signalled = 0;
   private rejected = 0;
   private delivered = 0;
+  private readonly isOptIn: (name: EventName) => boolean;
+  /** Emit-to-write lag of this process's deliveries. */
+  readonly lag = new DeliveryLag();
 
   constructor(private readonly options: EventBusOptions) {
     this.logger = options.logger ?? silentLogger;
-    this.index = new SubscriberIndex((subscriber, error) =>
-      this.logger.error(
-        { event: "delivery.failed", subscriberId: subscriber.id, userId: subscriber.userId, err: error },
-        "delivery to a subscriber failed",
-      ),
+    this.isOptIn = optInIn(options.catalog);
+    this.index = new SubscriberIndex(
+      (subscriber, error) =>
+        this.logger.error(
+          { event: "delivery.failed", subscriberId: subscriber.id, userId: subscriber.userId, err: error },
+          "delivery to a subscriber failed",
+        ),
+      this.isOptIn,
     );
     this.detachTransport = options.transport.onEnvelope((envelope) => {
-      this.delivered += this.index.deliver(envelope);
+      const reached = this.index.deliver(envelope);
+      if (reached === 0) return;
+      this.delivered += reached;
+      // One reading for every recipient: they were written in this one synchronous pass.
+      const lagMs = Date.now() - Date.parse(envelope.emittedAt);
+      this.lag.record(lagMs, reached);
+      const organizationId = organizationOf(envelope.target);
+      if (organizationId) this.options.tenants?.of(organizationId).lag.record(lagMs, reached);
     });
   }
 
@@ -86,7 +114,7 @@ export class EventBus {
   private async signal(draft: EventDraft): Promise<EventEnvelope> {
     const envelope: EventEnvelope = Object.freeze({ ...draft, id: UNREPLAYED_ID });
     await this.options.transport.signal(envelope);
-    this.emitted++;
+    this.signalled++;
     return envelope;
   }
 
@@ -125,6 +153,8 @@ export class EventBus {
     if (repeated) return envelope;
     await transport.publish(envelope);
     this.emitted++;
+    const organizationId = organizationOf(envelope.target);
+    if (organizationId && this.options.tenants) this.options.tenants.of(organizationId).emitted++;
     // debug, not info: one line per emit is too much at volume; connections log at info.
     this.logger.debug(
       { event: "event.emitted", id: envelope.id, name: envelope.name, target: envelope.target.kind },
@@ -180,7 +210,8 @@ export class EventBus {
   ): Promise<ReplayResult> {
     return this.options.log.readAfter(afterId, {
       audiences: audiencesOf(subscriber),
-      filter: (envelope) => (!names || names.has(envelope.name)) && isAddressedTo(envelope.target, subscriber),
+      filter: (envelope) =>
+        (names ? names.has(envelope.name) : !this.isOptIn(envelope.name)) && isAddressedTo(envelope.target, subscriber),
     });
   }
 
@@ -189,8 +220,8 @@ export class EventBus {
   }
 
   /** The bus's counters, without the log's figures (which may cost a round trip). */
-  totals(): Pick<EventBusStats, "emitted" | "rejected" | "delivered"> {
-    return { emitted: this.emitted, rejected: this.rejected, delivered: this.delivered };
+  totals(): Pick<EventBusStats, "emitted" | "signalled" | "rejected" | "delivered"> {
+    return { emitted: this.emitted, signalled: this.signalled, rejected: this.rejected, delivered: this.delivered };
   }
 
   async stats(): Promise<EventBusStats> {
@@ -211,4 +242,9 @@ export class EventBus {
     this.detachTransport();
     await this.options.transport.close();
   }
+}
+
+/** The organisation an event is addressed to (or to a match inside), if any. */
+function organizationOf(target: EventTarget): string | undefined {
+  return target.kind === "organization" || target.kind === "metadata" ? target.organizationId : undefined;
 }

@@ -32,6 +32,13 @@ export interface EventDefinition<
    * current state instead of a replay of changes.
    */
   replayed?: false;
+  /**
+   * True: delivered only to subscriptions that name it (`names`), never to
+   * one that asked for every event. For telemetry a few pages want (the
+   * operator console's samples), which would otherwise reach every stream
+   * its audience covers.
+   */
+  optIn?: true;
   /** Tiny fields the server adds (e.g. displayAmount); never sent by emitters. */
   derived?: {
     schema: TDerived;
@@ -150,6 +157,18 @@ export function replayedIn(catalog: Readonly<Record<string, EventDefinition>>): 
   if (!predicate) {
     predicate = (name) => catalog[name]?.replayed !== false;
     replayedPredicates.set(catalog, predicate);
+  }
+  return predicate;
+}
+
+const optInPredicates = new WeakMap<object, (name: EventName) => boolean>();
+
+/** Whether a catalog delivers events of a name only to subscriptions that name them. */
+export function optInIn(catalog: Readonly<Record<string, EventDefinition>>): (name: EventName) => boolean {
+  let predicate = optInPredicates.get(catalog);
+  if (!predicate) {
+    predicate = (name) => catalog[name]?.optIn === true;
+    optInPredicates.set(catalog, predicate);
   }
   return predicate;
 }

@@ -50,3 +50,5 @@ export type { ConnectionRecord, ConnectionStats } from "./registry";
 export { Subscription, type SubscriptionOptions, type SubscriptionSink } from "./subscription";
 export { SubscriptionStream } from "./subscription-stream";
 export type { EventTarget } from "./targets";
+export { DeliveryLag, LAG_BUCKETS_MS, lagQuantile } from "./delivery-lag";
+export { TenantCounters, TenantCountersByOrganization } from "./tenant-counters";

@@ -17,6 +17,7 @@ import { RedisInstances } from "./instances-redis";
 import { RedisPresence } from "./presence-redis";
 import { MemoryPresence } from "./presence-memory";
 import { ConnectionRegistry } from "./registry";
+import { TenantCountersByOrganization } from "./tenant-counters";
 import { Reauthorizer } from "./reauthorizer";
 import { MemoryReplayLog } from "./replay-log-memory";
 import { SealedSink } from "./sealed-sink";
@@ -109,18 +110,24 @@ function assemble(
   engines: EventLayerEngines,
 ): EventLayer {
   assertValidConfig(config);
+  const tenants = new TenantCountersByOrganization();
   const bus = new EventBus({
     catalog: config.catalog,
     log: engines.log,
     transport: engines.transport,
     maxPayloadBytes: config.maxPayloadBytes,
     logger,
+    tenants,
   });
-  const registry = new ConnectionRegistry({
-    maxConnections: config.maxConnections,
-    maxConnectionsPerUser: config.maxConnectionsPerUser,
-    maxConnectionsPerOrganization: config.maxConnectionsPerOrganization,
-  });
+  const registry = new ConnectionRegistry(
+    {
+      maxConnections: config.maxConnections,
+      maxConnectionsPerUser: config.maxConnectionsPerUser,
+      maxConnectionsPerOrganization: config.maxConnectionsPerOrganization,
+    },
+    Date.now,
+    tenants,
+  );
   const announcer = new PresenceAnnouncer(
     bus,
     config.presenceDeliveriesPerSecond,

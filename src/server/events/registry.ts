@@ -8,6 +8,7 @@ import { randomUUID } from "node:crypto";
 import { ConnectionLimitError } from "./errors";
 import type { ResolvedSubscriber } from "./identity";
 import type { GapReason } from "./replay-log";
+import { TenantCountersByOrganization, type TenantCounters } from "./tenant-counters";
 
 export interface ConnectionRecord {
   readonly connectionId: string;
@@ -22,6 +23,8 @@ export interface ConnectionRecord {
   readonly connectedAt: number;
   eventsSent: number;
   lastEventAt: number | null;
+  /** The counters of its organisations, where its writes, resumes and disconnects are counted. */
+  tenants: readonly TenantCounters[];
 }
 
 export interface RegistryLimits {
@@ -70,6 +73,8 @@ export class ConnectionRegistry {
   constructor(
     private readonly limits: RegistryLimits,
     private readonly now: () => number = Date.now,
+    /** Per-organisation counters (shared with the bus, which counts emits there). */
+    readonly tenants: TenantCountersByOrganization = new TenantCountersByOrganization(),
   ) {}
 
   get size(): number {
@@ -114,6 +119,7 @@ export class ConnectionRegistry {
       connectedAt: this.now(),
       eventsSent: 0,
       lastEventAt: null,
+      tenants: subscriber.organizationIds.map((id) => this.tenants.of(id)),
     };
     this.connections.set(record.connectionId, record);
     this.enders.set(record.connectionId, end);
@@ -156,6 +162,7 @@ export class ConnectionRegistry {
     if (!this.connections.has(record.connectionId)) return;
     this.countOrganizations(record.organizationIds, -1);
     record.organizationIds = [...organizationIds];
+    record.tenants = organizationIds.map((id) => this.tenants.of(id));
     this.countOrganizations(record.organizationIds, 1);
   }
 
@@ -176,6 +183,7 @@ export class ConnectionRegistry {
     const at = this.now();
     record.eventsSent += count;
     record.lastEventAt = at;
+    for (const tenant of record.tenants) tenant.written += count;
     this.eventsSent += count;
     this.lastEventAt = at;
   }
@@ -193,12 +201,32 @@ export class ConnectionRegistry {
   }
 
   /** A resume from a cursor: how many events it replayed, or the gap it got instead. */
-  recordResume(outcome: { replayed: number } | { gap: GapReason }): void {
-    if ("gap" in outcome) this.gaps[outcome.gap]++;
-    else {
+  recordResume(record: ConnectionRecord, outcome: { replayed: number } | { gap: GapReason }): void {
+    if ("gap" in outcome) {
+      this.gaps[outcome.gap]++;
+      for (const tenant of record.tenants) tenant.gaps[outcome.gap]++;
+    } else {
       this.resumes++;
       this.eventsReplayed += outcome.replayed;
+      for (const tenant of record.tenants) {
+        tenant.resumes++;
+        tenant.replayed += outcome.replayed;
+      }
     }
+  }
+
+  /** The counters every reader of this process takes as they are (no walk over connections). */
+  counters() {
+    return {
+      open: this.connections.size,
+      eventsSent: this.eventsSent,
+      opened: this.opened,
+      closed: this.closed,
+      rejected: this.rejected,
+      resumes: this.resumes,
+      eventsReplayed: this.eventsReplayed,
+      gaps: this.gaps as Readonly<Record<GapReason, number>>,
+    };
   }
 
   get(connectionId: string): ConnectionRecord | undefined {

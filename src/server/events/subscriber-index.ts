@@ -43,7 +43,11 @@ export class SubscriberIndex {
   private readonly byOrganization = new Map<string, Bucket>();
   private readonly byMetadata = new Map<string, Bucket>();
 
-  constructor(private readonly onDeliveryError: (subscriber: Subscriber, error: unknown) => void = () => {}) {}
+  constructor(
+    private readonly onDeliveryError: (subscriber: Subscriber, error: unknown) => void = () => {},
+    /** Names delivered only to subscribers that name them (see `EventDefinition.optIn`). */
+    private readonly isOptIn: (name: EventName) => boolean = () => false,
+  ) {}
 
   get size(): number {
     return this.all.size;
@@ -133,9 +137,10 @@ export class SubscriberIndex {
   /** Delivers to every addressed subscriber that wants this name. Returns the number reached. */
   deliver(envelope: EventEnvelope): number {
     let reached = 0;
+    const optIn = this.isOptIn(envelope.name);
     // Snapshot: a subscriber may unsubscribe (and mutate a bucket) while being delivered to.
     for (const subscriber of [...this.recipients(envelope.target)]) {
-      if (subscriber.names && !subscriber.names.has(envelope.name)) continue;
+      if (subscriber.names ? !subscriber.names.has(envelope.name) : optIn) continue;
       try {
         subscriber.deliver(envelope);
         reached++;

@@ -294,7 +294,7 @@ export class Subscription implements Reauthorizable {
     if (replay.kind === "gap") {
       this.cursor = replay.head;
       logger.warn({ event: "connection.gap", ...this.log, lastEventId: from, reason: replay.reason }, "resume gap");
-      this.options.registry.recordResume({ gap: replay.reason });
+      this.options.registry.recordResume(this.connection, { gap: replay.reason });
       this.send(
         gapItem(replay.head, { lastEventId: from, oldestAvailableId: replay.oldestAvailableId, reason: replay.reason }),
       );
@@ -312,7 +312,7 @@ export class Subscription implements Reauthorizable {
     }
     // Newer events that are not for this subscriber still move its cursor on.
     if (compareEventIds(replay.head, this.cursor) > 0) this.cursor = replay.head;
-    this.options.registry.recordResume({ replayed: written });
+    this.options.registry.recordResume(this.connection, { replayed: written });
     return written;
   }
 

@@ -6,17 +6,17 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Registry } from "prom-client";
 
+import { LAG_BUCKETS_MS } from "~/server/events";
 import type { Runtime } from "~/server/runtime";
 
 /**
- * One reading of the layer's counters for a whole scrape: the registry's
- * stats walk every open connection, so every metric shares one walk.
+ * One reading of the layer's counters for a whole scrape.
  */
 function readings(runtime: Runtime) {
   const layer = runtime.events;
   const sse = runtime.sse.hub.stats();
   return {
-    connections: layer.registry.stats(),
+    connections: layer.registry.counters(),
     bus: layer.bus.totals(),
     slowConsumerDisconnects: sse.slowConsumerDisconnects,
     stalledDisconnects: sse.stalledDisconnects,
@@ -62,16 +62,56 @@ export function createMetricsRegistry(runtime: Runtime): Registry {
     help: "Open events.onEvent subscriptions on this instance",
     registers: [registry],
     collect() {
-      this.set(read().connections.totalConnections);
+      this.set(read().connections.open);
     },
   });
-  counter("live_events_streams_opened_total", "Subscriptions opened", (r) => r.connections.connectionsOpened);
+  counter("live_events_streams_opened_total", "Subscriptions opened", (r) => r.connections.opened);
   counter(
     "live_events_streams_rejected_total",
     "Subscriptions refused (limits, authorisation)",
-    (r) => r.connections.connectionsRejected,
+    (r) => r.connections.rejected,
   );
-  counter("live_events_emits_total", "Events published by this instance", (r) => r.bus.emitted);
+  counter(
+    "live_events_emits_total",
+    "Events published to history (the replay log) by this instance",
+    (r) => r.bus.emitted,
+  );
+  counter(
+    "live_events_signals_total",
+    "State events (presence, console samples) published live only, without history",
+    (r) => r.bus.signalled,
+  );
+  counter(
+    "live_events_stream_writes_total",
+    "Events written to this instance's streams, live and replayed",
+    (r) => r.connections.eventsSent,
+  );
+  counter(
+    "live_events_rate_limited_total",
+    "Requests refused by a rate limit, by what was refused",
+    () => ({ ...runtime.rateLimitRefusals }),
+    "limit",
+  );
+  // The lag histogram's cumulative buckets as Prometheus reads histograms (`le`), from the bus's own counts.
+  const lagBuckets = new Counter({
+    name: "live_events_delivery_lag_ms_bucket",
+    help: "Deliveries by milliseconds from emit to socket write (cumulative buckets, as a histogram's)",
+    labelNames: ["le"],
+    registers: [registry],
+    collect() {
+      lagBuckets.reset();
+      const counts = runtime.events.bus.lag.counts;
+      let cumulative = 0;
+      LAG_BUCKETS_MS.forEach((bound, i) => {
+        cumulative += counts[i]!;
+        lagBuckets.inc({ le: Number.isFinite(bound) ? String(bound) : "+Inf" }, cumulative);
+      });
+    },
+  });
+  counter("live_events_delivery_lag_ms_sum", "Sum of delivery lags (ms)", () => runtime.events.bus.lag.sumMs);
+  counter("live_events_delivery_lag_ms_count", "Deliveries whose lag was measured", () =>
+    runtime.events.bus.lag.counts.reduce((a, b) => a + b, 0),
+  );
   counter("live_events_emits_rejected_total", "Emits refused by the catalog", (r) => r.bus.rejected);
   counter("live_events_deliveries_total", "Events handed to subscribers of this instance", (r) => r.bus.delivered);
   counter(
@@ -84,7 +124,12 @@ export function createMetricsRegistry(runtime: Runtime): Registry {
     "Events replayed to resuming subscribers",
     (r) => r.connections.eventsReplayed,
   );
-  counter("live_events_replay_gaps_total", "Resumes answered with system.gap", (r) => r.connections.gaps, "reason");
+  counter(
+    "live_events_replay_gaps_total",
+    "Resumes answered with system.gap",
+    (r) => ({ ...r.connections.gaps }),
+    "reason",
+  );
   counter(
     "live_events_slow_consumer_disconnects_total",
     "Streams closed because their backlog passed the limit",

@@ -85,16 +85,46 @@ async function consume(limiter: RateLimiterAbstract | null, key: string, message
   }
 }
 
+/** Requests refused by a rate limit, by what was refused: counted here, read by Prometheus and the console. */
+export interface RateLimitRefusals {
+  emit: number;
+  stream_open: number;
+  sign_in: number;
+}
+
+/** Runs a limit check; a refusal is counted (for the process, and for `organizationIds`) and rethrown. */
+async function counting(
+  kind: keyof RateLimitRefusals,
+  organizationIds: readonly string[],
+  check: () => Promise<void>,
+): Promise<void> {
+  try {
+    await check();
+  } catch (error) {
+    if (error instanceof RateLimitedError) {
+      const { rateLimitRefusals, events } = runtime();
+      rateLimitRefusals[kind]++;
+      for (const id of organizationIds) events.registry.tenants.of(id).rateLimited++;
+    }
+    throw error;
+  }
+}
+
 /** Counts one emit against the user and each of their organisations; throws RateLimitedError past a limit. */
 export async function limitEmit(userId: string, organizationIds: readonly string[]): Promise<void> {
-  await consume(limiters().emitsPerUser, userId, "you have sent too many events");
-  for (const organizationId of organizationIds)
-    await consume(limiters().emitsPerOrganization, organizationId, "your organisation has sent too many events");
+  await counting("emit", organizationIds, async () => {
+    await consume(limiters().emitsPerUser, userId, "you have sent too many events");
+    for (const organizationId of organizationIds)
+      await consume(limiters().emitsPerOrganization, organizationId, "your organisation has sent too many events");
+  });
 }
 
 /** Counts one stream opened from `ip` (null: an in-process caller, not limited). */
 export async function limitStreamOpen(ip: string | null): Promise<void> {
-  if (ip !== null) await consume(limiters().streamOpensPerIp, ip, "too many streams opened from your address");
+  if (ip === null) return;
+  await counting("stream_open", [], () =>
+    consume(limiters().streamOpensPerIp, ip, "too many streams opened from your address"),
+  );
 }
 
 /** Accounts are keyed by a hash of the normalised address: limiter keys may end up in Redis or a dump. */
@@ -115,6 +145,10 @@ export const SIGN_IN_UNDER_ATTACK_DELAY_S = 5;
  * Throws RateLimitedError when the attempt may not be checked.
  */
 export async function limitSignIn(ip: string | null, email: string): Promise<void> {
+  await counting("sign_in", [], () => checkSignIn(ip, email));
+}
+
+async function checkSignIn(ip: string | null, email: string): Promise<void> {
   const { signInsPerIp, signInFailuresPerPair, signInFailuresPerAccount, cleanAddressSignIns } = limiters();
   if (ip !== null) await consume(signInsPerIp, ip, "too many sign-in attempts from your address");
   const account = accountKey(email);

@@ -24,13 +24,18 @@ import { createOutboxRelay, wakeOnCommit, type OutboxRelay } from "~/server/db/o
 import { startEscrowReleaseJob } from "~/server/domain/escrow-release";
 import type { EventLayer, EventLayerConfig } from "~/server/events";
 import { listenToControl } from "~/server/platform/cluster-control";
+import { ConsoleTimeline } from "~/server/platform/console-timeline";
 import { LogThrottle } from "~/server/platform/log-throttle";
 import { logger } from "~/server/platform/logger";
 import { createMetricsRegistry } from "~/server/platform/metrics";
-import { createRateLimiters, type RateLimiters } from "~/server/platform/rate-limits";
+import { createRateLimiters, type RateLimiters, type RateLimitRefusals } from "~/server/platform/rate-limits";
 import { createSseFastPath, type SseFastPath, type StreamApi } from "~/server/transport/fast-path";
 import { createTrpcNodeHandler, type NodeRequestHandler } from "~/server/transport/trpc-node";
 import { createEventLayer, type AppEventLayer, type RedisErrorCounts } from "./event-layer";
+import packageJson from "../../../package.json";
+
+/** What the console shows as this instance's version. */
+const appVersion = env.APP_VERSION ?? packageJson.version;
 
 export interface Runtime {
   /** This process among the deployment's instances. */
@@ -43,11 +48,14 @@ export interface Runtime {
   readonly redis: Redis | null;
   readonly redisErrors: RedisErrorCounts;
   readonly limiters: RateLimiters;
+  readonly rateLimitRefusals: RateLimitRefusals;
   /** The relay of the app's database. */
   readonly outbox: OutboxRelay;
   /** The relay of a database: the app's, or another client's (tests, scripts), made on first use. */
   outboxFor(client: PrismaClient): OutboxRelay;
   readonly metrics: Registry;
+  /** The operator console's per-second figures (started with the runtime). */
+  readonly console: ConsoleTimeline;
   /** Expected failures (bad cookies, refused requests) are logged at most once per key and minute. */
   readonly expectedFailures: LogThrottle;
   /** Decoded session tokens by digest (src/server/auth/session-cache.ts). */
@@ -124,12 +132,16 @@ export function createRuntime(options: { eventLayer?: Partial<EventLayerConfig> 
     get limiters() {
       return limiters();
     },
+    rateLimitRefusals: { emit: 0, stream_open: 0, sign_in: 0 },
     get outbox() {
       return outbox();
     },
     outboxFor,
     get metrics() {
       return metrics();
+    },
+    get console() {
+      return consoleTimeline();
     },
     expectedFailures: new LogThrottle(60_000),
     sessionCache: new Map(),
@@ -153,6 +165,7 @@ export function createRuntime(options: { eventLayer?: Partial<EventLayerConfig> 
     },
   };
   const metrics = once(() => createMetricsRegistry(runtime));
+  const consoleTimeline = once(() => new ConsoleTimeline(runtime, { version: appVersion }));
 
   async function start(): Promise<void> {
     await eventLayer().connect?.();
@@ -169,6 +182,7 @@ export function createRuntime(options: { eventLayer?: Partial<EventLayerConfig> 
     relay.start();
     if (env.DATABASE_URL && env.OUTBOX_RELAY) await wakeOnCommit(env.DATABASE_URL, relay);
     startEscrowReleaseJob(env.ESCROW_JOB_INTERVAL_MS);
+    consoleTimeline().start();
   }
 
   return runtime;

@@ -125,6 +125,11 @@ export class SseHub {
       connectionId: connection.subscription?.connectionId,
       backlogBytes: connection.backlogBytes,
     });
+    // Counted for its organisations too, where it happens (the operator console reads these).
+    for (const tenant of connection.subscription?.connection.tenants ?? []) {
+      if (reason === "slow_consumer") tenant.slowConsumerDisconnects++;
+      else tenant.stalledDisconnects++;
+    }
     connection.dropped(reason);
     connection.res.destroy();
   }
