@@ -9,6 +9,7 @@ import SuperJSON from "superjson";
 
 import { env } from "~/env";
 import type { AppRouter } from "~/server/api/root";
+import type { EventName } from "~/server/events";
 import { createQueryClient } from "./query-client";
 import { backoffEventSource } from "./backoff-event-source";
 import { liveBindings } from "./live-bindings";
@@ -23,6 +24,14 @@ const getQueryClient = () => {
 };
 
 export const api = createTRPCReact<AppRouter>();
+
+/**
+ * Events delivered only to subscriptions that name them (`optIn` in the
+ * catalog, src/server/domain/catalog.ts; tests/unit/live-queries.test.ts
+ * holds this list to it): kept here so the browser's bundle does not take
+ * the catalog's schemas.
+ */
+export const optInEventNames: ReadonlySet<string> = new Set<EventName>(["console.sample"]);
 
 export type RouterInputs = inferRouterInputs<AppRouter>;
 export type RouterOutputs = inferRouterOutputs<AppRouter>;
@@ -68,6 +77,8 @@ export function TRPCReactProvider(props: { children: React.ReactNode }) {
             signIn: pageSignIn,
             tabId: getTabId,
             enabled: shareStreams,
+            // The shared stream carries every event but the opt-in ones: asking for one takes a stream of its own.
+            shares: (input) => !input?.names?.some((name) => optInEventNames.has(name)),
             link: httpSubscriptionLink({
               url: `${getBaseUrl()}/api/trpc`,
               transformer: SuperJSON,

@@ -25,9 +25,14 @@ export interface SharedSubscriptionLinkOptions<TRouter extends AnyRouter> {
   /** The link that opens real streams (httpSubscriptionLink). */
   link: TRPCLink<TRouter>;
   enabled?: boolean;
+  /**
+   * Whether a subscription with this input can be served from the shared
+   * stream (which carries every event that is not opt-in). Default: all.
+   */
+  shares?: (input: Input) => boolean;
 }
 
-type Input = { names?: string[]; lastEventId?: string | null } | undefined;
+export type Input = { names?: string[]; lastEventId?: string | null } | undefined;
 
 let nextOperationId = -1;
 
@@ -87,6 +92,7 @@ export function sharedSubscriptionLink<TRouter extends AnyRouter>(
         op.type !== "subscription" ||
         op.path !== options.path ||
         options.enabled === false ||
+        options.shares?.(op.input as Input) === false ||
         !signIn ||
         !SharedStream.available()
       ) {

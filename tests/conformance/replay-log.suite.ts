@@ -140,6 +140,20 @@ export function replayLogConformance(name: string, create: ReplayLogFactory) {
       });
     });
 
+    it("retained counts what each audience holds now, against its own bound", async () => {
+      const { log, append } = await setup({ maxEvents: 3 });
+      expect(await log.retained("org:acme")).toBe(0);
+      await append("a1", "acme");
+      await append("a2", "acme");
+      for (let i = 0; i < 20; i++) await append(`flood ${i}`, "globex");
+      expect(await log.retained("org:acme")).toBe(2);
+      // At its bound (a log that trims in batches may hold up to one batch more).
+      const globex = await log.retained("org:globex");
+      expect(globex).toBeGreaterThanOrEqual(3);
+      expect(globex).toBeLessThan(20);
+      expect(await log.retained("org:initech")).toBe(0);
+    });
+
     it("the total bound evicts oldest first across audiences, with a gap for cursors before what it evicted", async () => {
       const { log, append } = await setup({ maxEvents: 10, maxTotalEvents: 4 });
       const first = await append("1", "acme");

@@ -258,6 +258,17 @@ describe("LiveQueryCache on a QueryClient", () => {
   });
 });
 
+describe("opt-in events", () => {
+  it("the browser's list of opt-in events (which take a stream of their own) is the catalog's", async () => {
+    const { eventCatalog } = await import("~/server/domain/catalog");
+    const { optInEventNames } = await import("~/trpc/react");
+    const fromCatalog = Object.entries(eventCatalog)
+      .filter(([, definition]) => (definition as { optIn?: true }).optIn === true)
+      .map(([name]) => name);
+    expect([...optInEventNames].sort()).toEqual(fromCatalog.sort());
+  });
+});
+
 describe("bindings are checked at compile time", () => {
   it("a missing procedure, a missing event or a patch of the wrong shape does not compile", () => {
     const define = defineLiveBindings<AppRouter>();

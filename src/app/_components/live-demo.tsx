@@ -258,11 +258,17 @@ function Presence() {
 
 /** Open streams of the organisations the viewer administers (every one, for the operator): names, never ids. */
 function Stats() {
-  const stats = api.events.stats.useQuery(undefined, { refetchInterval: 3_000 });
+  const stats = api.events.stats.useQuery();
   const s = stats.data;
   return (
     <section data-testid="stats">
       <h2>Connections ({s?.scope === "platform" ? "platform operator" : "your organisations"})</h2>
+      <p>
+        <a href="/admin" data-testid="console-link">
+          Open the operator console →
+        </a>{" "}
+        <span className="muted">live charts, who is connected, history and health</span>
+      </p>
       {s && (
         <table>
           <tbody>

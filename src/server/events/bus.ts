@@ -24,7 +24,7 @@ import { EventPayloadTooLargeError, EventValidationError } from "./errors";
 import type { EventId } from "./event-id";
 import type { EventDraft, ReplayLog, ReplayResult } from "./replay-log";
 import { SubscriberIndex, type Subscriber } from "./subscriber-index";
-import { assertTargetFitsAudience, audiencesOf, isAddressedTo, type EventTarget } from "./targets";
+import { assertTargetFitsAudience, audiencesOf, isAddressedTo, type Audience, type EventTarget } from "./targets";
 import type { TenantCountersByOrganization } from "./tenant-counters";
 import type { EventTransport } from "./transport";
 
@@ -68,6 +68,7 @@ export class EventBus {
   private rejected = 0;
   private delivered = 0;
   private readonly isOptIn: (name: EventName) => boolean;
+  private readonly publishedListeners = new Set<(envelope: EventEnvelope) => void>();
   /** Emit-to-write lag of this process's deliveries. */
   readonly lag = new DeliveryLag();
 
@@ -155,6 +156,7 @@ export class EventBus {
     this.emitted++;
     const organizationId = organizationOf(envelope.target);
     if (organizationId && this.options.tenants) this.options.tenants.of(organizationId).emitted++;
+    for (const listener of this.publishedListeners) listener(envelope);
     // debug, not info: one line per emit is too much at volume; connections log at info.
     this.logger.debug(
       { event: "event.emitted", id: envelope.id, name: envelope.name, target: envelope.target.kind },
@@ -213,6 +215,21 @@ export class EventBus {
       filter: (envelope) =>
         (names ? names.has(envelope.name) : !this.isOptIn(envelope.name)) && isAddressedTo(envelope.target, subscriber),
     });
+  }
+
+  /**
+   * Calls `listener` with every event this process publishes to history
+   * (after the transport took it). It must be cheap and must not throw: it
+   * runs on the emit path. Returns the function that removes it.
+   */
+  onPublished(listener: (envelope: EventEnvelope) => void): () => void {
+    this.publishedListeners.add(listener);
+    return () => this.publishedListeners.delete(listener);
+  }
+
+  /** Events one audience holds in the replay log now (how close its readers are to a gap). */
+  async retained(audience: Audience): Promise<number> {
+    return this.options.log.retained(audience);
   }
 
   async head(): Promise<EventId> {

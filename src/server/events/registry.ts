@@ -23,6 +23,8 @@ export interface ConnectionRecord {
   readonly connectedAt: number;
   eventsSent: number;
   lastEventAt: number | null;
+  /** Where its subscription is: catching up from the log, live, or fallen behind (catching up once drained). */
+  state: "opening" | "replaying" | "live" | "behind";
   /** The counters of its organisations, where its writes, resumes and disconnects are counted. */
   tenants: readonly TenantCounters[];
 }
@@ -55,11 +57,14 @@ export interface ConnectionStats {
   gaps: Record<GapReason, number>;
 }
 
+/** Ends a connection: `revoked` when its sign-in is over, else it may reconnect at once. */
+export type Ender = (reason: string, revoked: boolean) => void;
+
 export class ConnectionRegistry {
   private readonly connections = new Map<string, ConnectionRecord>();
   private readonly byUser = new Map<string, Set<ConnectionRecord>>();
   private readonly byOrganization = new Map<string, number>();
-  private readonly enders = new Map<string, (reason: string) => void>();
+  private readonly enders = new Map<string, Ender>();
   private eventsSent = 0;
   private lastEventAt: number | null = null;
   private opened = 0;
@@ -85,7 +90,7 @@ export class ConnectionRegistry {
    * Registers a connection, or throws ConnectionLimitError when a limit is
    * reached. `end` closes it when its session is revoked.
    */
-  open(subscriber: ResolvedSubscriber, end: (reason: string) => void = () => {}): ConnectionRecord {
+  open(subscriber: ResolvedSubscriber, end: Ender = () => {}): ConnectionRecord {
     if (this.connections.size >= this.limits.maxConnections) {
       this.rejected++;
       throw new ConnectionLimitError(
@@ -120,6 +125,7 @@ export class ConnectionRegistry {
       eventsSent: 0,
       lastEventAt: null,
       tenants: subscriber.organizationIds.map((id) => this.tenants.of(id)),
+      state: "opening",
     };
     this.connections.set(record.connectionId, record);
     this.enders.set(record.connectionId, end);
@@ -196,8 +202,19 @@ export class ConnectionRegistry {
     const matching = [...this.connections.values()].filter((record) =>
       "userId" in match ? record.userId === match.userId : record.signInSessionId === match.signInSessionId,
     );
-    for (const record of matching) this.enders.get(record.connectionId)?.(reason);
+    for (const record of matching) this.enders.get(record.connectionId)?.(reason, true);
     return matching.length;
+  }
+
+  /**
+   * Ends one connection of this process without ending its sign-in (an
+   * administrator's action): its client reconnects and resumes from its last
+   * id. Returns the connection's record, or undefined when it is not open here.
+   */
+  end(connectionId: string, reason: string): ConnectionRecord | undefined {
+    const record = this.connections.get(connectionId);
+    if (record) this.enders.get(connectionId)?.(reason, false);
+    return record;
   }
 
   /** A resume from a cursor: how many events it replayed, or the gap it got instead. */

@@ -201,6 +201,13 @@ export class DatabaseReplayLog implements ReplayLog {
     });
   }
 
+  retained(audience: Audience): Promise<number> {
+    return this.serial(async () => {
+      await this.evictOldest();
+      return this.counts.get(audience) ?? 0;
+    });
+  }
+
   readAfter(afterId: EventId, reader?: ReplayReader): Promise<ReplayResult> {
     return this.serial(async () => {
       assertCursorWithin(afterId, this.newest);

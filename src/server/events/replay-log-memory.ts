@@ -129,6 +129,10 @@ export class MemoryReplayLog implements ReplayLog {
     return this.total;
   }
 
+  retained(audience: Audience): number {
+    return this.lanes.get(audience)?.size ?? 0;
+  }
+
   /** Audiences holding events (for leak checks and stats). */
   audienceCount(): number {
     return this.lanes.size;

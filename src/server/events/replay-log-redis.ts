@@ -230,6 +230,10 @@ export class RedisReplayLog implements ReplayLog {
     return Number(await this.client.call("XLEN", this.key("stream")));
   }
 
+  async retained(audience: Audience): Promise<number> {
+    return Number(await this.client.call("XLEN", this.key(`a:${audience}`)));
+  }
+
   async readAfter(afterId: EventId, reader?: ReplayReader): Promise<ReplayResult> {
     parseEventId(afterId); // before Redis sees it
     const cursor = bareEventId(afterId);

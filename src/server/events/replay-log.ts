@@ -34,6 +34,9 @@
  *   `repeated`. Whoever publishes at least once (the outbox relay after a
  *   crash between publishing and marking) gets one id per event, so
  *   subscribers receive it exactly once.
+ * - `retained(audience)` is how many events that audience holds now (0 for
+ *   one it never had): its retention use, against `maxEvents` (a log that
+ *   trims in batches may be over by up to one batch).
  * - Every method may return a promise; callers always await.
  */
 import type { EventEnvelope } from "./envelope";
@@ -78,4 +81,6 @@ export interface ReplayLog {
   /** The newest id in the stream, or its origin when nothing was appended. */
   head(): MaybePromise<EventId>;
   size(): MaybePromise<number>;
+  /** Events one audience holds now. */
+  retained(audience: Audience): MaybePromise<number>;
 }

@@ -68,7 +68,15 @@ export interface SubscriptionOptions {
   signInActive?: (signInSessionId: string, fresh: boolean) => Promise<boolean>;
 }
 
-export type CloseReason = "client_closed" | "revoked" | "error" | "server_closing" | "slow_consumer" | "stalled";
+/** Why a subscription closed; "ended": an administrator ended it (its client reconnects and resumes). */
+export type CloseReason =
+  | "client_closed"
+  | "revoked"
+  | "ended"
+  | "error"
+  | "server_closing"
+  | "slow_consumer"
+  | "stalled";
 
 type State = "replaying" | "live" | "behind" | "closed";
 
@@ -86,8 +94,8 @@ export class Subscription implements Reauthorizable {
   /** Registers, replays and writes `system.ready`; throws EventLayerErrors before anything is held. */
   static async open(options: SubscriptionOptions): Promise<Subscription> {
     let subscription: Subscription | undefined = undefined;
-    const record = options.registry.open(options.identity, (reason) =>
-      subscription?.close("revoked", new SubscriptionRevokedError(reason)),
+    const record = options.registry.open(options.identity, (reason, revoked) =>
+      revoked ? subscription?.close("revoked", new SubscriptionRevokedError(reason)) : subscription?.close("ended"),
     );
     subscription = new Subscription(options, record);
     await subscription.start();
@@ -178,6 +186,7 @@ export class Subscription implements Reauthorizable {
   resume(): void {
     if (this.state !== "behind") return;
     this.state = "replaying";
+    this.connection.state = "replaying";
     this.catchUp(this.cursor)
       .then(() => this.goLive())
       .catch((error: unknown) => this.close("error", error));
@@ -271,6 +280,7 @@ export class Subscription implements Reauthorizable {
   private fallBehind(): void {
     if (this.state === "closed") return;
     this.state = "behind";
+    this.connection.state = "behind";
     this.pending = [];
     this.pendingOverflowed = false;
     this.options.logger.warn(
@@ -328,6 +338,7 @@ export class Subscription implements Reauthorizable {
       const pending = this.pending;
       this.pending = [];
       this.state = "live";
+      this.connection.state = "live";
       for (const envelope of pending) {
         this.deliver(envelope);
         if (this.state !== "live") return;

@@ -16,7 +16,7 @@
  */
 import { monitorEventLoopDelay, type IntervalHistogram } from "node:perf_hooks";
 
-import { lagQuantile, type TenantCounters } from "~/server/events";
+import { lagQuantile, type EventEnvelope, type TenantCounters } from "~/server/events";
 import type { EventPayload } from "~/server/events";
 import type { Runtime } from "~/server/runtime";
 import { logger } from "./logger";
@@ -28,6 +28,9 @@ export type ConsoleHealth = NonNullable<ConsoleSample["health"]>;
 export const CONSOLE_WINDOW = 900;
 /** Organisations sampled per second at most. */
 export const MAX_ORGANIZATIONS = 500;
+/** Recent events kept per scope, and organisations whose recent events are kept. */
+export const RECENT_EVENTS = 100;
+const MAX_RECENT_ORGANIZATIONS = 1_000;
 const HEALTH_CHECK_MS = 5_000;
 
 /** The cumulative counts a sample is the difference of. */
@@ -99,6 +102,9 @@ export class ConsoleTimeline {
     relayLagMs: null,
   };
   private healthCheckedAt = 0;
+  private readonly recentPlatform: EventEnvelope[] = [];
+  private readonly recentByOrganization = new Map<string, EventEnvelope[]>();
+  private detachPublished: (() => void) | null = null;
 
   constructor(
     private readonly runtime: Runtime,
@@ -111,6 +117,7 @@ export class ConsoleTimeline {
     if (this.timer) return;
     this.loopDelay.enable();
     this.previousPlatform = this.platformReading();
+    this.detachPublished = this.runtime.events.bus.onPublished((envelope) => this.remember(envelope));
     this.timer = setInterval(() => {
       void this.tick().catch((error: unknown) =>
         logger.warn({ event: "console.sample_failed", err: error }, "console sample failed"),
@@ -123,6 +130,30 @@ export class ConsoleTimeline {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     this.loopDelay.disable();
+    this.detachPublished?.();
+  }
+
+  /** The newest events this instance published (newest first): every one, or one organisation's. */
+  recentEvents(organizationId?: string): readonly EventEnvelope[] {
+    const held = organizationId === undefined ? this.recentPlatform : this.recentByOrganization.get(organizationId);
+    return [...(held ?? [])].reverse();
+  }
+
+  private remember(envelope: EventEnvelope): void {
+    push(this.recentPlatform, envelope);
+    const target = envelope.target;
+    const organizationId =
+      target.kind === "organization" || target.kind === "metadata" ? target.organizationId : undefined;
+    if (!organizationId) return;
+    let held = this.recentByOrganization.get(organizationId);
+    if (!held) {
+      if (this.recentByOrganization.size >= MAX_RECENT_ORGANIZATIONS) {
+        // The organisation that was first seen longest ago makes room.
+        this.recentByOrganization.delete(this.recentByOrganization.keys().next().value!);
+      }
+      this.recentByOrganization.set(organizationId, (held = []));
+    }
+    push(held, envelope);
   }
 
   /** This instance's last 15 minutes for the platform. */
@@ -284,4 +315,9 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
       timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
     }),
   ]);
+}
+
+function push(held: EventEnvelope[], envelope: EventEnvelope): void {
+  held.push(envelope);
+  if (held.length > RECENT_EVENTS) held.shift();
 }
