@@ -26,6 +26,13 @@
  *   BENCH_TARGETED=1 ...                            # also: one event to one user among N streams
  *   BENCH_PROFILE=1 ...                             # CPU profile of the app server (bench/results/profiles),
  *                                                   # and "phase <µs> <name>" lines to cut it by
+ *   BENCH_CONSOLE=0 ...                             # skip the "console open" rounds
+ *
+ * With Chromium present, each round also measures the app with the operator
+ * console (/admin) open in a headless Chromium, signed in as the platform
+ * operator: its own stream of `console.sample` events, and the queries the
+ * page makes (the console's figures as events move, the connections table
+ * as the number of streams changes). Chromium inherits this process's core.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -36,7 +43,10 @@ import net from "node:net";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 
+import type { Browser, Page } from "playwright-core";
+
 import { root, signIn, startApp, type AppServer } from "../tests/helpers/app-server";
+import { hasChromium, launchChromium } from "../tests/helpers/chromium";
 import { freePort } from "../tests/helpers/ports";
 import { sleep } from "../tests/helpers/wait";
 
@@ -585,12 +595,21 @@ async function main() {
     : undefined;
   try {
     const cookie = app ? await signIn(app.baseUrl, "alice@acme.test") : "";
+    const withConsole = app && TARGETS.includes("app") && process.env.BENCH_CONSOLE !== "0";
+    if (withConsole && !hasChromium) console.warn("console-open rounds SKIPPED: needs Chromium (CHROMIUM_PATH)");
+    const operatorConsole = withConsole && hasChromium ? await consoleBrowser(app) : null;
     for (let round = 1; round <= ROUNDS; round++) {
       if (bareTarget) results.push({ ...(await measure(bareTarget)), round });
       if (app && TARGETS.includes("app")) {
         results.push({ ...(await measure(appTarget(app, cookie, "app (fast path)"))), round });
       }
+      if (app && operatorConsole) {
+        const page = await operatorConsole.open();
+        results.push({ ...(await measure(appTarget(app, cookie, CONSOLE_OPEN))), round });
+        await operatorConsole.close(page);
+      }
     }
+    await operatorConsole?.browser.close();
     // Before the stock handler's run, which leaves the process busy collecting its garbage.
     if (app && TARGETS.includes("app") && NEW_SESSIONS > 0) {
       newSessions = await newSessionConnects(app, cookie);
@@ -647,6 +666,33 @@ async function main() {
   agent.destroy();
 }
 
+const CONSOLE_OPEN = "app, operator console open";
+
+/** A headless Chromium signed in as the platform operator; `open` shows /admin until `close`. */
+async function consoleBrowser(app: AppServer) {
+  const browser: Browser = await launchChromium();
+  const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
+  const cookie = await signIn(app.baseUrl, "olivia@platform.test");
+  await context.addCookies(
+    cookie.split("; ").map((pair) => {
+      const eq = pair.indexOf("=");
+      return { name: pair.slice(0, eq), value: pair.slice(eq + 1), url: app.baseUrl };
+    }),
+  );
+  return {
+    browser,
+    async open(): Promise<Page> {
+      const page = await context.newPage();
+      await page.goto(`${app.baseUrl}/admin`);
+      await page.waitForSelector('[data-testid="console-status"]:text("live")', { timeout: 30_000 });
+      return page;
+    },
+    async close(page: Page): Promise<void> {
+      await page.close();
+    },
+  };
+}
+
 /** One table per scenario in bench/RESULTS.md: each target's rounds, and the ratios to the bare server. */
 function writeResults(
   results: (Result & { round: number })[],
@@ -682,6 +728,19 @@ function writeResults(
     ["server", "delivered", "CPU per delivery (per round)", "p99 (per round)", "heap per stream", "subscriptions/s"],
     rows,
   );
+  const consoleRatios = results
+    .filter((r) => r.target === CONSOLE_OPEN)
+    .map((open) => {
+      const closed = results.find((r) => r.target === "app (fast path)" && r.round === open.round);
+      return closed ? open.cpuMicrosPerDelivery / closed.cpuMicrosPerDelivery : NaN;
+    })
+    .filter(Number.isFinite);
+  if (consoleRatios.length) {
+    const sorted = [...consoleRatios].sort((a, b) => a - b);
+    body += `
+
+Operator console open against closed, same round, CPU per delivery: ×${median(consoleRatios).toFixed(2)} (${sorted[0]!.toFixed(2)}–${sorted.at(-1)!.toFixed(2)}) over ${consoleRatios.length} round(s).`;
+  }
   if (newSessions) {
     body += `
 

@@ -1,27 +1,8 @@
-/** Debian's chromium driven by playwright-core (never a downloaded browser). */
-import { existsSync } from "node:fs";
-import { chromium, type Browser, type Page } from "playwright-core";
+/** Pages of the app in Chromium, for the browser tests. */
+import type { Browser, Page } from "playwright-core";
 import { expect } from "vitest";
 
-export const chromiumPath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-export const hasChromium = existsSync(chromiumPath);
-
-export function launchChromium(): Promise<Browser> {
-  return chromium.launch({
-    executablePath: chromiumPath,
-    // Without the background-networking flags Chromium keeps dialling Google's hosts, which this network refuses.
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--no-first-run",
-      "--disable-quic",
-    ],
-  });
-}
+export { chromiumPath, hasChromium, launchChromium } from "./chromium";
 
 export const connectionStatus = (page: Page) => page.textContent('[data-testid="connection-status"]');
 
