@@ -46,7 +46,7 @@ import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 
 import { root, signIn, startApp, type AppServer } from "../tests/helpers/app-server";
-import { hasChromium, launchChromium } from "../tests/helpers/chromium";
+import { cookiesFor, hasChromium, launchChromium } from "../tests/helpers/chromium";
 import { freePort } from "../tests/helpers/ports";
 import { sleep } from "../tests/helpers/wait";
 
@@ -673,12 +673,7 @@ async function consoleBrowser(app: AppServer) {
   const browser: Browser = await launchChromium();
   const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
   const cookie = await signIn(app.baseUrl, "olivia@platform.test");
-  await context.addCookies(
-    cookie.split("; ").map((pair) => {
-      const eq = pair.indexOf("=");
-      return { name: pair.slice(0, eq), value: pair.slice(eq + 1), url: app.baseUrl };
-    }),
-  );
+  await context.addCookies(cookiesFor(cookie, app.baseUrl));
   return {
     browser,
     async open(): Promise<Page> {

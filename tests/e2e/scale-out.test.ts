@@ -9,9 +9,11 @@ import { once } from "node:events";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 
 import type { TRPCClientError } from "@trpc/client";
+import type { Page } from "playwright-core";
 
 import type { AppRouter } from "~/server/api/root";
 import { signIn, signOut, startApp, type AppServer } from "../helpers/app-server";
+import { cookiesFor, hasChromium, launchChromium } from "../helpers/chromium";
 import { clusterMissing, startCluster, stopCluster, type Cluster } from "../helpers/cluster";
 import type { Nginx } from "../helpers/nginx";
 import { freePort } from "../helpers/ports";
@@ -274,6 +276,43 @@ describe.skipIf(clusterMissing.length > 0)("many instances on Redis", () => {
     onA.unsubscribe();
   });
 
+  it("the operator console's samples come from every instance; an organisation's admin gets only their organisation's, summing to exactly what was emitted", async () => {
+    const olivia = trpcClient(await signIn(a.baseUrl, "olivia@platform.test"), { url: a.baseUrl }).client;
+    const platform = live(olivia, { names: ["console.sample"] });
+    const admin = live(clientOf(a), { names: ["console.sample"] }); // Alice owns Acme
+    const member = live(clientOf(b), { names: ["notification.created"] }); // Acme has a stream on B too
+    const carol = trpcClient(await signIn(b.baseUrl, "carol@globex.test"), { url: b.baseUrl }).client;
+    const globex = live(carol, { names: ["notification.created"] });
+    await Promise.all([platform.ready(), admin.ready(), member.ready(), globex.ready()]);
+    const instancesOf = (r: typeof platform) =>
+      new Set(r.events().flatMap((e) => (e.event.name === "console.sample" ? [e.event.data.instanceId] : [])));
+    await until(() => instancesOf(platform).size === 2 && instancesOf(admin).size === 2, "samples from both instances");
+
+    const acmeId = (await clientOf(a).notification.recipients.query())[0]!.organization.id;
+    const samples = () => admin.events().flatMap((e) => (e.event.name === "console.sample" ? [e.event.data] : []));
+    expect(samples().every((s) => s.scope === "organization" && s.organizationId === acmeId)).toBe(true);
+    expect(platform.events().every((e) => e.event.name === "console.sample" && e.event.data.scope === "platform")).toBe(
+      true,
+    );
+
+    // Quiet for a second, then K events to Acme from both instances: the samples after add up to exactly K.
+    await new Promise((resolve) => setTimeout(resolve, 1_200));
+    const since = Date.now();
+    const K = 6;
+    for (let i = 0; i < K; i++) {
+      await clientOf(i % 2 ? b : a).notification.send.mutate({ target: { kind: "organization" }, message: `k ${i}` });
+    }
+    await carol.notification.send.mutate({ target: { kind: "organization" }, message: "not acme's" });
+    const emittedSince = () =>
+      samples()
+        .filter((s) => s.at > since)
+        .reduce((sum, s) => sum + s.emitted, 0);
+    await until(() => emittedSince() === K, `${K} emits in Acme's samples`);
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect(emittedSince()).toBe(K);
+    for (const stream of [platform, admin, member, globex]) stream.unsubscribe();
+  });
+
   it("an instance killed with SIGKILL: its client reconnects through nginx to the other and resumes with no loss", async () => {
     // A tab id of its own, so the instance holding this stream can be told from any other's.
     const tabId = `kill-${Date.now()}`;
@@ -290,6 +329,23 @@ describe.skipIf(clusterMissing.length > 0)("many instances on Redis", () => {
     }, "the proxied stream on one instance");
     const [victim, survivor] = counts[0] === 1 ? [a, b] : [b, a];
 
+    // The operator's console on the survivor, showing both instances before the kill.
+    const browser = hasChromium ? await launchChromium() : null;
+    onTestFinished(() => browser?.close());
+    let consolePage: Page | null = null;
+    if (browser) {
+      const context = await browser.newContext();
+      await context.addCookies(cookiesFor(await signIn(survivor.baseUrl, "olivia@platform.test"), survivor.baseUrl));
+      consolePage = await context.newPage();
+      await consolePage.goto(`${survivor.baseUrl}/admin`);
+      await consolePage.waitForSelector('[data-testid="console-status"]:text("live")', { timeout: 15_000 });
+      await until(
+        async () => (await consolePage!.$$('[data-testid="console-instances"] tbody tr')).length === 2,
+        "both instances in the console",
+      );
+      expect(await consolePage.textContent("body")).toContain("Healthy: every instance reporting");
+    } else console.warn("[scale-out] console banner check SKIPPED: needs Chromium");
+
     const total = 20;
     const run = `kill-${Date.now()}`;
     let killed: Promise<unknown> = Promise.resolve();
@@ -302,6 +358,11 @@ describe.skipIf(clusterMissing.length > 0)("many instances on Redis", () => {
       await new Promise((r) => setTimeout(r, 100));
     }
     await killed;
+    if (consolePage) {
+      await consolePage.waitForSelector('[data-testid="console-banner"]:has-text("stopped heartbeating")', {
+        timeout: 15_000,
+      });
+    }
     await until(
       () => messages(viaProxy.received).filter((m) => m.startsWith(run)).length >= total,
       "every event",

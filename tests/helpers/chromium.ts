@@ -21,3 +21,11 @@ export function launchChromium(): Promise<Browser> {
     ],
   });
 }
+
+/** A `Cookie` header's pairs (as `signIn` returns them) as Playwright cookies for `url`. */
+export function cookiesFor(cookieHeader: string, url: string) {
+  return cookieHeader.split("; ").map((pair) => {
+    const eq = pair.indexOf("=");
+    return { name: pair.slice(0, eq), value: pair.slice(eq + 1), url };
+  });
+}
