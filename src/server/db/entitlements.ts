@@ -29,7 +29,8 @@ function entitlementsOf(user: {
   for (const membership of user.memberships) {
     metadata[`org:${membership.organizationId}`] = membership.role;
     // One key that every administrator of the organisation shares: a metadata target reaches them all at once.
-    if (membership.role === "OWNER" || membership.role === "ADMIN") metadata[`admin:${membership.organizationId}`] = "true";
+    if (membership.role === "OWNER" || membership.role === "ADMIN")
+      metadata[`admin:${membership.organizationId}`] = "true";
   }
   return {
     userId: user.id,

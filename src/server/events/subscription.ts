@@ -70,13 +70,7 @@ export interface SubscriptionOptions {
 
 /** Why a subscription closed; "ended": an administrator ended it (its client reconnects and resumes). */
 export type CloseReason =
-  | "client_closed"
-  | "revoked"
-  | "ended"
-  | "error"
-  | "server_closing"
-  | "slow_consumer"
-  | "stalled";
+  "client_closed" | "revoked" | "ended" | "error" | "server_closing" | "slow_consumer" | "stalled";
 
 type State = "replaying" | "live" | "behind" | "closed";
 

@@ -140,8 +140,12 @@ export function OperatorConsole({ viewer }: { viewer: { name: string | null; ope
           <span className="console-pill" data-status={live.status} data-testid="console-status">
             {live.status === "live" ? "live" : live.status}
           </span>
-          <button onClick={() => setTheme(theme === "dark" ? "light" : "dark")} aria-label="Toggle theme">
-            {theme === "dark" ? "Light" : "Dark"}
+          <button
+            onClick={() => setTheme(theme === null ? "dark" : theme === "dark" ? "light" : null)}
+            aria-label="Theme"
+            title="Theme: the system's, dark or light"
+          >
+            Theme: {theme ?? "system"}
           </button>
           <Link href="/">App</Link>
         </div>
@@ -149,7 +153,7 @@ export function OperatorConsole({ viewer }: { viewer: { name: string | null; ope
 
       <Banners view={view} status={live.status} health={first.data?.health} />
 
-      <section className="console-kpis">
+      <div className="console-kpis">
         <Kpi label="Emitted (15 min)" value={view.totals.emitted} testId="kpi-emitted" />
         <Kpi label="Deliveries (15 min)" value={view.totals.written} testId="kpi-written" />
         <Kpi label="Open streams" value={view.latestStreams} testId="kpi-streams" />
@@ -161,9 +165,9 @@ export function OperatorConsole({ viewer }: { viewer: { name: string | null; ope
           testId="kpi-disconnects"
         />
         <Kpi label="Rate-limited (15 min)" value={view.totals.rateLimited} testId="kpi-rate-limited" />
-      </section>
+      </div>
 
-      <section className="console-charts">
+      <div className="console-charts">
         <Chart
           title="Events emitted and deliveries per second"
           times={view.times}
@@ -229,7 +233,7 @@ export function OperatorConsole({ viewer }: { viewer: { name: string | null; ope
             ]}
           />
         )}
-      </section>
+      </div>
 
       <div className="console-grid">
         {viewer.operator && <Health view={view} />}

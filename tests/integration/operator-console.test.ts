@@ -1,0 +1,73 @@
+/**
+ * The operator console's procedures through the real router: the
+ * connections table filtered, sorted and paged on the server with 10,000
+ * streams open, each admin held to their organisations; the first paint's
+ * figures for the caller's scope; a stream ended from the console.
+ */
+import { beforeAll, beforeEach, describe, expect, it } from "vitest";
+
+import { getEventLayer } from "../helpers/runtime";
+import { identity } from "../helpers/event-layer";
+import { callerFor, demoSessions, freshEventLayer, orgIdOf, setupDatabase } from "./harness";
+
+beforeAll(setupDatabase);
+beforeEach(() => {
+  freshEventLayer({ maxConnections: 20_000, maxConnectionsPerUser: 20_000, maxConnectionsPerOrganization: 20_000 });
+});
+
+describe("operator console procedures", () => {
+  it("pages, filters and sorts 10,000 streams on the server, within each admin's organisations", async () => {
+    const { alice, carol, olivia } = await demoSessions();
+    const [acme, globex] = [await orgIdOf("acme"), await orgIdOf("globex")];
+    const registry = getEventLayer().registry;
+    for (let i = 0; i < 10_000; i++) {
+      const user = `member-${String(i).padStart(5, "0")}`;
+      registry.open(identity(user, [i % 4 === 0 ? globex : acme], { userName: user }));
+    }
+
+    const all = await callerFor(olivia).admin.connections({ sort: "user", order: "asc", page: 399, pageSize: 25 });
+    expect(all.total).toBe(10_000);
+    expect(all.rows).toHaveLength(25);
+    expect(all.rows[0]!.user.name).toBe("member-09975");
+    expect(all.rows.at(-1)!.user.name).toBe("member-09999");
+
+    const acmeOnly = await callerFor(alice).admin.connections({ pageSize: 100 });
+    expect(acmeOnly.total).toBe(7_500);
+    expect(acmeOnly.rows.every((row) => row.organizations.join() === "Acme")).toBe(true);
+
+    const filtered = await callerFor(carol).admin.connections({ filter: "member-0000", order: "asc", sort: "user" });
+    // member-00000 … member-00009, of which Globex holds every fourth: 0, 4, 8.
+    expect(filtered.rows.map((row) => row.user.name)).toEqual(["member-00000", "member-00004", "member-00008"]);
+    const byOrganisationName = await callerFor(olivia).admin.connections({ filter: "globex", pageSize: 1 });
+    expect(byOrganisationName.total).toBe(2_500);
+  });
+
+  it("the first paint holds the caller's scope: the platform for the operator, their organisations otherwise", async () => {
+    const { alice, carol, olivia, bob } = await demoSessions();
+    const platform = await callerFor(olivia).admin.console();
+    expect(platform.scope).toBe("platform");
+    expect(platform.retention.map((r) => r.name)).toEqual(expect.arrayContaining(["Acme", "Globex"]));
+    expect(Object.keys(platform.history)).toEqual(["platform"]);
+
+    const acme = await callerFor(alice).admin.console();
+    expect(acme.scope).toBe("organization");
+    expect(acme.organizations.map((o) => o.name)).toEqual(["Acme"]);
+    expect(acme.retention.map((r) => r.name)).toEqual(["Acme"]);
+    expect(Object.keys(acme.history)).toEqual([await orgIdOf("acme")]);
+    expect((await callerFor(carol).admin.console()).organizations.map((o) => o.name)).toEqual(["Globex"]);
+    await expect(callerFor(bob).admin.console()).rejects.toMatchObject({ code: "FORBIDDEN" });
+  });
+
+  it("ends a stream in the caller's scope only, and says nothing of one outside it", async () => {
+    const { alice, carol } = await demoSessions();
+    const registry = getEventLayer().registry;
+    const ended: boolean[] = [];
+    const record = registry.open(identity("bob", [await orgIdOf("acme")]), (_reason, revoked) => ended.push(revoked));
+    await expect(callerFor(carol).admin.endStream({ connectionId: record.connectionId })).rejects.toMatchObject({
+      code: "NOT_FOUND",
+    });
+    expect(ended).toEqual([]);
+    expect(await callerFor(alice).admin.endStream({ connectionId: record.connectionId })).toEqual({ ended: true });
+    expect(ended).toEqual([false]);
+  });
+});
