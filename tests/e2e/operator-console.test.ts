@@ -77,6 +77,8 @@ describe.skipIf(!hasChromium)("operator console", () => {
     expect(aliceSees).not.toContain("Globex");
     expect(aliceSees).not.toContain("Carol");
     for (const row of await connectionRows(aliceConsole)) expect(row.organizations).toBe("Acme");
+    // Live streams whose sockets took everything are at the head.
+    expect(await aliceConsole.textContent('[data-testid="connections"]')).toContain("at head");
     // Names, not ids: no cuid-shaped strings in what the page says.
     expect(aliceSees).not.toMatch(/\bc[a-z0-9]{24}\b/);
     expect(await aliceConsole.textContent('[data-testid="console-retention"]')).not.toContain("Globex");

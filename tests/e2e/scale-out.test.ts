@@ -50,6 +50,22 @@ const clientOf = (server: { baseUrl?: string; url?: string }) =>
 const send = (server: AppServer, message: string) =>
   clientOf(server).notification.send.mutate({ target: { kind: "self" }, message });
 
+/** The platform operator's console on `server` in Chromium, live (null without Chromium). */
+async function operatorConsole(server: AppServer): Promise<Page | null> {
+  if (!hasChromium) {
+    console.warn("[scale-out] console checks SKIPPED: needs Chromium");
+    return null;
+  }
+  const browser = await launchChromium();
+  onTestFinished(() => browser.close());
+  const context = await browser.newContext();
+  await context.addCookies(cookiesFor(await signIn(server.baseUrl, "olivia@platform.test"), server.baseUrl));
+  const page = await context.newPage();
+  await page.goto(`${server.baseUrl}/admin`);
+  await page.waitForSelector('[data-testid="console-status"]:text("live")', { timeout: 15_000 });
+  return page;
+}
+
 describe.skipIf(clusterMissing.length > 0)("many instances on Redis", () => {
   beforeAll(async () => {
     ({ database, redis, a, b, nginx } = await startCluster({
@@ -91,6 +107,7 @@ describe.skipIf(clusterMissing.length > 0)("many instances on Redis", () => {
     await send(a, "before the outage");
     await onB.waitFor("notification.created");
     const cursor = onB.events().at(-1)!.id;
+    const consolePage = await operatorConsole(a);
 
     await redis.kill();
     const refused = await send(a, "during the outage").then(
@@ -99,6 +116,10 @@ describe.skipIf(clusterMissing.length > 0)("many instances on Redis", () => {
     );
     expect(refused?.data?.code).toBe("SERVICE_UNAVAILABLE");
     expect(refused?.message).toMatch(/nothing was recorded/);
+    // The console's samples travel through Redis: they stop, and the page says why.
+    await consolePage?.waitForSelector('[data-testid="console-banner"]:has-text("cannot reach Redis")', {
+      timeout: 30_000,
+    });
 
     await redis.start();
     // The instances reconnect by themselves; the first emits may still find the connection down.
@@ -330,21 +351,14 @@ describe.skipIf(clusterMissing.length > 0)("many instances on Redis", () => {
     const [victim, survivor] = counts[0] === 1 ? [a, b] : [b, a];
 
     // The operator's console on the survivor, showing both instances before the kill.
-    const browser = hasChromium ? await launchChromium() : null;
-    onTestFinished(() => browser?.close());
-    let consolePage: Page | null = null;
-    if (browser) {
-      const context = await browser.newContext();
-      await context.addCookies(cookiesFor(await signIn(survivor.baseUrl, "olivia@platform.test"), survivor.baseUrl));
-      consolePage = await context.newPage();
-      await consolePage.goto(`${survivor.baseUrl}/admin`);
-      await consolePage.waitForSelector('[data-testid="console-status"]:text("live")', { timeout: 15_000 });
+    const consolePage = await operatorConsole(survivor);
+    if (consolePage) {
       await until(
-        async () => (await consolePage!.$$('[data-testid="console-instances"] tbody tr')).length === 2,
+        async () => (await consolePage.$$('[data-testid="console-instances"] tbody tr')).length === 2,
         "both instances in the console",
       );
       expect(await consolePage.textContent("body")).toContain("Healthy: every instance reporting");
-    } else console.warn("[scale-out] console banner check SKIPPED: needs Chromium");
+    }
 
     const total = 20;
     const run = `kill-${Date.now()}`;

@@ -89,7 +89,10 @@ export class SseConnection implements SubscriptionSink {
   attach(subscription: Subscription): void {
     this.subscription = subscription;
     if (this.closed) subscription.close("client_closed");
-    else this.drained();
+    else {
+      this.hub.attached(this, subscription.connectionId);
+      this.drained();
+    }
   }
 
   /** The socket took its backlog: a replay that paused continues. */

@@ -44,6 +44,8 @@ interface GuardedStream {
 
 export class SseHub {
   private readonly connections = new Set<SseConnection>();
+  /** Open connections by their subscription's id, for what the console asks of one. */
+  private readonly bySubscription = new Map<string, SseConnection>();
   private readonly guarded = new Set<GuardedStream>();
   private readonly timer: NodeJS.Timeout;
   private accepting = true;
@@ -117,6 +119,21 @@ export class SseHub {
 
   remove(connection: SseConnection): void {
     this.connections.delete(connection);
+    const id = connection.subscription?.connectionId;
+    if (id !== undefined && this.bySubscription.get(id) === connection) this.bySubscription.delete(id);
+  }
+
+  /** A subscription's stream was attached to `connection`. */
+  attached(connection: SseConnection, connectionId: string): void {
+    if (!connection.isClosed) this.bySubscription.set(connectionId, connection);
+  }
+
+  /**
+   * Bytes written to a subscription's socket and not yet taken by it: how far
+   * its client is behind what the server sent (null: not a stream of this hub).
+   */
+  queuedBytes(connectionId: string): number | null {
+    return this.bySubscription.get(connectionId)?.backlogBytes ?? null;
   }
 
   disconnect(connection: SseConnection, reason: "slow_consumer" | "stalled"): void {

@@ -105,6 +105,19 @@ export function OperatorConsole({ viewer }: { viewer: { name: string | null; ope
   const names = new Map(first.data?.organizations.map((o) => [o.id, o.name]));
   const scopeName = scope === "platform" ? "every organisation" : (names.get(scope ?? "") ?? "…");
 
+  // Samples travel as events (through Redis, when there is one). When every instance falls
+  // silent, this instance's own health is read over plain HTTP instead, every 5 s until they speak.
+  const allSilent =
+    live.status === "live" &&
+    view.lastSeen.size > 0 &&
+    [...view.lastSeen.values()].every(({ at }) => view.now - at > SILENT_AFTER_S);
+  useEffect(() => {
+    if (!allSilent) return;
+    const timer = setInterval(() => void utils.admin.console.invalidate(), 5_000);
+    void utils.admin.console.invalidate();
+    return () => clearInterval(timer);
+  }, [allSilent, utils]);
+
   // The table follows the streams: a change in their number reads it again (no timer).
   const streamsNow = view.latestStreams;
   useEffect(() => {
@@ -151,7 +164,11 @@ export function OperatorConsole({ viewer }: { viewer: { name: string | null; ope
         </div>
       </header>
 
-      <Banners view={view} status={live.status} health={first.data?.health} />
+      <Banners
+        view={view}
+        status={live.status}
+        served={allSilent && first.data ? { instanceId: first.data.instanceId, health: first.data.health } : undefined}
+      />
 
       <div className="console-kpis">
         <Kpi label="Emitted (15 min)" value={view.totals.emitted} testId="kpi-emitted" />
@@ -347,8 +364,20 @@ function aggregate(store: SampleStore, history: readonly Sample[], scope: string
   return { times, series, totals, instances: ids, streamsByInstance, lastSeen, latestStreams, latestP99, now };
 }
 
-function Banners({ view, status, health }: { view: View; status: string; health: ConsoleData["health"] | undefined }) {
+function Banners({
+  view,
+  status,
+  served,
+}: {
+  view: View;
+  status: string;
+  /** The health of the instance serving this page, read over HTTP (when samples stop coming). */
+  served: { instanceId: string; health: ConsoleData["health"] } | undefined;
+}) {
   const banners: string[] = [];
+  if (served?.health.redis === "down") banners.push(`Instance ${served.instanceId.slice(0, 8)} cannot reach Redis.`);
+  if (served?.health.database === "down")
+    banners.push(`Instance ${served.instanceId.slice(0, 8)} cannot reach the database.`);
   if (status !== "live" && status !== "idle") banners.push(`The console's stream is ${status}: figures are paused.`);
   for (const [id, { at, sample }] of view.lastSeen) {
     const silent = view.now - at;
@@ -358,7 +387,6 @@ function Banners({ view, status, health }: { view: View; status: string; health:
     if (sample.health?.redis === "down") banners.push(`Instance ${id.slice(0, 8)} cannot reach Redis.`);
     if (sample.health?.database === "down") banners.push(`Instance ${id.slice(0, 8)} cannot reach the database.`);
   }
-  if (view.lastSeen.size === 0 && health?.database === "down") banners.push("The database is unreachable.");
   if (banners.length === 0) {
     return (
       <div className="console-banner console-banner-ok" data-testid="console-healthy">
@@ -368,7 +396,7 @@ function Banners({ view, status, health }: { view: View; status: string; health:
   }
   return (
     <div className="console-banner console-banner-bad" role="alert" data-testid="console-banner">
-      {banners.map((text) => (
+      {[...new Set(banners)].map((text) => (
         <div key={text}>{text}</div>
       ))}
     </div>
@@ -520,7 +548,7 @@ function Connections() {
             <th onClick={() => sortBy("connectedAt")}>Connected{arrow("connectedAt")}</th>
             <th onClick={() => sortBy("lastEventAt")}>Last event{arrow("lastEventAt")}</th>
             <th onClick={() => sortBy("eventsSent")}>Events{arrow("eventsSent")}</th>
-            <th>State</th>
+            <th title="Catching up from history, live, or behind; and what its socket has yet to take">Position</th>
             <th />
           </tr>
         </thead>
@@ -537,7 +565,12 @@ function Connections() {
               <td>
                 <span className="console-pill" data-status={row.state === "live" ? "live" : "connecting"}>
                   {row.state}
-                </span>
+                </span>{" "}
+                {row.queuedBytes !== null && (
+                  <span className="console-muted" data-testid="connection-queued">
+                    {row.queuedBytes === 0 ? "at head" : `${formatNumber(row.queuedBytes)} B queued`}
+                  </span>
+                )}
               </td>
               <td className="console-row">
                 <button

@@ -85,6 +85,20 @@ function recentEventView(envelope: EventEnvelope, scope: AdminScope, names: Map<
   };
 }
 
+/** How long the console waits for the replay log and the instance list (Redis) before leaving them out. */
+const CONSOLE_READ_TIMEOUT_MS = 1_000;
+
+/** `promise`'s value, or `fallback` if it fails or takes longer than `ms`. */
+async function withinMs<T, F>(promise: Promise<T>, ms: number, fallback: F): Promise<T | F> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<F>((resolve) => (timer = setTimeout(() => resolve(fallback), ms)));
+  try {
+    return await Promise.race([promise.catch(() => fallback), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 const connectionsInput = z.object({
   /** Matches a user's or an organisation's name (case-insensitive). */
   filter: z.string().trim().max(100).optional(),
@@ -108,13 +122,19 @@ export const adminRouter = createTRPCRouter({
     const organizations = await organizationsInScope(ctx);
     const names = new Map(organizations.map((o) => [o.id, o.name]));
     const retentionCount = events.config.retentionCount;
-    const retention = await Promise.all(
-      organizations.map(async (o) => ({
-        organizationId: o.id,
-        name: o.name,
-        retained: await events.bus.retained(`org:${o.id}`),
-        max: retentionCount,
-      })),
+    // Read from the replay log, which may be Redis: when it is unreachable the page still
+    // shows this instance's figures and health (which says so), without these.
+    const retention = await withinMs(
+      Promise.all(
+        organizations.map(async (o) => ({
+          organizationId: o.id,
+          name: o.name,
+          retained: await events.bus.retained(`org:${o.id}`),
+          max: retentionCount,
+        })),
+      ),
+      CONSOLE_READ_TIMEOUT_MS,
+      [],
     );
     const recent = scope.operator
       ? timeline.recentEvents()
@@ -125,7 +145,7 @@ export const adminRouter = createTRPCRouter({
     const history: Record<string, ConsoleSample[]> = {};
     if (scope.operator) history.platform = timeline.platformHistory();
     for (const id of scope.organizationIds) history[id] = timeline.organizationHistory(id);
-    const instances = (await events.instances?.list()) ?? null;
+    const instances = events.instances ? await withinMs(events.instances.list(), CONSOLE_READ_TIMEOUT_MS, null) : null;
     return {
       scope: scope.operator ? ("platform" as const) : ("organization" as const),
       organizations,
@@ -185,7 +205,10 @@ export const adminRouter = createTRPCRouter({
       total: rows.length,
       page: input.page,
       pageSize: input.pageSize,
-      rows: rows.slice(start, start + input.pageSize),
+      // Where each shown stream is against what the server sent: bytes its socket has not taken yet.
+      rows: rows
+        .slice(start, start + input.pageSize)
+        .map((row) => ({ ...row, queuedBytes: runtime().sse.hub.queuedBytes(row.connectionId) })),
     };
   }),
 
