@@ -334,6 +334,37 @@ describe.skipIf(clusterMissing.length > 0)("many instances on Redis", () => {
     for (const stream of [platform, admin, member, globex]) stream.unsubscribe();
   });
 
+  it("the console's connections table holds every instance's streams in the viewer's scope; a stream on the other instance is ended from it and resumes", async () => {
+    const carol = trpcClient(await signIn(b.baseUrl, "carol@globex.test"), { url: b.baseUrl }).client;
+    const aliceOnA = live(clientOf(a), { names: ["notification.created"] });
+    const aliceOnB = live(clientOf(b), { names: ["notification.created"] });
+    const carolOnB = live(carol, { names: ["notification.created"] });
+    await Promise.all([aliceOnA.ready(), aliceOnB.ready(), carolOnB.ready()]);
+    const olivia = trpcClient(await signIn(a.baseUrl, "olivia@platform.test"), { url: a.baseUrl }).client;
+    const servedBy = (await olivia.admin.console.query()).instanceId;
+
+    const all = await olivia.admin.connections.query({ pageSize: 100 });
+    expect([all.instances, all.missingInstances]).toEqual([2, 0]);
+    expect(new Set(all.rows.map((r) => r.instanceId)).size).toBe(2);
+    expect(all.rows.map((r) => r.user.name)).toEqual(expect.arrayContaining(["Alice", "Carol"]));
+
+    const acme = await clientOf(a).admin.connections.query({ pageSize: 100 });
+    expect(acme.rows.every((r) => r.organizations.join() === "Acme")).toBe(true);
+    const remote = acme.rows.find((r) => r.instanceId !== servedBy && r.user.name === "Alice");
+    expect(remote).toBeDefined();
+    // Another tenant's admin cannot end it, wherever it is: the same answer as for no such stream.
+    await expect(carol.admin.endStream.mutate({ connectionId: remote!.connectionId })).rejects.toMatchObject({
+      data: { code: "NOT_FOUND" },
+    });
+    expect(await clientOf(a).admin.endStream.mutate({ connectionId: remote!.connectionId })).toEqual({ ended: true });
+    await send(a, "after the end");
+    await aliceOnB.ready(2);
+    await until(() => messages(aliceOnB.received).includes("after the end"), "the event after the end, on B");
+    expect(messages(aliceOnB.received).filter((m) => m === "after the end")).toHaveLength(1);
+    expect(aliceOnB.errors).toEqual([]);
+    for (const stream of [aliceOnA, aliceOnB, carolOnB]) stream.unsubscribe();
+  });
+
   it("an instance killed with SIGKILL: its client reconnects through nginx to the other and resumes with no loss", async () => {
     // A tab id of its own, so the instance holding this stream can be told from any other's.
     const tabId = `kill-${Date.now()}`;

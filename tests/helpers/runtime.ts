@@ -18,7 +18,7 @@ export const getEventLayer = () => runtime().events;
 /** A new event layer for the process's runtime (one per test); `overrides` adjust the environment's configuration. */
 export function freshEventLayer(overrides: Partial<EventLayerConfig> = {}) {
   testRuntime();
-  const layer = createEventLayer(overrides, runtime().redisErrors);
+  const layer = createEventLayer(overrides, runtime().redisErrors, runtime().instanceId);
   runtime().useEventLayer(layer);
   return layer;
 }

@@ -4,6 +4,7 @@
  * streams open, each admin held to their organisations; the first paint's
  * figures for the caller's scope; a stream ended from the console.
  */
+import type { TRPCError } from "@trpc/server";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 
 import { getEventLayer } from "../helpers/runtime";
@@ -40,6 +41,15 @@ describe("operator console procedures", () => {
     expect(filtered.rows.map((row) => row.user.name)).toEqual(["member-00000", "member-00004", "member-00008"]);
     const byOrganisationName = await callerFor(olivia).admin.connections({ filter: "globex", pageSize: 1 });
     expect(byOrganisationName.total).toBe(2_500);
+    // Deeper than 10,000 rows in one order is refused: each instance would ship them all to merge a page.
+    const tooDeep = await callerFor(olivia)
+      .admin.connections({ page: 100, pageSize: 100 })
+      .then(
+        () => null,
+        (error: TRPCError) => error,
+      );
+    expect(tooDeep?.code).toBe("BAD_REQUEST");
+    expect(tooDeep?.message).toContain("first 10000 streams");
   });
 
   it("the first paint holds the caller's scope: the platform for the operator, their organisations otherwise", async () => {

@@ -138,6 +138,23 @@ describe("counted in the registry", () => {
     expect([acme.written, globex.written]).toEqual([3, 4]);
   });
 
+  it("counts streams opened per organisation, so a stream replaced within a second still shows as a change", () => {
+    const registry = new ConnectionRegistry({
+      maxConnections: 10,
+      maxConnectionsPerUser: 10,
+      maxConnectionsPerOrganization: 10,
+    });
+    const first = registry.open(identity("bob", ["acme"]));
+    registry.close(first.connectionId);
+    registry.open(identity("bob", ["acme"]));
+    const refused = registry.open(identity("bob", ["acme"]));
+    registry.close(refused.connectionId, "rejected");
+    // Open streams: 1, as before the replacement; opened: 2 (the refused one is not counted).
+    expect(registry.connectionsIn("acme")).toBe(1);
+    expect(registry.tenants.get("acme")!.opened).toBe(2);
+    expect(registry.counters()).toMatchObject({ open: 1, opened: 2, rejected: 1 });
+  });
+
   it("ends one connection without revoking it; revoking says so", () => {
     const registry = new ConnectionRegistry({
       maxConnections: 10,

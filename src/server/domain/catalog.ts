@@ -39,6 +39,8 @@ const consoleSample = z.object({
   emitted: count,
   written: count,
   streams: count,
+  /** Streams opened in this second: the connections table reads again when streams are replaced, not only added. */
+  opened: count.optional(),
   /** Emit-to-socket-write lag of this second's deliveries (bucket upper bounds). */
   lagP50: milliseconds,
   lagP99: milliseconds,

@@ -133,6 +133,7 @@ export class ConnectionRegistry {
     else this.byUser.set(subscriber.userId, new Set([record]));
     this.countOrganizations(record.organizationIds, 1);
     this.opened++;
+    for (const tenant of record.tenants) tenant.opened++;
     return record;
   }
 
@@ -152,6 +153,7 @@ export class ConnectionRegistry {
     this.countOrganizations(record.organizationIds, -1);
     if (outcome === "rejected") {
       this.opened--;
+      for (const tenant of record.tenants) tenant.opened--;
       this.rejected++;
     } else {
       this.closed++;

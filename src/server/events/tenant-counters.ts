@@ -1,6 +1,6 @@
 /**
  * What happens per organisation, counted where it happens: the bus counts an
- * organisation's emits, the registry its streams' writes, resumes and gaps,
+ * organisation's emits, the registry its streams' openings, writes, resumes and gaps,
  * the transport its slow and stalled disconnects, the app its rate-limit
  * refusals. Readers (the operator console, per tenant) take the counts as
  * they are; nothing walks the open connections to make them.
@@ -17,6 +17,8 @@ export class TenantCounters {
   emitted = 0;
   /** Events written to its members' streams here (live and replayed). */
   written = 0;
+  /** Streams of its members opened here (a stream replaced within a second leaves their number unchanged). */
+  opened = 0;
   resumes = 0;
   replayed = 0;
   readonly gaps: Record<GapReason, number> = { retention_exceeded: 0, unknown_cursor: 0 };

@@ -1,29 +1,58 @@
 /**
  * Messages between the instances of one deployment (Redis pub/sub on
- * REDIS_URL; nothing to do on the embedded default). Today: sign-ins that
- * ended, so every instance ends their open streams at once and forgets their
- * cached checks, not only the instance that handled the sign-out.
+ * REDIS_URL; nothing to do on the embedded default):
+ * - sign-ins that ended, so every instance ends their open streams at once
+ *   and forgets their cached checks, not only the instance that handled the
+ *   sign-out;
+ * - requests one instance asks of the others (the operator console's
+ *   connections table): each answers by pushing its reply onto a list keyed
+ *   by the request, which the asker reads until every instance answered or
+ *   its timeout passed.
  *
  * Pub/sub is at most once: an instance cut off from Redis at that moment
  * misses the message, and falls back to the database check (every request
  * after AUTH_SESSION_CACHE_MS, every stream at its next re-authorisation).
  */
+import { randomUUID } from "node:crypto";
 import { z } from "zod";
 
 import { env } from "~/env";
 import { logger } from "~/server/platform/logger";
 import { runtime } from "~/server/runtime";
 
-const controlMessage = z.object({
+const signInsEnded = z.object({
   type: z.literal("sign-ins.ended"),
   sessionIds: z.array(z.string().max(128)).max(10_000),
   reason: z.string().max(200),
   from: z.string(),
 });
+const request = z.object({
+  type: z.literal("request"),
+  name: z.string().max(64),
+  requestId: z.uuid(),
+  body: z.unknown(),
+  from: z.string(),
+});
+const controlMessage = z.discriminatedUnion("type", [signInsEnded, request]);
+const reply = z.object({ from: z.string(), body: z.unknown() });
 
-export type ControlMessage = Omit<z.infer<typeof controlMessage>, "from">;
+export type ControlMessage = Omit<z.infer<typeof signInsEnded>, "from">;
+
+/** What an instance answers another's request with (JSON). */
+export type RequestHandler = (body: unknown) => Promise<unknown>;
+
+export interface ControlHandlers {
+  signInsEnded: (message: ControlMessage) => void;
+  /** Requests this instance answers, by name. */
+  requests: Readonly<Record<string, RequestHandler>>;
+}
+
+/** A reply is kept this long for its asker, then expires. */
+const REPLY_TTL_MS = 10_000;
+const POLL_MS = 20;
 
 const channel = () => `${env.REDIS_KEY_PREFIX}control`;
+const replyKey = (requestId: string) => `${env.REDIS_KEY_PREFIX}control-reply:${requestId}`;
 
 /** Tells the other instances; resolves without waiting for them. */
 export async function publishControl(message: ControlMessage): Promise<void> {
@@ -39,8 +68,39 @@ export async function publishControl(message: ControlMessage): Promise<void> {
   }
 }
 
-/** Calls `handler` for every message another instance publishes. */
-export async function listenToControl(handler: (message: ControlMessage) => void): Promise<void> {
+/**
+ * Asks every other instance `name` with `body`; resolves with the replies
+ * that arrived once `expected` did or `timeoutMs` passed (none without Redis).
+ */
+export async function askInstances(
+  name: string,
+  body: unknown,
+  options: { expected: number; timeoutMs: number },
+): Promise<z.infer<typeof reply>[]> {
+  const { redis, instanceId } = runtime();
+  if (!redis || options.expected <= 0) return [];
+  const requestId = randomUUID();
+  const key = replyKey(requestId);
+  await redis.publish(channel(), JSON.stringify({ type: "request", name, requestId, body, from: instanceId }));
+  const deadline = Date.now() + options.timeoutMs;
+  let raw: string[] = [];
+  for (;;) {
+    raw = await redis.lrange(key, 0, -1);
+    if (raw.length >= options.expected || Date.now() >= deadline) break;
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+  }
+  await redis.del(key).catch(() => 0);
+  return raw.flatMap((entry) => {
+    try {
+      return [reply.parse(JSON.parse(entry))];
+    } catch {
+      return [];
+    }
+  });
+}
+
+/** Calls the handlers for every message another instance publishes. */
+export async function listenToControl(handlers: ControlHandlers): Promise<void> {
   const { redis, instanceId } = runtime();
   if (!redis) return;
   const subscriber = redis.duplicate({ enableOfflineQueue: true, lazyConnect: false });
@@ -54,7 +114,24 @@ export async function listenToControl(handler: (message: ControlMessage) => void
       return;
     }
     if (parsed.from === instanceId) return;
-    handler({ type: parsed.type, sessionIds: parsed.sessionIds, reason: parsed.reason });
+    if (parsed.type === "sign-ins.ended") {
+      handlers.signInsEnded({ type: parsed.type, sessionIds: parsed.sessionIds, reason: parsed.reason });
+      return;
+    }
+    const handler = handlers.requests[parsed.name];
+    if (!handler) return;
+    const key = replyKey(parsed.requestId);
+    handler(parsed.body)
+      .then((body) =>
+        redis
+          .multi()
+          .rpush(key, JSON.stringify({ from: instanceId, body }))
+          .pexpire(key, REPLY_TTL_MS)
+          .exec(),
+      )
+      .catch((error: unknown) =>
+        logger.warn({ event: "control.request_failed", name: parsed.name, err: error }, "could not answer a request"),
+      );
   });
   await subscriber.subscribe(channel());
 }

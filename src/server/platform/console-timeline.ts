@@ -35,6 +35,7 @@ const HEALTH_CHECK_MS = 5_000;
 
 /** The cumulative counts a sample is the difference of. */
 interface Reading {
+  opened: number;
   emitted: number;
   written: number;
   resumes: number;
@@ -52,6 +53,7 @@ const diff = (now: Reading, before: Reading | undefined, key: Exclude<keyof Read
 
 function tenantReading(counters: TenantCounters): Reading {
   return {
+    opened: counters.opened,
     emitted: counters.emitted,
     written: counters.written,
     resumes: counters.resumes,
@@ -188,6 +190,7 @@ export class ConsoleTimeline {
     const connections = events.registry.counters();
     const hub = sse.hub.stats();
     return {
+      opened: connections.opened,
       emitted: bus.emitted,
       written: connections.eventsSent,
       resumes: connections.resumes,
@@ -213,6 +216,7 @@ export class ConsoleTimeline {
       emitted: diff(now, before, "emitted"),
       written: diff(now, before, "written"),
       streams,
+      opened: diff(now, before, "opened"),
       lagP50: lagQuantile(lagBefore, now.lag, 0.5),
       lagP99: lagQuantile(lagBefore, now.lag, 0.99),
       resumes: diff(now, before, "resumes"),

@@ -118,6 +118,9 @@ export type AppEventLayer = EventLayer & {
   instances?: RedisInstances;
 };
 
+/** An instance's id: where it runs (host and process), and a random part for restarts of the same pid. */
+export const newInstanceId = () => `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+
 /**
  * The app's event layer, from the environment: on Redis with REDIS_URL, else
  * in this process with its history in the database (or in memory).
@@ -126,6 +129,8 @@ export type AppEventLayer = EventLayer & {
 export function createEventLayer(
   overrides: Partial<EventLayerConfig> = {},
   redisErrors: RedisErrorCounts = { errors: 0, connectionsLost: 0 },
+  /** This process among the deployment's instances (the runtime's id). */
+  instanceId: string = newInstanceId(),
 ): AppEventLayer {
   const config = { ...eventLayerConfigFromEnv(), ...overrides };
   const eventsLogger = logger.child({ component: "events" });
@@ -152,7 +157,7 @@ export function createEventLayer(
     client,
     tail,
     prefix: env.REDIS_KEY_PREFIX,
-    instanceId: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
+    instanceId,
   });
   return Object.assign(layer, {
     redis: client,

@@ -7,7 +7,6 @@
  * imports route modules but serves nothing) opens no database and no socket.
  * `start()` then connects the engines and starts the background work.
  */
-import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
 import type { Registry } from "prom-client";
 
@@ -24,6 +23,7 @@ import { createOutboxRelay, wakeOnCommit, type OutboxRelay } from "~/server/db/o
 import { startEscrowReleaseJob } from "~/server/domain/escrow-release";
 import type { EventLayer, EventLayerConfig } from "~/server/events";
 import { listenToControl } from "~/server/platform/cluster-control";
+import { consoleRequestHandlers } from "~/server/platform/console-connections";
 import { ConsoleTimeline } from "~/server/platform/console-timeline";
 import { LogThrottle } from "~/server/platform/log-throttle";
 import { logger } from "~/server/platform/logger";
@@ -31,7 +31,7 @@ import { createMetricsRegistry } from "~/server/platform/metrics";
 import { createRateLimiters, type RateLimiters, type RateLimitRefusals } from "~/server/platform/rate-limits";
 import { createSseFastPath, type SseFastPath, type StreamApi } from "~/server/transport/fast-path";
 import { createTrpcNodeHandler, type NodeRequestHandler } from "~/server/transport/trpc-node";
-import { createEventLayer, type AppEventLayer, type RedisErrorCounts } from "./event-layer";
+import { createEventLayer, newInstanceId, type AppEventLayer, type RedisErrorCounts } from "./event-layer";
 import packageJson from "../../../package.json";
 
 /** What the console shows as this instance's version. */
@@ -92,7 +92,8 @@ export function createRuntime(options: { eventLayer?: Partial<EventLayerConfig> 
   };
   const redisErrors: RedisErrorCounts = { errors: 0, connectionsLost: 0 };
   let events: EventLayer | undefined;
-  const eventLayer = () => (events ??= createEventLayer(options.eventLayer, redisErrors)) as AppEventLayer;
+  const instanceId = newInstanceId();
+  const eventLayer = () => (events ??= createEventLayer(options.eventLayer, redisErrors, instanceId)) as AppEventLayer;
   const database = once(openDatabase);
   const limiters = once(() => createRateLimiters(eventLayer().redis ?? null));
   const relays = new Map<PrismaClient, OutboxRelay>();
@@ -118,7 +119,7 @@ export function createRuntime(options: { eventLayer?: Partial<EventLayerConfig> 
   let started: Promise<void> | null = null;
 
   const runtime: Runtime = {
-    instanceId: randomUUID(),
+    instanceId,
     get database() {
       return database();
     },
@@ -170,7 +171,10 @@ export function createRuntime(options: { eventLayer?: Partial<EventLayerConfig> 
   async function start(): Promise<void> {
     await eventLayer().connect?.();
     // Sign-ins ended on another instance end their streams here too.
-    await listenToControl((message) => endedHere(message.sessionIds, message.reason));
+    await listenToControl({
+      signInsEnded: (message) => endedHere(message.sessionIds, message.reason),
+      requests: consoleRequestHandlers,
+    });
     if (demoLoginEnabled && env.NODE_ENV === "production") {
       logger.warn(
         { event: "auth.demo_login_enabled" },

@@ -118,11 +118,13 @@ export function OperatorConsole({ viewer }: { viewer: { name: string | null; ope
     return () => clearInterval(timer);
   }, [allSilent, utils]);
 
-  // The table follows the streams: a change in their number reads it again (no timer).
+  // The table follows the streams: a change in their number, or a stream opened (one replacing
+  // another leaves the number as it was), reads it again; no timer.
   const streamsNow = view.latestStreams;
+  const openedAt = view.lastOpenedAt;
   useEffect(() => {
     void utils.admin.connections.invalidate();
-  }, [streamsNow, utils]);
+  }, [streamsNow, openedAt, utils]);
 
   return (
     <div className="console" data-theme={theme ?? undefined}>
@@ -199,7 +201,7 @@ export function OperatorConsole({ viewer }: { viewer: { name: string | null; ope
           times={view.times}
           testId="chart-streams"
           series={view.instances.map((id, i) => ({
-            label: id.slice(0, 8),
+            label: shortId(id),
             color: instanceColors[i % instanceColors.length]!,
             values: view.streamsByInstance[i]!,
           }))}
@@ -328,6 +330,8 @@ function aggregate(store: SampleStore, history: readonly Sample[], scope: string
   const totals = Object.fromEntries(keys.map((k) => [k, 0])) as Record<Key, number>;
   const streamsByInstance = ids.map(() => [] as (number | null)[]);
   const lastSeen = new Map<string, { at: number; sample: Sample }>();
+  /** The last second in which a stream opened anywhere in scope. */
+  let lastOpenedAt = 0;
   for (let second = now - WINDOW_S; second <= now; second++) {
     times.push(second);
     const sums = Object.fromEntries(keys.map((k) => [k, null])) as Record<Key, number | null>;
@@ -340,6 +344,7 @@ function aggregate(store: SampleStore, history: readonly Sample[], scope: string
       streamsByInstance[i]!.push(sample ? sample.streams : null);
       if (!sample) return;
       lastSeen.set(id, { at: second, sample });
+      if ((sample.opened ?? 0) > 0) lastOpenedAt = second;
       for (const k of keys) {
         sums[k] = (sums[k] ?? 0) + sample[k];
         totals[k] += sample[k];
@@ -361,7 +366,18 @@ function aggregate(store: SampleStore, history: readonly Sample[], scope: string
     latestStreams += sample.streams;
     if (sample.lagP99 !== null) latestP99 = Math.max(latestP99 ?? 0, sample.lagP99);
   }
-  return { times, series, totals, instances: ids, streamsByInstance, lastSeen, latestStreams, latestP99, now };
+  return {
+    times,
+    series,
+    totals,
+    instances: ids,
+    streamsByInstance,
+    lastSeen,
+    latestStreams,
+    lastOpenedAt,
+    latestP99,
+    now,
+  };
 }
 
 function Banners({
@@ -375,17 +391,17 @@ function Banners({
   served: { instanceId: string; health: ConsoleData["health"] } | undefined;
 }) {
   const banners: string[] = [];
-  if (served?.health.redis === "down") banners.push(`Instance ${served.instanceId.slice(0, 8)} cannot reach Redis.`);
+  if (served?.health.redis === "down") banners.push(`Instance ${shortId(served.instanceId)} cannot reach Redis.`);
   if (served?.health.database === "down")
-    banners.push(`Instance ${served.instanceId.slice(0, 8)} cannot reach the database.`);
+    banners.push(`Instance ${shortId(served.instanceId)} cannot reach the database.`);
   if (status !== "live" && status !== "idle") banners.push(`The console's stream is ${status}: figures are paused.`);
   for (const [id, { at, sample }] of view.lastSeen) {
     const silent = view.now - at;
     if (status === "live" && silent > SILENT_AFTER_S) {
-      banners.push(`Instance ${id.slice(0, 8)} stopped heartbeating ${silent} s ago.`);
+      banners.push(`Instance ${shortId(id)} stopped heartbeating ${silent} s ago.`);
     }
-    if (sample.health?.redis === "down") banners.push(`Instance ${id.slice(0, 8)} cannot reach Redis.`);
-    if (sample.health?.database === "down") banners.push(`Instance ${id.slice(0, 8)} cannot reach the database.`);
+    if (sample.health?.redis === "down") banners.push(`Instance ${shortId(id)} cannot reach Redis.`);
+    if (sample.health?.database === "down") banners.push(`Instance ${shortId(id)} cannot reach the database.`);
   }
   if (banners.length === 0) {
     return (
@@ -423,7 +439,7 @@ function Health({ view }: { view: View }) {
           {[...view.lastSeen].map(([id, { at, sample }]) => (
             <tr key={id}>
               <td>
-                <code>{id.slice(0, 8)}</code>
+                <code title={id}>{id}</code>
               </td>
               <td>{sample.health?.version ?? "—"}</td>
               <td>{sample.health ? duration(sample.health.uptimeS) : "—"}</td>
@@ -529,7 +545,15 @@ function Connections() {
   return (
     <section className="console-card console-wide">
       <div className="console-row console-spread">
-        <h2>Who is connected {data && <span className="console-muted">({data.total} on this instance)</span>}</h2>
+        <h2>
+          Who is connected{" "}
+          {data && (
+            <span className="console-muted" data-testid="connections-total">
+              ({data.total} on {data.instances} instance{data.instances === 1 ? "" : "s"}
+              {data.missingInstances > 0 ? `; ${data.missingInstances} did not answer` : ""})
+            </span>
+          )}
+        </h2>
         <input
           placeholder="Filter by name or organisation"
           value={input.filter}
@@ -624,4 +648,9 @@ function duration(seconds: number): string {
   if (seconds < 60) return `${seconds} s`;
   if (seconds < 3600) return `${Math.floor(seconds / 60)} min`;
   return `${Math.floor(seconds / 3600)} h ${Math.floor((seconds % 3600) / 60)} min`;
+}
+
+/** An instance's id is `host:pid:random`: the random part tells instances apart in a legend. */
+function shortId(id: string): string {
+  return id.split(":").at(-1) ?? id;
 }

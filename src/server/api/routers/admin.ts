@@ -1,12 +1,12 @@
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
 
-import { administersAny, visibleOrganizations, type AdminScope } from "~/server/auth/access";
+import { administersAny, type AdminScope } from "~/server/auth/access";
 import { adminProcedure, createTRPCRouter, type ProtectedContext } from "~/server/api/trpc";
 import { endAllSignIns } from "~/server/auth/sign-in-sessions";
 import { runtime } from "~/server/runtime";
-import { bus } from "~/server/runtime/event-layer";
 import type { EventEnvelope } from "~/server/events";
+import { auditAction, connectionsQuery, endConnection, listConnections } from "~/server/platform/console-connections";
 import type { ConsoleSample } from "~/server/platform/console-timeline";
 
 const userId = z.string().min(1).max(64);
@@ -22,16 +22,6 @@ async function memberOrganizationsInScope(ctx: ProtectedContext, id: string): Pr
   return organizationIds;
 }
 
-/** Organisation names by id (the console shows names, never ids). */
-async function organizationNames(ctx: ProtectedContext, ids: readonly string[]): Promise<Map<string, string>> {
-  if (ids.length === 0) return new Map();
-  const rows = await ctx.db.organization.findMany({
-    where: { id: { in: [...new Set(ids)] } },
-    select: { id: true, name: true },
-  });
-  return new Map(rows.map((row) => [row.id, row.name]));
-}
-
 /** The organisations a console shows: the caller's own, or (operator) every one, at most 200 by name. */
 async function organizationsInScope(ctx: ProtectedContext): Promise<{ id: string; name: string }[]> {
   return ctx.db.organization.findMany({
@@ -40,24 +30,6 @@ async function organizationsInScope(ctx: ProtectedContext): Promise<{ id: string
     orderBy: { name: "asc" },
     take: 200,
   });
-}
-
-/** Sends the audit event of an administrator's action to the administrators of each organisation it touched. */
-async function audit(
-  ctx: ProtectedContext,
-  action: "stream.ended" | "sign_in.revoked",
-  subject: { userId: string; name: string | null },
-  organizationIds: readonly string[],
-  streams: number,
-): Promise<void> {
-  const by = { userId: ctx.session.user.id, name: ctx.session.user.name ?? null };
-  for (const organizationId of visibleOrganizations(ctx.adminScope, organizationIds)) {
-    await bus.emit(
-      "admin.action",
-      { action, organizationId, by, subject, streams },
-      { kind: "metadata", organizationId, match: { [`admin:${organizationId}`]: "true" } },
-    );
-  }
 }
 
 /** An event as the console's "recent events" shows it: a payload only to a viewer who could receive it. */
@@ -98,15 +70,6 @@ async function withinMs<T, F>(promise: Promise<T>, ms: number, fallback: F): Pro
     clearTimeout(timer);
   }
 }
-
-const connectionsInput = z.object({
-  /** Matches a user's or an organisation's name (case-insensitive). */
-  filter: z.string().trim().max(100).optional(),
-  sort: z.enum(["connectedAt", "lastEventAt", "eventsSent", "user"]).default("connectedAt"),
-  order: z.enum(["asc", "desc"]).default("desc"),
-  page: z.number().int().min(0).max(100_000).default(0),
-  pageSize: z.number().int().min(1).max(100).default(25),
-});
 
 export const adminRouter = createTRPCRouter({
   /**
@@ -159,58 +122,10 @@ export const adminRouter = createTRPCRouter({
   }),
 
   /**
-   * Open streams on this instance in the caller's scope, filtered, sorted and
+   * Open streams in the caller's scope on every instance, filtered, sorted and
    * paged on the server (the table stays usable with 10,000 streams).
    */
-  connections: adminProcedure.input(connectionsInput).query(async ({ ctx, input }) => {
-    const scope = ctx.adminScope;
-    const open = runtime()
-      .events.registry.list()
-      .filter((c) => administersAny(scope, c.organizationIds));
-    const names = await organizationNames(
-      ctx,
-      open.flatMap((c) => visibleOrganizations(scope, c.organizationIds)),
-    );
-    const streamsPerSignIn = new Map<string, number>();
-    for (const c of open) streamsPerSignIn.set(c.signInSessionId, (streamsPerSignIn.get(c.signInSessionId) ?? 0) + 1);
-    const needle = input.filter?.toLowerCase();
-    const rows = open
-      .map((c) => ({
-        connectionId: c.connectionId,
-        user: { id: c.userId, name: c.userName },
-        organizations: visibleOrganizations(scope, c.organizationIds).map((id) => names.get(id) ?? "(unknown)"),
-        transport: c.allTabs ? ("shared" as const) : ("per-tab" as const),
-        /** Per-tab: the sign-in's streams here; shared: every tab of the sign-in rides on this one. */
-        tabs: c.allTabs ? null : streamsPerSignIn.get(c.signInSessionId)!,
-        connectedAt: c.connectedAt,
-        lastEventAt: c.lastEventAt,
-        eventsSent: c.eventsSent,
-        state: c.state,
-      }))
-      .filter(
-        (row) =>
-          !needle ||
-          (row.user.name ?? "").toLowerCase().includes(needle) ||
-          row.organizations.some((name) => name.toLowerCase().includes(needle)),
-      );
-    const direction = input.order === "asc" ? 1 : -1;
-    const key = (row: (typeof rows)[number]): number | string =>
-      input.sort === "user" ? (row.user.name ?? "").toLowerCase() : (row[input.sort] ?? 0);
-    rows.sort((a, b) => {
-      const [x, y] = [key(a), key(b)];
-      return (x < y ? -1 : x > y ? 1 : a.connectionId < b.connectionId ? -1 : 1) * direction;
-    });
-    const start = input.page * input.pageSize;
-    return {
-      total: rows.length,
-      page: input.page,
-      pageSize: input.pageSize,
-      // Where each shown stream is against what the server sent: bytes its socket has not taken yet.
-      rows: rows
-        .slice(start, start + input.pageSize)
-        .map((row) => ({ ...row, queuedBytes: runtime().sse.hub.queuedBytes(row.connectionId) })),
-    };
-  }),
+  connections: adminProcedure.input(connectionsQuery).query(({ ctx, input }) => listConnections(ctx.adminScope, input)),
 
   /**
    * Ends one stream in the caller's scope without ending the sign-in: the
@@ -219,13 +134,10 @@ export const adminRouter = createTRPCRouter({
   endStream: adminProcedure
     .input(z.object({ connectionId: z.string().min(1).max(64) }))
     .mutation(async ({ ctx, input }) => {
-      const registry = runtime().events.registry;
-      const record = registry.get(input.connectionId);
-      if (!record || !administersAny(ctx.adminScope, record.organizationIds)) {
+      const by = { userId: ctx.session.user.id, name: ctx.session.user.name ?? null };
+      if (!(await endConnection(ctx.adminScope, input.connectionId, by))) {
         throw new TRPCError({ code: "NOT_FOUND", message: "no such stream in an organisation you administer" });
       }
-      registry.end(input.connectionId, "ended by an administrator");
-      await audit(ctx, "stream.ended", { userId: record.userId, name: record.userName }, record.organizationIds, 1);
       return { ended: true as const };
     }),
 
@@ -266,8 +178,9 @@ export const adminRouter = createTRPCRouter({
     const organizationIds = await memberOrganizationsInScope(ctx, input.userId);
     const ended = await endAllSignIns(input.userId);
     const subject = await ctx.db.user.findUnique({ where: { id: input.userId }, select: { name: true } });
-    await audit(
-      ctx,
+    await auditAction(
+      ctx.adminScope,
+      { userId: ctx.session.user.id, name: ctx.session.user.name ?? null },
       "sign_in.revoked",
       { userId: input.userId, name: subject?.name ?? null },
       organizationIds,
