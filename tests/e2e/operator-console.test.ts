@@ -206,6 +206,8 @@ describe.skipIf(!hasChromium)("operator console", () => {
     await consolePage.emulateMedia({ colorScheme: "light" });
     await consolePage.screenshot({ path: join(artifacts, "console-light.png"), fullPage: true });
     await consolePage.emulateMedia({ colorScheme: "dark" });
+    // The charts take the new theme's colours at their next redraw (each second's sample).
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
     await consolePage.screenshot({ path: join(artifacts, "console-dark.png"), fullPage: true });
     console.log(`[operator-console] ${sent} events under load; screenshots in ${artifacts}`);
     for (const page of [...tabs, olivia]) await page.context().close();

@@ -331,6 +331,21 @@ describe.skipIf(clusterMissing.length > 0)("many instances on Redis", () => {
     await until(() => emittedSince() === K, `${K} emits in Acme's samples`);
     await new Promise((resolve) => setTimeout(resolve, 1_500));
     expect(emittedSince()).toBe(K);
+
+    // A console opened now on A starts with both instances' last minutes, and lists the events
+    // both published (the odd ones were emitted on B), Acme's only for Acme's admin.
+    const firstPaint = await olivia.admin.console.query();
+    expect(new Set(firstPaint.history.platform!.map((s) => s.instanceId)).size).toBe(2);
+    expect(firstPaint.historyMissingInstances).toBe(0);
+    const acmeFirstPaint = await clientOf(a).admin.console.query();
+    const acmeHistory = acmeFirstPaint.history[acmeId]!;
+    expect(new Set(acmeHistory.map((s) => s.instanceId)).size).toBe(2);
+    expect(acmeHistory.filter((s) => s.at > since).reduce((sum, s) => sum + s.emitted, 0)).toBe(K);
+    const activity = await clientOf(a).admin.activity.query();
+    expect([activity.instances, activity.missingInstances]).toEqual([2, 0]);
+    const listed = activity.recent.map((e) => (e.data as { message?: string } | null)?.message);
+    expect(listed.slice(0, K).sort()).toEqual(Array.from({ length: K }, (_, i) => `k ${i}`));
+    expect(listed).not.toContain("not acme's");
     for (const stream of [platform, admin, member, globex]) stream.unsubscribe();
   });
 

@@ -5,8 +5,9 @@
  * figures for the caller's scope; a stream ended from the console.
  */
 import type { TRPCError } from "@trpc/server";
-import { beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeAll, beforeEach, describe, expect, it, onTestFinished } from "vitest";
 
+import { runtime } from "~/server/runtime";
 import { getEventLayer } from "../helpers/runtime";
 import { identity } from "../helpers/event-layer";
 import { callerFor, demoSessions, freshEventLayer, orgIdOf, setupDatabase } from "./harness";
@@ -56,16 +57,60 @@ describe("operator console procedures", () => {
     const { alice, carol, olivia, bob } = await demoSessions();
     const platform = await callerFor(olivia).admin.console();
     expect(platform.scope).toBe("platform");
-    expect(platform.retention.map((r) => r.name)).toEqual(expect.arrayContaining(["Acme", "Globex"]));
     expect(Object.keys(platform.history)).toEqual(["platform"]);
+    expect(platform.historyMissingInstances).toBe(0);
+    expect((await callerFor(olivia).admin.activity()).retention.map((r) => r.name)).toEqual(
+      expect.arrayContaining(["Acme", "Globex"]),
+    );
 
     const acme = await callerFor(alice).admin.console();
     expect(acme.scope).toBe("organization");
     expect(acme.organizations.map((o) => o.name)).toEqual(["Acme"]);
-    expect(acme.retention.map((r) => r.name)).toEqual(["Acme"]);
+    expect((await callerFor(alice).admin.activity()).retention.map((r) => r.name)).toEqual(["Acme"]);
     expect(Object.keys(acme.history)).toEqual([await orgIdOf("acme")]);
     expect((await callerFor(carol).admin.console()).organizations.map((o) => o.name)).toEqual(["Globex"]);
     await expect(callerFor(bob).admin.console()).rejects.toMatchObject({ code: "FORBIDDEN" });
+    await expect(callerFor(bob).admin.activity()).rejects.toMatchObject({ code: "FORBIDDEN" });
+  });
+
+  it("recent events: each admin sees their organisation's, by name, with payloads only where they would receive them", async () => {
+    const { alice, carol, olivia } = await demoSessions();
+    const [acme, globex] = [await orgIdOf("acme"), await orgIdOf("globex")];
+    const { bus } = getEventLayer();
+    // The timeline remembers what this layer publishes (the runtime starts it in a server).
+    const timeline = runtime().console;
+    timeline.start();
+    onTestFinished(() => timeline.stop());
+    const note = (message: string) => ({
+      notificationId: `n-${message}`,
+      message,
+      scope: "organization" as const,
+      from: { userId: "u", name: "someone" },
+    });
+    await bus.emit("notification.created", note("acme-only"), { kind: "organization", organizationId: acme });
+    await bus.emit("notification.created", note("globex-only"), { kind: "organization", organizationId: globex });
+    await bus.emit("notification.created", note("acme-admins"), {
+      kind: "metadata",
+      organizationId: acme,
+      match: { [`admin:${acme}`]: "true" },
+    });
+
+    const seen = async (caller: typeof alice) =>
+      (await callerFor(caller).admin.activity()).recent.map((e) => [
+        e.audience,
+        (e.data as { message?: string } | null)?.message ?? "hidden",
+      ]);
+    expect(await seen(alice)).toEqual([
+      ["organisation Acme", "hidden"],
+      ["organisation Acme", "acme-only"],
+    ]);
+    expect(await seen(carol)).toEqual([["organisation Globex", "globex-only"]]);
+    // The operator sees every audience, and no organisation's payload (operators are no member of them).
+    expect(await seen(olivia)).toEqual([
+      ["organisation Acme", "hidden"],
+      ["organisation Globex", "hidden"],
+      ["organisation Acme", "hidden"],
+    ]);
   });
 
   it("ends a stream in the caller's scope only, and says nothing of one outside it", async () => {

@@ -72,7 +72,7 @@ export async function publishControl(message: ControlMessage): Promise<void> {
  * Asks every other instance `name` with `body`; resolves with the replies
  * that arrived once `expected` did or `timeoutMs` passed (none without Redis).
  */
-export async function askInstances(
+async function askInstances(
   name: string,
   body: unknown,
   options: { expected: number; timeoutMs: number },
@@ -97,6 +97,39 @@ export async function askInstances(
       return [];
     }
   });
+}
+
+/** The other live instances (Redis heartbeats); none on the embedded default, or when Redis cannot say. */
+export async function otherInstanceIds(): Promise<string[]> {
+  const { events, instanceId } = runtime();
+  if (!events.instances) return [];
+  try {
+    return (await events.instances.list()).map((i) => i.instanceId).filter((id) => id !== instanceId);
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Asks every other live instance `name`; resolves with the answers that
+ * match `answer`, and the instances that did not answer in time (`missing`).
+ */
+export async function askOtherInstances<T>(
+  name: string,
+  body: unknown,
+  answer: z.ZodType<T>,
+  timeoutMs: number,
+): Promise<{ answers: { from: string; body: T }[]; missing: number }> {
+  const others = await otherInstanceIds();
+  if (others.length === 0) return { answers: [], missing: 0 };
+  const replies = await askInstances(name, body, { expected: others.length, timeoutMs });
+  const answers: { from: string; body: T }[] = [];
+  for (const reply of replies) {
+    const parsed = answer.safeParse(reply.body);
+    if (parsed.success && others.includes(reply.from)) answers.push({ from: reply.from, body: parsed.data });
+  }
+  const answered = new Set(answers.map((a) => a.from));
+  return { answers, missing: others.filter((id) => !answered.has(id)).length };
 }
 
 /** Calls the handlers for every message another instance publishes. */

@@ -12,7 +12,7 @@ import { z } from "zod";
 import type { PrismaClient } from "~/generated/prisma/client";
 import { administersAny, visibleOrganizations, type AdminScope } from "~/server/auth/access";
 import { runtime } from "~/server/runtime";
-import { askInstances, type RequestHandler } from "./cluster-control";
+import { askOtherInstances, type RequestHandler } from "./cluster-control";
 
 /**
  * How deep the pages reach, in the chosen order: each instance ships up to this
@@ -36,7 +36,7 @@ export const connectionsQuery = z
   });
 export type ConnectionsQuery = z.output<typeof connectionsQuery>;
 
-const scopeSchema = z.object({ operator: z.boolean(), organizationIds: z.array(z.string().max(64)).max(1_000) });
+export const scopeSchema = z.object({ operator: z.boolean(), organizationIds: z.array(z.string().max(64)).max(1_000) });
 
 const rowSchema = z.object({
   instanceId: z.string().max(300),
@@ -69,7 +69,7 @@ const endRequest = z.object({
 const endReply = z.object({ ended: z.boolean() });
 
 /** How long the serving instance waits for the others' answers. */
-const ASK_TIMEOUT_MS = 1_000;
+export const ASK_TIMEOUT_MS = 1_000;
 
 /** Organisation names by id (the console shows names, never ids). */
 async function organizationNames(db: PrismaClient, ids: readonly string[]): Promise<Map<string, string>> {
@@ -132,24 +132,17 @@ async function rowsHere(scope: AdminScope, query: ConnectionsQuery, limit: numbe
 export async function listConnections(scope: AdminScope, query: ConnectionsQuery) {
   const limit = (query.page + 1) * query.pageSize;
   const here = await rowsHere(scope, query, limit);
-  const others = await othersExpected();
-  const replies =
-    others.length > 0
-      ? await askInstances(
-          "connections.list",
-          { scope, query, limit },
-          { expected: others.length, timeoutMs: ASK_TIMEOUT_MS },
-        )
-      : [];
-  const answered = new Set<string>();
+  const { answers, missing } = await askOtherInstances(
+    "connections.list",
+    { scope, query, limit },
+    listReply,
+    ASK_TIMEOUT_MS,
+  );
   let total = here.total;
   const rows = [...here.rows];
-  for (const reply of replies) {
-    const parsed = listReply.safeParse(reply.body);
-    if (!parsed.success) continue;
-    answered.add(reply.from);
-    total += parsed.data.total;
-    rows.push(...parsed.data.rows);
+  for (const { body } of answers) {
+    total += body.total;
+    rows.push(...body.rows);
   }
   rows.sort(compareRows(query));
   const start = query.page * query.pageSize;
@@ -158,9 +151,9 @@ export async function listConnections(scope: AdminScope, query: ConnectionsQuery
     page: query.page,
     pageSize: query.pageSize,
     rows: rows.slice(start, start + query.pageSize),
-    instances: 1 + answered.size,
+    instances: 1 + answers.length,
     /** Live instances that did not answer in time (their streams are not counted). */
-    missingInstances: others.filter((id) => !answered.has(id)).length,
+    missingInstances: missing,
   };
 }
 
@@ -175,14 +168,8 @@ export async function endConnection(
   by: { userId: string; name: string | null },
 ): Promise<boolean> {
   if (await endHere(scope, connectionId, by)) return true;
-  const others = await othersExpected();
-  if (others.length === 0) return false;
-  const replies = await askInstances(
-    "stream.end",
-    { scope, connectionId, by },
-    { expected: others.length, timeoutMs: ASK_TIMEOUT_MS },
-  );
-  return replies.some((reply) => endReply.safeParse(reply.body).data?.ended === true);
+  const { answers } = await askOtherInstances("stream.end", { scope, connectionId, by }, endReply, ASK_TIMEOUT_MS);
+  return answers.some(({ body }) => body.ended);
 }
 
 async function endHere(
@@ -224,19 +211,8 @@ export async function auditAction(
   }
 }
 
-/** The other live instances (Redis heartbeats); none on the embedded default. */
-async function othersExpected(): Promise<string[]> {
-  const { events, instanceId } = runtime();
-  if (!events.instances) return [];
-  try {
-    return (await events.instances.list()).map((i) => i.instanceId).filter((id) => id !== instanceId);
-  } catch {
-    return [];
-  }
-}
-
 /** What this instance answers the others about its streams (the runtime listens with them). */
-export const consoleRequestHandlers: Readonly<Record<string, RequestHandler>> = {
+export const connectionsRequestHandlers: Readonly<Record<string, RequestHandler>> = {
   "connections.list": async (body) => {
     const { scope, query, limit } = listRequest.parse(body);
     return rowsHere(scope, query, limit);

@@ -23,7 +23,8 @@ import { createOutboxRelay, wakeOnCommit, type OutboxRelay } from "~/server/db/o
 import { startEscrowReleaseJob } from "~/server/domain/escrow-release";
 import type { EventLayer, EventLayerConfig } from "~/server/events";
 import { listenToControl } from "~/server/platform/cluster-control";
-import { consoleRequestHandlers } from "~/server/platform/console-connections";
+import { connectionsRequestHandlers } from "~/server/platform/console-connections";
+import { historyRequestHandlers } from "~/server/platform/console-history";
 import { ConsoleTimeline } from "~/server/platform/console-timeline";
 import { LogThrottle } from "~/server/platform/log-throttle";
 import { logger } from "~/server/platform/logger";
@@ -173,7 +174,7 @@ export function createRuntime(options: { eventLayer?: Partial<EventLayerConfig> 
     // Sign-ins ended on another instance end their streams here too.
     await listenToControl({
       signInsEnded: (message) => endedHere(message.sessionIds, message.reason),
-      requests: consoleRequestHandlers,
+      requests: { ...connectionsRequestHandlers, ...historyRequestHandlers },
     });
     if (demoLoginEnabled && env.NODE_ENV === "production") {
       logger.warn(

@@ -47,9 +47,10 @@ export function Chart({
     void import("uplot").then(({ default: UPlot }) => {
       if (cancelled || !host.current) return;
       const width = () => Math.max(240, host.current?.clientWidth ?? 320);
+      // Read at every redraw (once a second): a theme switched while the page is open recolours the axes too.
       const css = getComputedStyle(host.current);
-      const axis = css.getPropertyValue("--console-muted").trim() || "#888";
-      const grid = css.getPropertyValue("--console-grid").trim() || "#8882";
+      const axis = () => css.getPropertyValue("--console-muted").trim() || "#888";
+      const grid = () => css.getPropertyValue("--console-grid").trim() || "#8882";
       plot.current = new UPlot(
         {
           width: width(),

@@ -11,6 +11,7 @@ import { Chart, formatNumber } from "./chart";
 
 type Sample = Extract<LiveEvent, { name: "console.sample" }>["data"];
 type ConsoleData = RouterOutputs["admin"]["console"];
+type ActivityData = RouterOutputs["admin"]["activity"];
 type ConnectionsInput = Required<NonNullable<RouterInputs["admin"]["connections"]>>;
 
 /** Seconds the charts span: 15 minutes. */
@@ -55,6 +56,7 @@ const instanceColors = [palette.blue, palette.violet, palette.cyan, palette.ambe
 
 export function OperatorConsole({ viewer }: { viewer: { name: string | null; operator: boolean } }) {
   const first = api.admin.console.useQuery(undefined, { refetchOnWindowFocus: false });
+  const activity = api.admin.activity.useQuery(undefined, { refetchOnWindowFocus: false });
   // One store for the page's life, filled by the stream's handler; `clock` says when it changed.
   const [store] = useState(() => new SampleStore());
   const [clock, setClock] = useState(() => ({ now: Math.floor(Date.now() / 1000), version: 0, refreshedAt: 0 }));
@@ -82,7 +84,7 @@ export function OperatorConsole({ viewer }: { viewer: { name: string | null; ope
         const at = Date.now();
         // Retention and recent events move with emits: read them again, at most every 5 s.
         const refresh = event.data.emitted > 0 && at - clock.refreshedAt > 5_000;
-        if (refresh) void utils.admin.console.invalidate();
+        if (refresh) void utils.admin.activity.invalidate();
         setClock((c) => ({
           now: Math.floor(at / 1000),
           version: c.version + 1,
@@ -171,6 +173,12 @@ export function OperatorConsole({ viewer }: { viewer: { name: string | null; ope
         status={live.status}
         served={allSilent && first.data ? { instanceId: first.data.instanceId, health: first.data.health } : undefined}
       />
+      {(first.data?.historyMissingInstances ?? 0) > 0 && (
+        <p className="console-muted" data-testid="console-history-missing">
+          {first.data!.historyMissingInstances} instance(s) did not send their last 15 minutes in time: their figures
+          start when this page opened.
+        </p>
+      )}
 
       <div className="console-kpis">
         <Kpi label="Emitted (15 min)" value={view.totals.emitted} testId="kpi-emitted" />
@@ -256,7 +264,7 @@ export function OperatorConsole({ viewer }: { viewer: { name: string | null; ope
 
       <div className="console-grid">
         {viewer.operator && <Health view={view} />}
-        <Retention data={first.data} scope={scope} />
+        <Retention data={activity.data} scope={scope} />
         <section className="console-card">
           <h2>Audit</h2>
           <ul className="console-list" data-testid="console-audit">
@@ -275,7 +283,7 @@ export function OperatorConsole({ viewer }: { viewer: { name: string | null; ope
 
       <div className="console-grid">
         <Connections />
-        <RecentEvents data={first.data} />
+        <RecentEvents data={activity.data} />
       </div>
     </div>
   );
@@ -420,8 +428,9 @@ function Banners({
 }
 
 function Health({ view }: { view: View }) {
+  // A row per instance: the full width, so every column shows at a glance.
   return (
-    <section className="console-card">
+    <section className="console-card console-wide">
       <h2>Instances</h2>
       <table className="console-table" data-testid="console-instances">
         <thead>
@@ -455,7 +464,7 @@ function Health({ view }: { view: View }) {
   );
 }
 
-function Retention({ data, scope }: { data: ConsoleData | undefined; scope: string | null }) {
+function Retention({ data, scope }: { data: ActivityData | undefined; scope: string | null }) {
   const rows = data?.retention.filter((r) => scope === "platform" || r.organizationId === scope) ?? [];
   return (
     <section className="console-card">
@@ -486,11 +495,16 @@ function Retention({ data, scope }: { data: ConsoleData | undefined; scope: stri
 }
 
 /** The newest events in the viewer's scope (newest first): payloads only where the viewer may read them. */
-function RecentEvents({ data }: { data: ConsoleData | undefined }) {
+function RecentEvents({ data }: { data: ActivityData | undefined }) {
   return (
     <section className="console-card console-wide">
       <h2>
-        Recent events <span className="console-muted">(the last {data?.recent.length ?? 0} on this instance)</span>
+        Recent events{" "}
+        <span className="console-muted">
+          (the last {data?.recent.length ?? 0}
+          {data && data.instances > 1 ? ` across ${data.instances} instances` : ""}
+          {data && data.missingInstances > 0 ? `; ${data.missingInstances} did not answer` : ""})
+        </span>
       </h2>
       <div className="console-scroll">
         <table className="console-table" data-testid="console-recent">

@@ -1,13 +1,12 @@
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
 
-import { administersAny, type AdminScope } from "~/server/auth/access";
+import { administersAny } from "~/server/auth/access";
 import { adminProcedure, createTRPCRouter, type ProtectedContext } from "~/server/api/trpc";
 import { endAllSignIns } from "~/server/auth/sign-in-sessions";
 import { runtime } from "~/server/runtime";
-import type { EventEnvelope } from "~/server/events";
 import { auditAction, connectionsQuery, endConnection, listConnections } from "~/server/platform/console-connections";
-import type { ConsoleSample } from "~/server/platform/console-timeline";
+import { clusterHistory, clusterRecent } from "~/server/platform/console-history";
 
 const userId = z.string().min(1).max(64);
 
@@ -32,31 +31,6 @@ async function organizationsInScope(ctx: ProtectedContext): Promise<{ id: string
   });
 }
 
-/** An event as the console's "recent events" shows it: a payload only to a viewer who could receive it. */
-function recentEventView(envelope: EventEnvelope, scope: AdminScope, names: Map<string, string>) {
-  const target = envelope.target;
-  const organizationId =
-    target.kind === "organization" || target.kind === "metadata" ? target.organizationId : undefined;
-  const readable =
-    target.kind === "broadcast" ||
-    (organizationId !== undefined && scope.organizationIds.includes(organizationId) && target.kind === "organization");
-  return {
-    id: runtime().events.cursors.seal(envelope.id),
-    name: envelope.name,
-    audience:
-      organizationId !== undefined
-        ? `organisation ${names.get(organizationId) ?? "(unknown)"}`
-        : target.kind === "broadcast"
-          ? "everyone"
-          : target.kind === "metadata"
-            ? "a metadata match"
-            : target.kind,
-    bytes: Buffer.byteLength(JSON.stringify(envelope.data)),
-    emittedAt: envelope.emittedAt,
-    data: readable ? (envelope.data as Record<string, unknown>) : null,
-  };
-}
-
 /** How long the console waits for the replay log and the instance list (Redis) before leaving them out. */
 const CONSOLE_READ_TIMEOUT_MS = 1_000;
 
@@ -73,52 +47,59 @@ async function withinMs<T, F>(promise: Promise<T>, ms: number, fallback: F): Pro
 
 export const adminRouter = createTRPCRouter({
   /**
-   * The operator console's first paint: the last 15 minutes of this
+   * The operator console's first paint: the last 15 minutes of every
    * instance's samples for the caller's scope (the platform for the operator,
-   * each administered organisation otherwise), health, instances, retention
-   * use per organisation and the newest events. Later samples arrive as
-   * `console.sample` events.
+   * each administered organisation otherwise), this instance's health and the
+   * deployment's instances. Later samples arrive as `console.sample` events.
    */
   console: adminProcedure.query(async ({ ctx }) => {
     const scope = ctx.adminScope;
     const { console: timeline, events, instanceId } = runtime();
-    const organizations = await organizationsInScope(ctx);
-    const names = new Map(organizations.map((o) => [o.id, o.name]));
-    const retentionCount = events.config.retentionCount;
-    // Read from the replay log, which may be Redis: when it is unreachable the page still
-    // shows this instance's figures and health (which says so), without these.
-    const retention = await withinMs(
-      Promise.all(
-        organizations.map(async (o) => ({
-          organizationId: o.id,
-          name: o.name,
-          retained: await events.bus.retained(`org:${o.id}`),
-          max: retentionCount,
-        })),
-      ),
-      CONSOLE_READ_TIMEOUT_MS,
-      [],
-    );
-    const recent = scope.operator
-      ? timeline.recentEvents()
-      : scope.organizationIds
-          .flatMap((id) => timeline.recentEvents(id))
-          .sort((a, b) => (a.emittedAt < b.emittedAt ? 1 : -1))
-          .slice(0, 100);
-    const history: Record<string, ConsoleSample[]> = {};
-    if (scope.operator) history.platform = timeline.platformHistory();
-    for (const id of scope.organizationIds) history[id] = timeline.organizationHistory(id);
-    const instances = events.instances ? await withinMs(events.instances.list(), CONSOLE_READ_TIMEOUT_MS, null) : null;
+    const [organizations, gathered, instances] = await Promise.all([
+      organizationsInScope(ctx),
+      clusterHistory(scope),
+      events.instances ? withinMs(events.instances.list(), CONSOLE_READ_TIMEOUT_MS, null) : null,
+    ]);
     return {
       scope: scope.operator ? ("platform" as const) : ("organization" as const),
       organizations,
       instanceId,
-      history,
+      history: gathered.history,
+      /** Live instances whose samples before the page opened are missing (they did not answer in time). */
+      historyMissingInstances: gathered.missingInstances,
       health: timeline.currentHealth(),
       instances: instances?.map((i) => ({ instanceId: i.instanceId, info: i.info })) ?? null,
-      retention,
-      recent: recent.map((e) => recentEventView(e, scope, names)),
     };
+  }),
+
+  /**
+   * What moves with emits, read again by the page while events flow: replay
+   * retention use per organisation in scope, and the newest events every
+   * instance published there.
+   */
+  activity: adminProcedure.query(async ({ ctx }) => {
+    const { events } = runtime();
+    const organizations = await organizationsInScope(ctx);
+    const names = new Map(organizations.map((o) => [o.id, o.name]));
+    const retentionCount = events.config.retentionCount;
+    // Read from the replay log, which may be Redis: when it is unreachable the page still
+    // shows the rest (and its health banner says why), without these.
+    const [retention, recent] = await Promise.all([
+      withinMs(
+        Promise.all(
+          organizations.map(async (o) => ({
+            organizationId: o.id,
+            name: o.name,
+            retained: await events.bus.retained(`org:${o.id}`),
+            max: retentionCount,
+          })),
+        ),
+        CONSOLE_READ_TIMEOUT_MS,
+        [],
+      ),
+      clusterRecent(ctx.adminScope, names),
+    ]);
+    return { retention, ...recent };
   }),
 
   /**
