@@ -229,6 +229,24 @@ describe("LiveQueryCache on a QueryClient", () => {
     h.close();
   });
 
+  it("a resync during the first fetch reads again once that fetch lands (TanStack joins a first fetch in flight)", async () => {
+    const h = harness();
+    // Going live asks for a fresh read while the page's first read (from before) is in flight.
+    h.cache.resync();
+    h.cache.resync();
+    await h.settled();
+    expect(h.fetches).toHaveLength(1);
+    h.fetches.shift()!([row("a", 10)]); // read before the change that asked
+    await h.settled();
+    expect(h.fetches).toHaveLength(1);
+    h.fetches.shift()!([row("a", 10, { status: "IN_PROGRESS", version: 2 })]);
+    await h.settled();
+    expect(h.data()).toEqual([row("a", 10, { status: "IN_PROGRESS", version: 2 })]);
+    expect(h.fetches).toHaveLength(0);
+    expect(h.cache.stats.refetches).toBe(1);
+    h.close();
+  });
+
   it("a query that opts out (meta.live = false) is left alone", async () => {
     const h = harness(undefined, { live: false });
     h.fetches.shift()!([row("a", 10)]);

@@ -14,7 +14,9 @@
  * - A patch that cannot apply exactly asks for a refetch; a gap, an unknown
  *   cursor or a fresh stream (which may have missed events) refetch every
  *   bound query. Each query refetches once for any number of such requests
- *   until its next result, whose own late events are then applied to it.
+ *   until its next result, whose own late events are then applied to it. A
+ *   request during a query's first fetch (which TanStack joins rather than
+ *   restarts) reads again once that fetch lands.
  */
 import type { Query, QueryClient, QueryKey } from "@tanstack/react-query";
 
@@ -41,6 +43,8 @@ export class LiveQueryCache {
   private readonly waiting = new Map<string, LiveEvent[]>();
   /** Queries asked to refetch whose result has not arrived yet. */
   private readonly refetching = new Set<string>();
+  /** Queries asked to refetch during their first fetch: they read again once it lands. */
+  private readonly afterFirstFetch = new Set<string>();
   private readonly unsubscribe: () => void;
   /** The bound query paths of each event name, worked out once. */
   private readonly pathsByEvent = new Map<string, string[]>();
@@ -61,6 +65,13 @@ export class LiveQueryCache {
       if (event.type !== "updated") return;
       const query = event.query as Query;
       if (event.action.type === "success" || event.action.type === "error") {
+        if (this.afterFirstFetch.delete(query.queryHash)) {
+          // That result may predate what asked; the read it starts now does not. Events that
+          // arrived meanwhile are in it, and later ones wait for it as usual.
+          this.waiting.delete(query.queryHash);
+          this.invalidate(query);
+          return;
+        }
         this.refetching.delete(query.queryHash);
         const late = this.waiting.get(query.queryHash);
         this.waiting.delete(query.queryHash);
@@ -118,7 +129,17 @@ export class LiveQueryCache {
     if (this.refetching.has(query.queryHash)) return;
     this.refetching.add(query.queryHash);
     this.stats.refetches++;
-    // A fetch in flight may predate the events that asked: it is cancelled and started again.
+    // TanStack joins a first fetch in flight (nothing cached) instead of restarting it, and
+    // that fetch may predate the events that asked: read again when it lands.
+    if (query.state.fetchStatus === "fetching" && query.state.data === undefined) {
+      this.afterFirstFetch.add(query.queryHash);
+      return;
+    }
+    this.invalidate(query);
+  }
+
+  private invalidate(query: Query): void {
+    // A later fetch in flight may predate the events that asked: it is cancelled and started again.
     void this.client.invalidateQueries({ queryKey: query.queryKey, exact: true }, { cancelRefetch: true });
   }
 }
